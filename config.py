@@ -1,0 +1,144 @@
+"""Settings from the environment and `.env`, with defaults and validation.
+
+The API key is held in a ``Secret`` whose repr never shows it; ``redact`` scrubs it from any text
+that might reach a page, a log or an export.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+APP_DIR = Path(__file__).resolve().parent
+
+DEFAULTS: dict[str, str] = {
+    "OPENAI_MODEL": "gpt-4o-mini",
+    "TEMPERATURE": "0.7",
+    "MAX_TOKENS": "2048",
+    "MAX_TOOL_ROUNDS": "5",
+    "REQUEST_TIMEOUT": "60",
+    "MAX_RETRIES": "2",
+    "TOOL_TIMEOUT": "15",
+    "USD_CNY_RATE": "7.1",
+    "UI_LANGUAGE": "auto",
+    "WEATHER_API_URL": "https://api.open-meteo.com/v1/forecast",
+    "GEOCODING_API_URL": "https://geocoding-api.open-meteo.com/v1/search",
+}
+
+# A placeholder for servers that ignore the key (Ollama, vLLM, llama.cpp) but the SDK requires one.
+NO_KEY_PLACEHOLDER = "not-needed"
+
+
+class Secret:
+    """A value that never prints itself."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class ConfigError(ValueError):
+    """One or more settings are invalid; the message names each and says what is expected."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_key: Secret | None
+    base_url: str | None
+    model: str
+    temperature: float
+    max_tokens: int
+    max_tool_rounds: int
+    request_timeout: float
+    max_retries: int
+    tool_timeout: float
+    usd_cny_rate: float
+    ui_language: str
+    weather_api_url: str
+    geocoding_api_url: str
+
+    @property
+    def needs_setup(self) -> bool:
+        """No key and no custom endpoint: nothing to talk to yet."""
+        return self.api_key is None and not self.base_url
+
+    def key_for_client(self) -> str:
+        return self.api_key.reveal() if self.api_key else NO_KEY_PLACEHOLDER
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)
+
+
+def _number(values: Mapping[str, str], name: str, kind: type, low: float, high: float, errors: list[str]):
+    raw = values[name]
+    try:
+        value = kind(raw)
+    except ValueError:
+        errors.append(f"{name}={raw!r} is not a {kind.__name__}")
+        return kind(DEFAULTS[name])
+    if not low <= value <= high:
+        errors.append(f"{name}={raw!r} must be between {low} and {high}")
+        return kind(DEFAULTS[name])
+    return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
+    """Merge defaults, `.env` and the process environment (the environment wins)."""
+    file_values = dotenv_values(env_file or APP_DIR / ".env")
+    merged: dict[str, str] = dict(DEFAULTS)
+    merged.update({k: v for k, v in file_values.items() if v is not None and v != ""})
+    merged.update({k: v for k, v in (os.environ if environ is None else environ).items() if v != ""})
+    errors: list[str] = []
+    base_url = merged.get("OPENAI_BASE_URL")
+    if base_url and not re.match(r"^https?://", base_url):
+        errors.append(f"OPENAI_BASE_URL={base_url!r} must start with http:// or https://")
+    language = merged["UI_LANGUAGE"]
+    if language not in {"auto", "zh", "en"}:
+        errors.append(f"UI_LANGUAGE={language!r} must be auto, zh or en")
+    settings = Settings(
+        api_key=Secret(merged["OPENAI_API_KEY"]) if merged.get("OPENAI_API_KEY") else None,
+        base_url=base_url.rstrip("/") if base_url else None,
+        model=merged["OPENAI_MODEL"],
+        temperature=_number(merged, "TEMPERATURE", float, 0.0, 2.0, errors),
+        max_tokens=_number(merged, "MAX_TOKENS", int, 1, 1_000_000, errors),
+        max_tool_rounds=_number(merged, "MAX_TOOL_ROUNDS", int, 1, 20, errors),
+        request_timeout=_number(merged, "REQUEST_TIMEOUT", float, 1.0, 3600.0, errors),
+        max_retries=_number(merged, "MAX_RETRIES", int, 0, 10, errors),
+        tool_timeout=_number(merged, "TOOL_TIMEOUT", float, 0.1, 600.0, errors),
+        usd_cny_rate=_number(merged, "USD_CNY_RATE", float, 0.01, 1000.0, errors),
+        ui_language=language,
+        weather_api_url=merged["WEATHER_API_URL"],
+        geocoding_api_url=merged["GEOCODING_API_URL"],
+    )
+    if errors:
+        raise ConfigError("; ".join(errors))
+    return settings
+
+
+def redact(text: str, *secrets: Secret | str | None) -> str:
+    """Remove keys from text: the given secrets, and anything shaped like an API key."""
+    for secret in secrets:
+        value = secret.reveal() if isinstance(secret, Secret) else secret
+        if value and len(value) >= 6:
+            text = text.replace(value, "[redacted]")
+    return re.sub(r"\b(sk|pk|key)-[A-Za-z0-9_\-]{8,}", r"\1-[redacted]", text)

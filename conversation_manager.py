@@ -1,0 +1,263 @@
+"""The conversation: its messages, how a turn's events are recorded, and what the next request sends.
+
+Messages are stored as the API sees them (user, assistant with optional tool calls, tool
+results), plus what the UI and exports need (status, model, usage, cost). The request for a turn
+is: system prompt (and template examples), history trimmed to the token budget in whole turns,
+so an assistant tool-call message is never separated from its results, then the new message.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import model_catalog
+from events import (
+    Finished,
+    Interrupted,
+    ReasoningDelta,
+    RequestSent,
+    StreamEvent,
+    TextDelta,
+    ToolCallStarted,
+    ToolResult,
+    UsageReported,
+)
+from prompt_templates import prefix_messages, wrap_user
+from token_tracker import (
+    REPLY_PRIMING,
+    Cost,
+    PriceBook,
+    Totals,
+    Usage,
+    count_messages,
+    count_tools,
+    estimate_usage,
+)
+
+STREAMING, DONE, STOPPED, INTERRUPTED = "streaming", "done", "stopped", "interrupted"
+TITLE_LENGTH = 40
+INTERRUPTED_TOOL_RESULT = '{"error": "the tool did not run: the reply was interrupted"}'
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class Message:
+    role: str
+    content: str = ""
+    id: str = field(default_factory=_new_id)
+    reasoning: str = ""
+    tool_calls: list[dict[str, str]] = field(default_factory=list)  # {"id", "name", "arguments"}
+    tool_call_id: str | None = None
+    name: str | None = None
+    is_error: bool = False
+    status: str = DONE
+    finish_reason: str | None = None
+    error: dict[str, Any] | None = None
+    model: str | None = None
+    template: str | None = None
+    usage: Usage | None = None
+    cost: Cost | None = None
+    created_at: str = field(default_factory=_now)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.content and not self.tool_calls
+
+    def to_api(self) -> dict[str, Any]:
+        if self.role == "tool":
+            return {"role": "tool", "tool_call_id": self.tool_call_id, "content": self.content}
+        message: dict[str, Any] = {"role": self.role, "content": self.content or None}
+        if self.tool_calls:
+            message["tool_calls"] = [
+                {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+                for c in self.tool_calls
+            ]
+        elif message["content"] is None:
+            message["content"] = ""
+        return message
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Conversation:
+    id: str = field(default_factory=_new_id)
+    title: str = ""
+    messages: list[Message] = field(default_factory=list)
+    last_request: dict[str, Any] | None = None
+    created_at: str = field(default_factory=_now)
+
+    def add_user(self, text: str, template: str | None = None) -> Message:
+        message = Message("user", text, template=template)
+        self.messages.append(message)
+        if not self.title:
+            first_line = text.strip().splitlines()[0] if text.strip() else ""
+            self.title = first_line[:TITLE_LENGTH] + ("…" if len(first_line) > TITLE_LENGTH else "")
+        return message
+
+    def clear(self) -> None:
+        self.messages.clear()
+        self.title = ""
+        self.last_request = None
+
+    def turns(self) -> list[list[Message]]:
+        """Messages grouped per turn: a user message and everything that answered it."""
+        groups: list[list[Message]] = []
+        for message in self.messages:
+            if message.role == "user" or not groups:
+                groups.append([])
+            groups[-1].append(message)
+        return groups
+
+    def priced_messages(self) -> list[Message]:
+        return [m for m in self.messages if m.usage is not None and m.cost is not None]
+
+    def totals(self) -> Totals:
+        return Totals.of((m.usage, m.cost) for m in self.priced_messages() if m.usage and m.cost)
+
+    def last_reply_totals(self) -> Totals:
+        turns = self.turns()
+        last = turns[-1] if turns else []
+        return Totals.of((m.usage, m.cost) for m in last if m.usage and m.cost)
+
+    def settle_unfinished(self, price_book: PriceBook) -> None:
+        """A reply still marked streaming when a run begins was stopped: keep it, mark it, estimate it."""
+        for message in self.messages:
+            if message.status != STREAMING:
+                continue
+            message.status = STOPPED
+            if message.usage is None and message.model and self.last_request:
+                completion = message.content + "".join(c["name"] + c["arguments"] for c in message.tool_calls)
+                usage = estimate_usage(
+                    self.last_request["messages"], completion, message.model, self.last_request.get("tools") or []
+                )
+                message.usage, message.cost = usage, price_book.cost(message.model, usage)
+
+
+class TurnRecorder:
+    """Applies a turn's events to the conversation as they arrive, so a partial reply is never lost."""
+
+    def __init__(self, conversation: Conversation, model: str, template: str, price_book: PriceBook) -> None:
+        self.conversation = conversation
+        self.model = model
+        self.template = template
+        self.price_book = price_book
+        self.current = self._new_assistant()
+
+    def _new_assistant(self) -> Message:
+        message = Message("assistant", status=STREAMING, model=self.model, template=self.template)
+        self.conversation.messages.append(message)
+        return message
+
+    def _writable(self) -> Message:
+        if self.current.tool_calls:
+            self.current = self._new_assistant()
+        return self.current
+
+    def apply(self, event: StreamEvent) -> None:
+        if isinstance(event, RequestSent):
+            self.conversation.last_request = event.body
+        elif isinstance(event, TextDelta):
+            self._writable().content += event.text
+        elif isinstance(event, ReasoningDelta):
+            self._writable().reasoning += event.text
+        elif isinstance(event, ToolCallStarted):
+            self.current.tool_calls.append({"id": event.call_id, "name": event.name, "arguments": event.arguments})
+        elif isinstance(event, ToolResult):
+            self.current.status = DONE
+            self.conversation.messages.append(
+                Message("tool", event.content, tool_call_id=event.call_id, name=event.name, is_error=event.is_error)
+            )
+        elif isinstance(event, UsageReported):
+            self.current.usage = event.usage
+            self.current.model = event.model
+            self.current.cost = self.price_book.cost(event.model, event.usage)
+        elif isinstance(event, Finished):
+            self._writable().status = DONE
+            self.current.finish_reason = event.reason
+        elif isinstance(event, Interrupted):
+            self.current.status = INTERRUPTED
+            self.current.error = asdict(event.error)
+
+
+def history_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """API messages for the history: empty placeholders left out, unanswered tool calls closed."""
+    result: list[dict[str, Any]] = []
+    answered = {m.tool_call_id for m in messages if m.role == "tool"}
+    open_calls: set[str] = set()
+    for message in messages:
+        if message.role == "assistant" and message.is_empty:
+            continue
+        if message.role == "tool":
+            if message.tool_call_id not in open_calls:
+                continue
+            open_calls.discard(message.tool_call_id)
+        result.append(message.to_api())
+        if message.role == "assistant":
+            for call in message.tool_calls:
+                open_calls.add(call["id"])
+                if call["id"] not in answered:
+                    result.append({"role": "tool", "tool_call_id": call["id"], "content": INTERRUPTED_TOOL_RESULT})
+    return result
+
+
+TRIM_NOTE = {
+    "zh": "（注意：为适应上下文窗口，本对话中较早的 {count} 条消息未发送。）",
+    "en": "(Note: {count} earlier messages of this conversation were left out to fit the context window.)",
+}
+
+
+@dataclass(frozen=True)
+class TurnRequest:
+    messages: list[dict[str, Any]]
+    dropped_messages: int
+    prompt_tokens: int
+    budget: int
+
+
+def build_request(
+    conversation: Conversation,
+    template_key: str,
+    language: str,
+    tools: Sequence[dict[str, Any]],
+    model: str,
+    max_tokens: int,
+) -> TurnRequest:
+    """System prompt and template first, then as many whole recent turns as fit, newest message wrapped."""
+    tool_names = [t["function"]["name"] for t in tools]
+    prefix = prefix_messages(template_key, language, tool_names)
+    window = model_catalog.lookup(model).context_window
+    budget = max(window - max_tokens - count_tools(tools, model), 0)
+    turns = [history_messages(turn) for turn in conversation.turns()]
+    turns = [turn for turn in turns if turn]
+    if turns and turns[-1][0]["role"] == "user":
+        newest = dict(turns[-1][0], content=wrap_user(template_key, language, turns[-1][0]["content"]))
+        turns[-1] = [newest, *turns[-1][1:]]
+    sizes = [count_messages(turn, model) - REPLY_PRIMING for turn in turns]
+    start = 0
+    while start < len(turns) - 1:
+        dropped = sum(len(turn) for turn in turns[:start])
+        if count_messages(_opening(prefix, dropped, language), model) + sum(sizes[start:]) <= budget:
+            break
+        start += 1
+    dropped = sum(len(turn) for turn in turns[:start])
+    messages = _opening(prefix, dropped, language) + [m for turn in turns[start:] for m in turn]
+    return TurnRequest(messages, dropped, count_messages(messages, model) + count_tools(tools, model), budget)
+
+
+def _opening(prefix: list[dict[str, Any]], dropped: int, language: str) -> list[dict[str, Any]]:
+    if not dropped:
+        return prefix
+    return [*prefix, {"role": "system", "content": TRIM_NOTE[language].format(count=dropped)}]

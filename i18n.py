@@ -1,0 +1,144 @@
+"""Every UI string, in Chinese and English, in one table."""
+
+from __future__ import annotations
+
+LANGUAGES = ("zh", "en")
+
+STRINGS: dict[str, tuple[str, str]] = {
+    "title": ("AI 对话", "AI Chat"),
+    "input_placeholder": ("输入消息，Enter 发送", "Type a message, Enter to send"),
+    "language": ("界面语言", "Language"),
+    "connection": ("连接", "Connection"),
+    "base_url": ("Base URL", "Base URL"),
+    "base_url_help": (
+        "OpenAI 兼容接口地址，例如 https://api.deepseek.com/v1；留空为 OpenAI 官方",
+        "OpenAI-compatible endpoint, e.g. https://api.deepseek.com/v1; empty for OpenAI",
+    ),
+    "api_key": ("API Key（仅本次浏览器会话）", "API key (this browser session only)"),
+    "api_key_help": (
+        "在此输入的 Key 只保存在当前浏览器会话中；.env 中的 Key 永远不会发送到浏览器",
+        "A key typed here lives only in this browser session; keys from .env never reach the browser",
+    ),
+    "api_key_from_env": ("已从 .env 读取 Key", "Using the key from .env"),
+    "model": ("模型", "Model"),
+    "temperature": ("温度", "Temperature"),
+    "max_tokens": ("最大输出 tokens", "Max output tokens"),
+    "tools": ("启用的工具", "Enabled tools"),
+    "template": ("提示模板", "Prompt template"),
+    "template_applies": ("切换后从下一条消息生效", "Applies from the next message"),
+    "usage": ("Tokens 与费用", "Tokens and cost"),
+    "last_reply": ("上一条回复", "Last reply"),
+    "conversation": ("本对话", "This conversation"),
+    "prompt_tokens": ("输入", "Prompt"),
+    "completion_tokens": ("输出", "Completion"),
+    "total_tokens": ("合计", "Total"),
+    "cost": ("费用", "Cost"),
+    "estimated": ("（估算）", "(estimated)"),
+    "no_price": ("未知模型，无价格", "unknown model, no price"),
+    "local_cost": ("本地模型，免费", "local model, free"),
+    "rate_note": ("汇率 1 USD = {rate} CNY", "rate 1 USD = {rate} CNY"),
+    "no_usage_yet": ("还没有调用", "No calls yet"),
+    "actions": ("对话", "Conversation"),
+    "clear": ("清空对话", "Clear conversation"),
+    "export_md": ("下载 Markdown", "Download Markdown"),
+    "export_json": ("下载 JSON", "Download JSON"),
+    "show_earlier": ("显示更早的 {count} 条消息", "Show {count} earlier messages"),
+    "last_request": ("最近一次发送的请求", "Last request sent"),
+    "last_request_help": (
+        "实际通过 HTTP 发送的 JSON（Key 在请求头中，不显示）",
+        "The JSON body sent over HTTP (the key travels in a header and is not shown)",
+    ),
+    "trimmed": (
+        "为适应上下文窗口，较早的 {count} 条消息未发送",
+        "{count} earlier messages were left out to fit the context window",
+    ),
+    "tool_call": ("调用工具 {name}", "Tool call {name}"),
+    "tool_arguments": ("参数", "Arguments"),
+    "tool_result": ("结果", "Result"),
+    "tool_error": ("工具出错", "Tool error"),
+    "reasoning": ("思考过程", "Reasoning"),
+    "status_stopped": ("已停止，已保留收到的内容", "Stopped; what arrived is kept"),
+    "status_interrupted": ("回复中断，已保留收到的内容", "Reply interrupted; what arrived is kept"),
+    "status_length": ("回复达到最大 tokens 上限被截断", "The reply hit the max tokens limit and was cut short"),
+    "raw_error": ("原始错误", "Raw error"),
+    "setup_title": ("还没有配置模型服务", "No model service is configured yet"),
+    "setup_body": (
+        "请在项目目录创建 `.env`（参照 `.env.example`），设置 `OPENAI_API_KEY`，"
+        "如使用其他服务再设置 `OPENAI_BASE_URL` 和 `OPENAI_MODEL`，然后重启应用；"
+        "也可以在侧边栏填写 Base URL 和 API Key（仅本次会话有效）。",
+        "Create `.env` in the project folder (see `.env.example`) with `OPENAI_API_KEY`, plus "
+        "`OPENAI_BASE_URL` and `OPENAI_MODEL` for another provider, then restart the app; or enter a "
+        "base URL and key in the sidebar (this session only).",
+    ),
+    "config_error": ("配置有误：{detail}", "Configuration problem: {detail}"),
+    "interrupted_by": ("中断原因", "Interrupted"),
+    # error kind -> what happened / what to do
+    "err_auth": (
+        "API Key 无效（401）。请检查 `.env` 中的 OPENAI_API_KEY 或侧边栏中的 Key 是否正确、是否属于当前服务。",
+        "The API key was rejected (401). Check OPENAI_API_KEY in `.env` or the key in the sidebar, and that it belongs to this provider.",
+    ),
+    "err_permission": (
+        "无权访问（403）。该 Key 可能无权使用此模型，或所在地区不受支持。请换模型或检查账户权限。",
+        "Access denied (403). The key may not be allowed to use this model or region. Try another model or check the account.",
+    ),
+    "err_not_found": (
+        "找不到（404）。模型名或 Base URL 可能有误（Base URL 通常以 /v1 结尾）。请检查侧边栏设置。",
+        "Not found (404). The model name or base URL is probably wrong (base URLs usually end in /v1). Check the sidebar.",
+    ),
+    "err_bad_request": (
+        "请求被拒绝（400）。请查看原始错误，调整参数（如 max tokens、温度）后重试。",
+        "The request was rejected (400). See the raw error, adjust the parameters (max tokens, temperature) and try again.",
+    ),
+    "err_context_length": (
+        "对话超出模型的上下文窗口。请清空对话、减少 max tokens，或换一个上下文更大的模型。",
+        "The conversation is longer than the model's context window. Clear it, lower max tokens, or pick a model with a larger window.",
+    ),
+    "err_quota": (
+        "账户余额或额度不足（insufficient_quota）。这不是限流，重试无效：请到服务商后台充值或检查账单。",
+        "The account has no quota left (insufficient_quota). This is billing, not a rate limit: add credit or check billing with the provider.",
+    ),
+    "err_rate_limit": (
+        "触发限流（429）。请稍等片刻再发送，或降低请求频率。",
+        "Rate limited (429). Wait a moment and send again, or slow down.",
+    ),
+    "err_server": (
+        "服务商出错（{status}）。这通常是暂时的，请稍后重试或换一个模型。",
+        "The provider failed ({status}). This is usually temporary: try again shortly or switch models.",
+    ),
+    "err_connection": (
+        "无法连接到服务（{base_url}）。请检查网络、代理，或自建网关 / 本地服务是否已启动。",
+        "Could not reach the service ({base_url}). Check the network or proxy, and that your gateway or local server is running.",
+    ),
+    "err_timeout": (
+        "请求超时。服务响应太慢，请稍后重试，或在 .env 中调大 REQUEST_TIMEOUT。",
+        "The request timed out. The service was too slow: try again, or raise REQUEST_TIMEOUT in `.env`.",
+    ),
+    "err_stream_cut": (
+        "回复中途连接断开。已收到的内容已保留，可以重新发送或让模型继续。",
+        "The connection dropped mid-reply. What arrived is kept; send again or ask the model to continue.",
+    ),
+    "err_tool_rounds": (
+        "模型连续调用工具的轮数达到上限，已停止。可以换个问法，或在 .env 中调大 MAX_TOOL_ROUNDS。",
+        "The model kept calling tools until the round limit and was stopped. Rephrase, or raise MAX_TOOL_ROUNDS in `.env`.",
+    ),
+    "err_unknown": (
+        "发生了意外错误。已收到的内容已保留，请查看原始错误后重试。",
+        "Something unexpected went wrong. What arrived is kept; see the raw error and try again.",
+    ),
+    "role_user": ("你", "You"),
+    "role_assistant": ("助手", "Assistant"),
+    "role_tool": ("工具", "Tool"),
+}
+
+
+def t(key: str, language: str, **values: object) -> str:
+    zh, en = STRINGS[key]
+    text = zh if language == "zh" else en
+    return text.format(**values) if values else text
+
+
+def pick_language(setting: str, browser_locale: str | None) -> str:
+    """An explicit setting wins; otherwise the browser's locale decides (Chinese or English)."""
+    if setting in LANGUAGES:
+        return setting
+    return "zh" if (browser_locale or "").lower().startswith("zh") else "en"

@@ -1,0 +1,96 @@
+"""A small searchable knowledge base: the Markdown files in knowledge/, ranked with BM25.
+
+Text is split into sections at headings. Words are lower-cased ASCII runs; Chinese is indexed as
+character bigrams, so "流式输出" finds "流式" and "输出" alike.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
+_WORD = re.compile(r"[a-z0-9_]+(?:[.\-][a-z0-9_]+)*|[\u3400-\u9fff]+")
+_BM25_K1 = 1.5
+_BM25_B = 0.75
+
+
+def terms(text: str) -> list[str]:
+    found: list[str] = []
+    for run in _WORD.findall(text.lower()):
+        if run[0] >= "\u3400":
+            found.extend(run[i : i + 2] for i in range(max(len(run) - 1, 1)))
+        else:
+            found.append(run)
+    return found
+
+
+@dataclass(frozen=True)
+class Passage:
+    title: str
+    source: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    title: str
+    source: str
+    text: str
+    score: float
+
+
+def split_sections(markdown: str, source: str) -> list[Passage]:
+    passages: list[Passage] = []
+    title, lines = source, []
+    for line in markdown.splitlines():
+        if line.startswith("#"):
+            if "".join(lines).strip():
+                passages.append(Passage(title, source, "\n".join(lines).strip()))
+            title, lines = line.lstrip("#").strip(), []
+        else:
+            lines.append(line)
+    if "".join(lines).strip():
+        passages.append(Passage(title, source, "\n".join(lines).strip()))
+    return passages
+
+
+class KnowledgeBase:
+    def __init__(self, passages: list[Passage]) -> None:
+        self.passages = passages
+        self._counts = [Counter(terms(p.title + "\n" + p.text)) for p in passages]
+        self._lengths = [sum(c.values()) for c in self._counts]
+        self._average = (sum(self._lengths) / len(self._lengths)) if passages else 0.0
+        document_frequency: Counter[str] = Counter()
+        for counts in self._counts:
+            document_frequency.update(counts.keys())
+        n = len(passages)
+        self._idf = {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t, df in document_frequency.items()}
+
+    @classmethod
+    def from_directory(cls, directory: Path) -> KnowledgeBase:
+        passages: list[Passage] = []
+        for path in sorted(directory.glob("*.md")):
+            passages.extend(split_sections(path.read_text(encoding="utf-8"), path.name))
+        return cls(passages)
+
+    @classmethod
+    def bundled(cls) -> KnowledgeBase:
+        return cls.from_directory(KNOWLEDGE_DIR)
+
+    def search(self, query: str, top_k: int = 3) -> list[Hit]:
+        wanted = set(terms(query))
+        scored: list[Hit] = []
+        for passage, counts, length in zip(self.passages, self._counts, self._lengths, strict=True):
+            score = 0.0
+            for term in wanted & counts.keys():
+                tf = counts[term]
+                norm = tf + _BM25_K1 * (1 - _BM25_B + _BM25_B * length / self._average)
+                score += self._idf[term] * tf * (_BM25_K1 + 1) / norm
+            if score > 0:
+                scored.append(Hit(passage.title, passage.source, passage.text, score))
+        scored.sort(key=lambda hit: hit.score, reverse=True)
+        return scored[:top_k]

@@ -1,0 +1,235 @@
+"""A scripted OpenAI-compatible server on 127.0.0.1: the only fake in the test suite.
+
+Tests queue ``Reply`` scripts; each POST /v1/chat/completions takes the next one (or, with none
+queued, echoes the last user message). It speaks real HTTP/1.1 with chunked SSE, so the app's
+real openai client parses it as it would a provider's stream. Every request body is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    text: str = ""
+    tool_calls: list[tuple[str, str]] = field(default_factory=list)  # (name, arguments JSON)
+    reasoning: str = ""
+    status: int = 200
+    error: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    usage: tuple[int, int] | None = None  # (prompt, completion); None: computed from sizes
+    cached_tokens: int = 0
+    send_usage: bool = True  # a provider that ignores stream_options.include_usage sends none
+    cut_after: int | None = None  # close the connection after this many content chunks
+    chunk_delay: float = 0.0
+    chunk_size: int = 0  # characters per content chunk; 0: one word per chunk
+    finish_reason: str | None = None
+
+    @classmethod
+    def fail(cls, status: int, message: str, code: str | None = None, **headers: str) -> Reply:
+        error = {"message": message, "type": "invalid_request_error", "code": code}
+        return cls(status=status, error={"error": error}, headers=headers)
+
+
+def _pieces(text: str, size: int) -> list[str]:
+    if size > 0:
+        return [text[i : i + size] for i in range(0, len(text), size)]
+    words, current = [], ""
+    for char in text:
+        current += char
+        if char == " ":
+            words.append(current)
+            current = ""
+    return words + ([current] if current else [])
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: ScriptedServer
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self.server.requests.append({"method": "GET", "path": self.path, "headers": dict(self.headers)})
+        if self.path.rstrip("/").endswith("/models"):
+            data = [{"id": m, "object": "model", "created": 0, "owned_by": "scripted"} for m in self.server.models]
+            self._json(200, {"object": "list", "data": data})
+        else:
+            self._json(404, {"error": {"message": "not found"}})
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        body = json.loads(self.rfile.read(length) or b"{}")
+        self.server.requests.append({"method": "POST", "path": self.path, "headers": dict(self.headers), "body": body})
+        reply = self.server.next_reply(body)
+        if reply.status != 200:
+            self._json(reply.status, reply.error or {"error": {"message": "error"}}, reply.headers)
+            return
+        if body.get("stream"):
+            self._stream(body, reply)
+        else:
+            self._complete(body, reply)
+
+    def _usage(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        prompt, completion = reply.usage or (
+            len(json.dumps(body.get("messages", []))) // 4,
+            max(len(reply.text) // 4, 1),
+        )
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": reply.cached_tokens},
+        }
+
+    def _finish(self, reply: Reply) -> str:
+        return reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
+
+    def _complete(self, body: dict[str, Any], reply: Reply) -> None:
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
+        if reply.tool_calls:
+            message["tool_calls"] = [
+                {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": a}}
+                for i, (n, a) in enumerate(reply.tool_calls)
+            ]
+        payload = {
+            "id": "chatcmpl-scripted",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "scripted"),
+            "choices": [{"index": 0, "message": message, "finish_reason": self._finish(reply)}],
+            "usage": self._usage(body, reply),
+        }
+        self._json(200, payload)
+
+    def _send_chunk(self, data: str) -> None:
+        raw = data.encode()
+        self.wfile.write(f"{len(raw):x}\r\n".encode() + raw + b"\r\n")
+        self.wfile.flush()
+
+    def _event(self, body: dict[str, Any], delta: dict[str, Any], finish: str | None = None, **extra: Any) -> None:
+        chunk = {
+            "id": "chatcmpl-scripted",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body.get("model", "scripted"),
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
+        self._send_chunk(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n")
+
+    def _stream(self, body: dict[str, Any], reply: Reply) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            self._event(body, {"role": "assistant", "content": ""})
+            for piece in _pieces(reply.reasoning, reply.chunk_size):
+                self._event(body, {"reasoning_content": piece})
+            for sent, piece in enumerate(_pieces(reply.text, reply.chunk_size)):
+                if reply.cut_after is not None and sent >= reply.cut_after:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if reply.chunk_delay:
+                    time.sleep(reply.chunk_delay)
+                self._event(body, {"content": piece})
+            for index, (name, arguments) in enumerate(reply.tool_calls):
+                first = {
+                    "index": index,
+                    "id": f"call_{index}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": ""},
+                }
+                self._event(body, {"tool_calls": [first]})
+                for fragment in _pieces(arguments, 7):
+                    self._event(body, {"tool_calls": [{"index": index, "function": {"arguments": fragment}}]})
+            self._event(body, {}, self._finish(reply))
+            if reply.send_usage and body.get("stream_options", {}).get("include_usage"):
+                chunk = {
+                    "id": "chatcmpl-scripted",
+                    "object": "chat.completion.chunk",
+                    "created": int(time.time()),
+                    "model": body.get("model", "scripted"),
+                    "choices": [],
+                    "usage": self._usage(body, reply),
+                }
+                self._send_chunk(f"data: {json.dumps(chunk)}\n\n")
+            self._send_chunk("data: [DONE]\n\n")
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+class ScriptedServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.script: deque[Reply] = deque()
+        self.requests: list[dict[str, Any]] = []
+        self.models: list[str] = ["gpt-4o-mini", "gpt-4o", "deepseek-chat"]
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hangs up (the app's stop button, a cut test) is not a server fault
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+    def start(self) -> ScriptedServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+    def expect(self, *replies: Reply) -> None:
+        with self._lock:
+            self.script.extend(replies)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.script.clear()
+            self.requests.clear()
+
+    def chat_requests(self) -> list[dict[str, Any]]:
+        return [r["body"] for r in self.requests if r["method"] == "POST"]
+
+    def next_reply(self, body: dict[str, Any]) -> Reply:
+        with self._lock:
+            if self.script:
+                return self.script.popleft()
+        users = [m for m in body.get("messages", []) if m.get("role") == "user"]
+        last = users[-1]["content"] if users else ""
+        return Reply(text=f"Echo: {last}")
+
+
+if __name__ == "__main__":
+    server = ScriptedServer().start()
+    print(server.base_url, flush=True)
+    threading.Event().wait()

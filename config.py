@@ -103,11 +103,12 @@ def _number(values: Mapping[str, str], name: str, kind: type, low: float, high: 
 
 
 def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
-    """Merge defaults, `.env` and the process environment (the environment wins)."""
-    file_values = dotenv_values(env_file or APP_DIR / ".env")
+    """Merge defaults, `.env` (or the file APP_ENV_FILE names) and the environment (the environment wins)."""
+    environment = os.environ if environ is None else environ
+    file_values = dotenv_values(env_file or environment.get("APP_ENV_FILE") or APP_DIR / ".env")
     merged: dict[str, str] = dict(DEFAULTS)
     merged.update({k: v for k, v in file_values.items() if v is not None and v != ""})
-    merged.update({k: v for k, v in (os.environ if environ is None else environ).items() if v != ""})
+    merged.update({k: v for k, v in environment.items() if v != ""})
     errors: list[str] = []
     base_url = merged.get("OPENAI_BASE_URL")
     if base_url and not re.match(r"^https?://", base_url):

@@ -44,17 +44,26 @@ class Hit:
 
 
 def split_sections(markdown: str, source: str) -> list[Passage]:
+    """One passage per section; a section's title carries its document's title for context."""
     passages: list[Passage] = []
-    title, lines = source, []
+    document, title, lines = "", source, []
+
+    def close() -> None:
+        if "".join(lines).strip():
+            passages.append(Passage(title, source, "\n".join(lines).strip()))
+
     for line in markdown.splitlines():
-        if line.startswith("#"):
-            if "".join(lines).strip():
-                passages.append(Passage(title, source, "\n".join(lines).strip()))
-            title, lines = line.lstrip("#").strip(), []
+        if line.startswith("# "):
+            close()
+            document = title = line[2:].strip()
+            lines = []
+        elif line.startswith("#"):
+            close()
+            heading = line.lstrip("#").strip()
+            title, lines = (f"{document} › {heading}" if document else heading), []
         else:
             lines.append(line)
-    if "".join(lines).strip():
-        passages.append(Passage(title, source, "\n".join(lines).strip()))
+    close()
     return passages
 
 

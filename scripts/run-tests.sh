@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what is missing (venv, requirements, Debian's chromium), then runs the linter and every test.
+# Exits non-zero on any failure, including a pytest run that collected no tests (exit code 5).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup-env.sh"
+ensure_requirements "$ROOT/requirements-dev.txt" "$ROOT/requirements.txt"
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "==> Installing Debian's chromium for the end-to-end tests"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+cd "$ROOT"
+echo "==> ruff"
+"$VENV/bin/python" -m ruff check .
+echo "==> pytest"
+set +e
+"$VENV/bin/python" -m pytest "$@"
+status=$?
+set -e
+if [ "$status" -eq 5 ]; then
+  echo "pytest collected no tests: failing on purpose." >&2
+  exit 1
+fi
+exit "$status"

@@ -1,0 +1,54 @@
+from pathlib import Path
+
+import pytest
+
+from config import NO_KEY_PLACEHOLDER, ConfigError, Secret, load_settings, redact
+
+
+def test_defaults_without_any_configuration():
+    settings = load_settings({})
+    assert settings.api_key is None
+    assert settings.base_url is None
+    assert settings.model == "gpt-4o-mini"
+    assert settings.needs_setup
+    assert settings.key_for_client() == NO_KEY_PLACEHOLDER
+
+
+def test_env_file_is_read_and_environment_wins(tmp_path: Path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("OPENAI_API_KEY=sk-from-file-123456\nOPENAI_MODEL=deepseek-chat\nTEMPERATURE=0.2\n")
+    settings = load_settings({"OPENAI_MODEL": "qwen-plus"}, env_file=env_file)
+    assert settings.api_key == Secret("sk-from-file-123456")
+    assert settings.model == "qwen-plus"
+    assert settings.temperature == 0.2
+    assert not settings.needs_setup
+
+
+def test_base_url_without_key_is_usable_for_local_servers():
+    settings = load_settings({"OPENAI_BASE_URL": "http://localhost:11434/v1/"})
+    assert settings.base_url == "http://localhost:11434/v1"
+    assert not settings.needs_setup
+
+
+def test_invalid_values_are_named_in_one_message():
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"TEMPERATURE": "hot", "MAX_TOKENS": "0", "OPENAI_BASE_URL": "api.example.com"})
+    message = str(caught.value)
+    assert "TEMPERATURE='hot' is not a float" in message
+    assert "MAX_TOKENS='0' must be between 1" in message
+    assert "must start with http:// or https://" in message
+
+
+def test_the_key_never_appears_in_a_repr():
+    settings = load_settings({"OPENAI_API_KEY": "sk-very-secret-value-123"})
+    assert "sk-very-secret-value-123" not in repr(settings)
+    assert "sk-very-secret-value-123" not in str(settings.api_key)
+    assert settings.api_key.reveal() == "sk-very-secret-value-123"
+
+
+def test_redact_removes_given_secrets_and_key_shaped_strings():
+    text = "bad key sk-proj-abcdefghijklmnop and mysecretvalue"
+    cleaned = redact(text, Secret("mysecretvalue"))
+    assert "abcdefghijklmnop" not in cleaned
+    assert "mysecretvalue" not in cleaned
+    assert cleaned.count("[redacted]") == 2

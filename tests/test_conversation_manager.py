@@ -1,0 +1,142 @@
+from conversation_manager import (
+    DONE,
+    INTERRUPTED,
+    INTERRUPTED_TOOL_RESULT,
+    STOPPED,
+    Conversation,
+    Message,
+    TurnRecorder,
+    build_request,
+    history_messages,
+)
+from errors import ErrorInfo
+from events import Finished, Interrupted, RequestSent, TextDelta, ToolCallStarted, ToolResult, UsageReported
+from token_tracker import PriceBook, Usage, count_messages
+
+BOOK = PriceBook(usd_cny_rate=7.0)
+CALC = {"type": "function", "function": {"name": "calculate", "description": "math", "parameters": {}}}
+
+
+def record(conversation, events, model="gpt-4o-mini"):
+    recorder = TurnRecorder(conversation, model, "standard", BOOK)
+    for event in events:
+        recorder.apply(event)
+    return recorder
+
+
+def tool_turn(conversation, question, answer, call_id):
+    conversation.add_user(question)
+    record(
+        conversation,
+        [
+            RequestSent({"model": "gpt-4o-mini", "messages": []}, 1),
+            TextDelta("Let me compute. "),
+            UsageReported(Usage(50, 10), "gpt-4o-mini"),
+            ToolCallStarted(call_id, "calculate", '{"expression": "2*2"}'),
+            ToolResult(call_id, "calculate", '{"result": 4}'),
+            RequestSent({"model": "gpt-4o-mini", "messages": []}, 2),
+            TextDelta(answer),
+            UsageReported(Usage(70, 5), "gpt-4o-mini"),
+            Finished("stop"),
+        ],
+    )
+
+
+def test_recorder_turns_events_into_api_shaped_messages():
+    conversation = Conversation()
+    tool_turn(conversation, "What is 2*2?", "It is 4.", "call_a")
+    roles = [m.role for m in conversation.messages]
+    assert roles == ["user", "assistant", "tool", "assistant"]
+    first, tool, final = conversation.messages[1:]
+    assert first.content == "Let me compute. " and first.tool_calls[0]["id"] == "call_a"
+    assert tool.tool_call_id == "call_a" and tool.name == "calculate"
+    assert final.content == "It is 4." and final.status == DONE
+    assert conversation.title == "What is 2*2?"
+    reply = conversation.last_reply_totals()
+    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens, reply.calls) == (120, 15, 2)
+    assert reply.cost.usd > 0
+
+
+def test_an_interrupted_reply_keeps_its_text():
+    conversation = Conversation()
+    conversation.add_user("Tell me a story")
+    record(conversation, [TextDelta("Once upon"), Interrupted(ErrorInfo("stream_cut", "cut"))])
+    reply = conversation.messages[-1]
+    assert reply.content == "Once upon"
+    assert reply.status == INTERRUPTED
+    assert reply.error["kind"] == "stream_cut"
+
+
+def test_a_reply_left_streaming_is_settled_as_stopped_with_an_estimate():
+    conversation = Conversation()
+    conversation.add_user("hi")
+    record(conversation, [RequestSent({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}, 1)])
+    conversation.messages[-1].content = "partial answer"
+    conversation.settle_unfinished(BOOK)
+    reply = conversation.messages[-1]
+    assert reply.status == STOPPED
+    assert reply.usage.estimated and reply.usage.completion_tokens == 2
+    assert reply.cost.usd > 0
+
+
+def test_history_closes_tool_calls_that_never_got_a_result_and_skips_empty_placeholders():
+    messages = [
+        Message("user", "q"),
+        Message("assistant", "", tool_calls=[{"id": "c1", "name": "calculate", "arguments": "{}"}]),
+        Message("assistant", ""),
+        Message("tool", "orphan", tool_call_id="zzz"),
+    ]
+    api = history_messages(messages)
+    assert [m["role"] for m in api] == ["user", "assistant", "tool"]
+    assert api[2] == {"role": "tool", "tool_call_id": "c1", "content": INTERRUPTED_TOOL_RESULT}
+
+
+def test_request_is_system_prompt_then_history_then_wrapped_new_message():
+    conversation = Conversation()
+    conversation.add_user("first")
+    record(conversation, [TextDelta("one"), Finished("stop")])
+    conversation.add_user("second")
+    request = build_request(conversation, "chain_of_thought", "en", [], "gpt-4o-mini", 1000)
+    contents = [m["content"] for m in request.messages]
+    assert request.messages[0]["role"] == "system"
+    assert contents[1:] == ["first", "one", "second\n\nLet's think step by step."]
+    assert request.dropped_messages == 0
+    assert request.prompt_tokens == count_messages(request.messages, "gpt-4o-mini")
+
+
+def test_trimming_drops_whole_old_turns_keeps_tool_pairs_and_system_and_tells_the_model():
+    conversation = Conversation()
+    for index in range(6):
+        tool_turn(conversation, f"question {index} " + "padding " * 400, f"answer {index}", f"call_{index}")
+    conversation.add_user("the newest question")
+    # gpt-4 has an 8,192-token window; leave room for about two old turns
+    request = build_request(conversation, "standard", "en", [CALC], "gpt-4", 6000)
+    messages = request.messages
+    assert messages[0]["role"] == "system" and messages[0]["content"].startswith("You are a helpful")
+    assert request.dropped_messages > 0 and request.dropped_messages % 4 == 0
+    assert "were left out to fit the context window" in messages[1]["content"]
+    assert messages[-1]["content"] == "the newest question"
+    assert count_messages(messages, "gpt-4") <= request.budget
+    call_ids = [c["id"] for m in messages for c in m.get("tool_calls", [])]
+    result_ids = [m["tool_call_id"] for m in messages if m["role"] == "tool"]
+    assert call_ids == result_ids and call_ids
+    first_kept = messages[2]
+    assert first_kept["role"] == "user"
+
+
+def test_the_newest_turn_is_kept_even_when_it_alone_is_too_big():
+    conversation = Conversation()
+    conversation.add_user("old")
+    record(conversation, [TextDelta("reply"), Finished("stop")])
+    conversation.add_user("huge " * 9000)
+    request = build_request(conversation, "standard", "zh", [], "gpt-4", 1000)
+    assert request.messages[-1]["content"].startswith("huge")
+    assert request.dropped_messages == 2
+    assert "条消息未发送" in request.messages[1]["content"]
+
+
+def test_clear_empties_the_conversation():
+    conversation = Conversation()
+    tool_turn(conversation, "q", "a", "c")
+    conversation.clear()
+    assert conversation.messages == [] and conversation.title == "" and conversation.totals().calls == 0

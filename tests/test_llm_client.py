@@ -1,0 +1,162 @@
+"""The real client against the scripted server over HTTP: streaming, tools, usage, errors, cuts."""
+
+import json
+
+import pytest
+
+from events import (
+    Finished,
+    Interrupted,
+    ReasoningDelta,
+    RequestSent,
+    TextDelta,
+    ToolCallStarted,
+    ToolResult,
+    UsageReported,
+)
+from function_tools import ToolExecutor, default_registry
+from llm_client import ChatParams, LLMClient, build_body
+from scripted_server import Reply
+
+KEY = "sk-test-SECRET-0123456789abcdef"
+PARAMS = ChatParams("gpt-4o-mini", temperature=0.3, max_tokens=200)
+
+
+@pytest.fixture
+def client(server):
+    return LLMClient(KEY, server.base_url, timeout=5, max_retries=0)
+
+
+@pytest.fixture
+def executor():
+    return ToolExecutor(default_registry("http://127.0.0.1:9/f", "http://127.0.0.1:9/g"), timeout=2)
+
+
+def run(client, executor=None, messages=None, max_rounds=5):
+    return list(client.run_turn(messages or [{"role": "user", "content": "hi"}], PARAMS, executor, max_rounds))
+
+
+def of_type(events, kind):
+    return [e for e in events if isinstance(e, kind)]
+
+
+def test_text_streams_as_deltas_with_usage_and_finish(client, server):
+    server.expect(Reply(text="Hello there, friend.", usage=(12, 4)))
+    events = run(client)
+    assert [e.text for e in of_type(events, TextDelta)] == ["Hello ", "there, ", "friend."]
+    usage = of_type(events, UsageReported)[0].usage
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.estimated) == (12, 4, False)
+    assert isinstance(events[-1], Finished) and events[-1].reason == "stop"
+    sent = server.chat_requests()[0]
+    assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
+    assert sent["temperature"] == 0.3 and sent["max_tokens"] == 200
+    assert of_type(events, RequestSent)[0].body == sent
+    assert server.requests[0]["headers"]["authorization"] == f"Bearer {KEY}"
+
+
+def test_reasoning_content_is_its_own_event(client, server):
+    server.expect(Reply(text="42", reasoning="thinking hard", usage=(5, 5)))
+    events = run(client)
+    assert "".join(e.text for e in of_type(events, ReasoningDelta)) == "thinking hard"
+    assert "".join(e.text for e in of_type(events, TextDelta)) == "42"
+
+
+def test_cached_tokens_are_read_from_usage(client, server):
+    server.expect(Reply(text="ok", usage=(100, 2), cached_tokens=64))
+    assert of_type(run(client), UsageReported)[0].usage.cached_tokens == 64
+
+
+def test_parallel_tool_calls_are_assembled_run_and_sent_back(client, server, executor):
+    server.expect(
+        Reply(
+            tool_calls=[
+                ("calculate", '{"expression": "123*456"}'),
+                ("get_current_time", '{"timezone": "Asia/Shanghai"}'),
+            ],
+            usage=(80, 20),
+        ),
+        Reply(text="123*456 = 56088.", usage=(150, 8)),
+    )
+    events = run(client, executor, [{"role": "user", "content": "北京时间几点？顺便算一下 123*456"}])
+    started = of_type(events, ToolCallStarted)
+    assert [(s.call_id, s.name) for s in started] == [("call_0", "calculate"), ("call_1", "get_current_time")]
+    assert started[0].arguments == '{"expression": "123*456"}'
+    results = of_type(events, ToolResult)
+    assert json.loads(results[0].content)["result"] == 56088
+    assert "+08:00" in json.loads(results[1].content)["datetime"]
+    second = server.chat_requests()[1]["messages"]
+    assert [m["role"] for m in second] == ["user", "assistant", "tool", "tool"]
+    assert [c["id"] for c in second[1]["tool_calls"]] == ["call_0", "call_1"]
+    assert [m["tool_call_id"] for m in second[2:]] == ["call_0", "call_1"]
+    assert server.chat_requests()[0]["tools"][0]["function"]["name"] == "get_current_weather"
+    assert len(of_type(events, UsageReported)) == 2
+    assert isinstance(events[-1], Finished)
+
+
+def test_malformed_tool_arguments_go_back_to_the_model_as_an_error(client, server, executor):
+    server.expect(Reply(tool_calls=[("calculate", '{"expression": ')]), Reply(text="Sorry, let me retry."))
+    events = run(client, executor)
+    result = of_type(events, ToolResult)[0]
+    assert result.is_error and "not valid JSON" in result.content
+    assert server.chat_requests()[1]["messages"][-1]["content"] == result.content
+    assert isinstance(events[-1], Finished)
+
+
+def test_endless_tool_calls_stop_after_the_configured_rounds(client, server, executor):
+    server.expect(*[Reply(tool_calls=[("calculate", '{"expression": "1+1"}')]) for _ in range(3)])
+    events = run(client, executor, max_rounds=3)
+    assert len(server.chat_requests()) == 3
+    assert isinstance(events[-1], Interrupted) and events[-1].error.kind == "tool_rounds"
+
+
+def test_a_provider_without_usage_gets_an_estimate(client, server):
+    server.expect(Reply(text="no usage here", send_usage=False))
+    usage = of_type(run(client), UsageReported)[0].usage
+    assert usage.estimated and usage.completion_tokens == 3 and usage.prompt_tokens > 0
+
+
+def test_a_connection_cut_mid_stream_is_an_interruption_not_an_ending(client, server):
+    server.expect(Reply(text="one two three four five", cut_after=2))
+    events = run(client)
+    assert "".join(e.text for e in of_type(events, TextDelta)) == "one two "
+    assert not of_type(events, Finished)
+    assert isinstance(events[-1], Interrupted) and events[-1].error.kind == "stream_cut"
+    assert of_type(events, UsageReported)[0].usage.estimated
+
+
+@pytest.mark.parametrize(
+    ("reply", "kind"),
+    [
+        (Reply.fail(401, f"Incorrect API key provided: {KEY}"), "auth"),
+        (Reply.fail(403, "not allowed"), "permission"),
+        (Reply.fail(404, "The model `gpt-9` does not exist", code="model_not_found"), "not_found"),
+        (Reply.fail(400, "maximum context length exceeded", code="context_length_exceeded"), "context_length"),
+        (Reply.fail(429, "slow down", code="rate_limit_exceeded"), "rate_limit"),
+        (Reply.fail(429, "You exceeded your current quota", code="insufficient_quota"), "quota"),
+        (Reply.fail(500, "internal error"), "server"),
+    ],
+)
+def test_http_errors_are_classified_and_never_leak_the_key(client, server, reply, kind):
+    server.expect(reply)
+    events = run(client)
+    assert isinstance(events[-1], Interrupted)
+    assert events[-1].error.kind == kind
+    assert KEY not in events[-1].error.detail
+    assert not of_type(events, UsageReported)
+
+
+def test_connection_refused_is_a_connection_error():
+    events = run(LLMClient(KEY, "http://127.0.0.1:9/v1", timeout=2, max_retries=0))
+    assert events[-1].error.kind == "connection"
+
+
+def test_a_read_timeout_is_reported_as_timeout(server):
+    server.expect(Reply(text="slow reply", chunk_delay=2.0))
+    events = run(LLMClient(KEY, server.base_url, timeout=0.5, max_retries=0))
+    assert isinstance(events[-1], Interrupted)
+    assert events[-1].error.kind in {"timeout", "stream_cut"}
+
+
+def test_reasoning_models_get_max_completion_tokens_and_no_temperature():
+    body = build_body([{"role": "user", "content": "x"}], ChatParams("o4-mini", 0.5, 100), [])
+    assert "temperature" not in body and body["max_completion_tokens"] == 100 and "max_tokens" not in body

@@ -1,0 +1,50 @@
+import pytest
+
+from prompt_templates import TEMPLATES, few_shot_messages, get_template, prefix_messages, wrap_user
+
+EXPECTED = {"standard", "few_shot", "chain_of_thought", "react", "code_assistant", "translator"}
+
+
+def test_six_templates_each_in_chinese_and_english():
+    assert set(TEMPLATES) == EXPECTED
+    for template in TEMPLATES.values():
+        assert set(template.name) == {"zh", "en"}
+        assert set(template.system) == {"zh", "en"}
+        assert all(text.strip() for text in template.system.values())
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_every_template_opens_with_its_system_prompt(language):
+    for key, template in TEMPLATES.items():
+        messages = prefix_messages(key, language, ["calculate"])
+        assert messages[0]["role"] == "system"
+        assert messages[0]["content"].startswith(template.system[language])
+
+
+def test_few_shot_examples_include_a_tool_call_only_when_the_calculator_is_enabled():
+    with_tool = few_shot_messages("en", ["calculate"])
+    without = few_shot_messages("en", [])
+    calls = [m for m in with_tool if m.get("tool_calls")]
+    assert len(calls) == 1
+    call_id = calls[0]["tool_calls"][0]["id"]
+    assert any(m["role"] == "tool" and m["tool_call_id"] == call_id for m in with_tool)
+    assert not any(m.get("tool_calls") or m["role"] == "tool" for m in without)
+    assert len(prefix_messages("few_shot", "zh", ["calculate"])) == 1 + len(few_shot_messages("zh", ["calculate"]))
+    assert len(prefix_messages("standard", "zh", ["calculate"])) == 1
+
+
+def test_chain_of_thought_and_translator_wrap_only_the_new_message():
+    assert wrap_user("chain_of_thought", "en", "Why?") == "Why?\n\nLet's think step by step."
+    assert wrap_user("chain_of_thought", "zh", "为什么？").endswith("请一步一步地思考。")
+    assert wrap_user("translator", "en", "你好").endswith("你好")
+    assert wrap_user("standard", "en", "Hi") == "Hi"
+
+
+def test_react_lists_the_enabled_tools():
+    content = prefix_messages("react", "en", ["calculate", "get_current_time"])[0]["content"]
+    assert "Thought:" in content and "calculate, get_current_time" in content
+    assert "none" in prefix_messages("react", "en", [])[0]["content"]
+
+
+def test_unknown_template_falls_back_to_standard():
+    assert get_template("nope").key == "standard"

@@ -1,0 +1,149 @@
+import tiktoken
+import tiktoken.load
+
+import offline_encodings
+from token_tracker import (
+    Cost,
+    PriceBook,
+    Totals,
+    Usage,
+    count_messages,
+    count_text,
+    count_tools,
+    encoding_for,
+    estimate_usage,
+)
+
+# The example list from OpenAI's cookbook "How to count tokens with tiktoken".
+COOKBOOK_MESSAGES = [
+    {
+        "role": "system",
+        "content": "You are a helpful, pattern-following assistant that translates corporate jargon "
+        "into plain English.",
+    },
+    {"role": "system", "name": "example_user", "content": "New synergies will help drive top-line growth."},
+    {"role": "system", "name": "example_assistant", "content": "Things working well together will increase revenue."},
+    {
+        "role": "system",
+        "name": "example_user",
+        "content": "Let's circle back when we have more bandwidth to touch base on opportunities for "
+        "increased leverage.",
+    },
+    {
+        "role": "system",
+        "name": "example_assistant",
+        "content": "Let's talk later when we're less busy about how to do better.",
+    },
+    {
+        "role": "user",
+        "content": "This late pivot means we don't have time to boil the ocean for the client deliverable.",
+    },
+]
+
+
+def test_cookbook_message_counts():
+    assert count_messages(COOKBOOK_MESSAGES, "gpt-3.5-turbo") == 129
+    assert count_messages(COOKBOOK_MESSAGES, "gpt-4") == 129
+    assert count_messages(COOKBOOK_MESSAGES, "gpt-4o") == 124
+    assert count_messages(COOKBOOK_MESSAGES, "gpt-4o-mini") == 124
+
+
+def test_models_use_their_encoding():
+    assert encoding_for("gpt-4o").name == "o200k_base"
+    assert encoding_for("gpt-3.5-turbo").name == "cl100k_base"
+    assert encoding_for("some-unknown-model").name == "o200k_base"
+    assert count_text("hello world", "gpt-4o") == 2
+
+
+def test_tool_calls_and_tool_definitions_add_tokens():
+    plain = [{"role": "assistant", "content": ""}]
+    with_call = [
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"id": "c1", "function": {"name": "calculate", "arguments": '{"expression": "1+1"}'}}],
+        }
+    ]
+    assert count_messages(with_call, "gpt-4o") > count_messages(plain, "gpt-4o")
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "get_current_weather",
+            "description": "Get the current weather in a given location",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "location": {"type": "string", "description": "The city and state, e.g. San Francisco, CA"},
+                    "unit": {"type": "string", "description": "The unit of temperature", "enum": ["c", "f"]},
+                },
+            },
+        },
+    }
+    # func_init 7 + name:desc + prop_init 3 + 2 keys * 3 + enum (-3 + 2*(3+1)) + lines + func_end 12
+    encoding = tiktoken.get_encoding("o200k_base")
+    lines = [
+        "get_current_weather:Get the current weather in a given location",
+        "location:string:The city and state, e.g. San Francisco, CA",
+        "unit:string:The unit of temperature",
+    ]
+    expected = 7 + 3 + 6 + (-3 + 2 * 3 + 2) + 12 + sum(len(encoding.encode(line)) for line in lines)
+    assert count_tools([tool], "gpt-4o") == expected
+    assert count_tools([], "gpt-4o") == 0
+
+
+def test_prices_per_million_tokens_and_cached_input():
+    book = PriceBook(usd_cny_rate=7.0)
+    cost = book.cost("gpt-4o-mini", Usage(prompt_tokens=1_000_000, completion_tokens=1_000_000))
+    assert round(cost.usd, 6) == 0.75
+    assert round(cost.cny, 6) == 5.25
+    cached = book.cost("gpt-4o", Usage(prompt_tokens=1_000_000, cached_tokens=1_000_000))
+    assert round(cached.usd, 6) == 1.25
+
+
+def test_cny_priced_models_convert_to_usd():
+    cost = PriceBook(usd_cny_rate=8.0).cost("deepseek-chat", Usage(prompt_tokens=1_000_000, completion_tokens=0))
+    assert round(cost.cny, 6) == 2.0
+    assert round(cost.usd, 6) == 0.25
+
+
+def test_dated_snapshots_use_their_family_price_and_unknown_models_are_flagged():
+    book = PriceBook(usd_cny_rate=7.0)
+    usage = Usage(prompt_tokens=1000, completion_tokens=1000)
+    assert book.cost("gpt-4o-mini-2024-07-18", usage) == book.cost("gpt-4o-mini", usage)
+    unknown = book.cost("my-finetune", usage)
+    assert unknown.priced is False and unknown.usd == 0
+
+
+def test_totals_sum_usage_and_cost_and_keep_the_estimated_mark():
+    totals = Totals.of(
+        [
+            (Usage(10, 5), Cost(usd=0.1, cny=0.7)),
+            (Usage(20, 7, estimated=True), Cost(usd=0.2, cny=1.4)),
+        ]
+    )
+    assert totals.calls == 2
+    assert totals.usage.total_tokens == 42
+    assert totals.usage.estimated
+    assert round(totals.cost.usd, 6) == 0.3
+    assert Totals.of([]).calls == 0
+
+
+def test_estimate_usage_is_marked_estimated():
+    usage = estimate_usage([{"role": "user", "content": "hi"}], "hello there", "gpt-4o")
+    assert usage.estimated
+    assert usage.prompt_tokens == count_messages([{"role": "user", "content": "hi"}], "gpt-4o")
+    assert usage.completion_tokens == 2
+
+
+def test_encodings_load_from_the_bundled_files_without_network(tmp_path, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("tiktoken tried to download")
+
+    monkeypatch.setattr(tiktoken.load, "read_file", no_network)
+    monkeypatch.delenv("TIKTOKEN_CACHE_DIR", raising=False)
+    target = offline_encodings.seed_cache(tmp_path / "cache")
+    assert (target / offline_encodings.cache_file_name("cl100k_base")).exists()
+    assert offline_encodings.cache_file_name("cl100k_base") == "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"
+    monkeypatch.setattr(tiktoken.registry, "ENCODINGS", {})
+    encoding = tiktoken.get_encoding("o200k_base")
+    assert encoding.encode("hello world") == [24912, 2375]

@@ -1,0 +1,177 @@
+"""UI behaviour with streamlit.testing AppTest, talking to the scripted server over real HTTP."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import TEST_KEY
+from scripted_server import Reply
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def start() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=30).run()
+
+
+def send(at: AppTest, text: str) -> AppTest:
+    at.chat_input[0].set_value(text).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def chat_texts(at: AppTest) -> list[tuple[str, list[str]]]:
+    return [(m.name, [md.value for md in m.markdown]) for m in at.chat_message]
+
+
+def all_text(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "error", "warning", "info") for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_without_configuration_the_page_explains_the_setup(monkeypatch):
+    monkeypatch.setenv("UI_LANGUAGE", "zh")
+    at = start()
+    assert not at.exception
+    assert "还没有配置模型服务" in at.info[0].value
+    assert "OPENAI_API_KEY" in at.info[0].value
+    assert at.chat_input[0].disabled
+
+
+def test_a_message_gets_a_streamed_reply_and_sidebar_totals(app_env):
+    app_env.expect(Reply(text="Hello! How can I help?", usage=(21, 7)))
+    at = send(start(), "Hi there")
+    assert chat_texts(at) == [("user", ["Hi there"]), ("assistant", ["Hello! How can I help?"])]
+    sidebar = "\n".join(md.value for md in at.sidebar.markdown)
+    assert "| Last reply | 21 | 7 | 28 |" in sidebar
+    assert "| This conversation | 21 | 7 | 28 |" in sidebar
+    assert "$0.000007" in sidebar  # 21 * 0.15/1M + 7 * 0.60/1M
+    assert any("↑21 ↓7 = 28 tokens" in c.value for c in at.caption)
+    sent = app_env.chat_requests()[0]
+    assert sent["messages"][0]["role"] == "system" and sent["messages"][-1] == {"role": "user", "content": "Hi there"}
+    app_env.expect(Reply(text="Second.", usage=(40, 2)))
+    send(at, "Again")
+    sidebar = "\n".join(md.value for md in at.sidebar.markdown)
+    assert "| Last reply | 40 | 2 | 42 |" in sidebar and "| This conversation | 61 | 9 | 70 |" in sidebar
+    assert [m["content"] for m in app_env.chat_requests()[1]["messages"][1:]] == [
+        "Hi there",
+        "Hello! How can I help?",
+        "Again",
+    ]
+
+
+def test_a_tool_turn_shows_each_call_and_its_result_then_the_answer(app_env):
+    app_env.expect(
+        Reply(
+            tool_calls=[("calculate", '{"expression": "123*456"}'), ("get_current_time", '{"timezone": "Asia/Shanghai"}')]
+        ),
+        Reply(text="123 × 456 = 56088"),
+    )
+    at = send(start(), "北京现在几点？顺便算一下 123*456")
+    statuses = at.status
+    labels = [s.label for s in statuses]
+    assert "🔧 Tool call calculate" in labels and "🔧 Tool call get_current_time" in labels
+    codes = [c.value for c in at.code]
+    assert '{"expression": "123*456", "result": 56088}' in codes
+    assert chat_texts(at)[-1] == ("assistant", ["123 × 456 = 56088"])
+    assert [m["role"] for m in app_env.chat_requests()[1]["messages"][-4:]] == ["user", "assistant", "tool", "tool"]
+
+
+def test_switching_template_changes_what_is_sent_next(app_env):
+    at = send(start(), "first")
+    at.sidebar.selectbox(key="template").select("chain_of_thought").run()
+    send(at, "Why is the sky blue?")
+    first, second = app_env.chat_requests()
+    assert first["messages"][0]["content"].startswith("You are a helpful AI assistant")
+    assert second["messages"][0]["content"].startswith("You are a careful reasoning assistant")
+    assert second["messages"][-1]["content"] == "Why is the sky blue?\n\nLet's think step by step."
+    assert any("careful reasoning assistant" in str(j.value) for j in at.sidebar.json)
+
+
+def test_sidebar_parameters_and_tools_reach_the_request(app_env):
+    at = start()
+    at.sidebar.slider(key="temperature").set_value(1.3)
+    at.sidebar.number_input(key="max_tokens").set_value(333)
+    at.sidebar.multiselect(key="tools").set_value(["calculate"])
+    at.sidebar.text_input(key="model").input("deepseek-chat")
+    at.run()
+    send(at, "hello")
+    sent = app_env.chat_requests()[0]
+    assert sent["temperature"] == 1.3 and sent["max_tokens"] == 333 and sent["model"] == "deepseek-chat"
+    assert [t["function"]["name"] for t in sent["tools"]] == ["calculate"]
+
+
+def test_an_error_is_explained_and_nothing_typed_or_received_is_lost(app_env):
+    app_env.expect(Reply(text="First answer."), Reply.fail(401, f"Incorrect API key provided: {TEST_KEY}"))
+    at = send(start(), "one")
+    send(at, "two")
+    assert "The API key was rejected (401)" in at.error[0].value
+    assert [texts for _, texts in chat_texts(at)][:3] == [["one"], ["First answer."], ["two"]]
+    raw = [c.value for c in at.code]
+    assert any("AuthenticationError" in c for c in raw)
+    assert TEST_KEY not in all_text(at) + "".join(raw)
+    send(at, "three")
+    assert chat_texts(at)[-1] == ("assistant", ["Echo: three"])
+
+
+def test_a_cut_stream_keeps_the_partial_reply_marked_interrupted(app_env):
+    app_env.expect(Reply(text="alpha beta gamma delta", cut_after=2))
+    at = send(start(), "go")
+    assert chat_texts(at)[-1] == ("assistant", ["alpha beta"])
+    assert at.session_state.conversation.messages[-1].content == "alpha beta "
+    assert "connection dropped mid-reply" in at.error[0].value
+    assert any("(estimated)" in c.value for c in at.caption)
+
+
+def test_model_output_is_markdown_without_raw_html(app_env):
+    app_env.expect(Reply(text="<script>alert(1)</script> **bold**"))
+    at = send(start(), "html please")
+    reply = at.chat_message[-1].markdown[0]
+    assert reply.value == "<script>alert(1)</script> **bold**"
+    assert reply.proto.allow_html is False
+
+
+def test_a_key_typed_in_the_sidebar_is_used_but_never_shown(server, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("UI_LANGUAGE", "en")
+    at = start()
+    at.sidebar.text_input(key="api_key_input").input("sk-typed-in-sidebar-987654321")
+    at.run()
+    send(at, "hi")
+    assert server.requests[-1]["headers"]["authorization"] == "Bearer sk-typed-in-sidebar-987654321"
+    assert "sk-typed-in-sidebar-987654321" not in all_text(at) + str([j.value for j in at.sidebar.json])
+
+
+def test_chinese_interface(app_env, monkeypatch):
+    monkeypatch.setenv("UI_LANGUAGE", "zh")
+    at = send(start(), "你好")
+    assert at.title[0].value == "AI 对话"
+    assert "| 上一条回复 |" in "\n".join(md.value for md in at.sidebar.markdown)
+    assert app_env.chat_requests()[0]["messages"][0]["content"].startswith("你是一个乐于助人的 AI 助手")
+
+
+def test_long_conversations_render_only_recent_messages(app_env):
+    at = start()
+    for index in range(20):
+        send(at, f"message {index}")
+    rendered = [texts for _, texts in chat_texts(at)]
+    assert len(rendered) <= 32
+    assert ["message 19"] in rendered and ["message 0"] not in rendered
+    at.button(key="show_earlier").click().run()
+    assert len(chat_texts(at)) == 40
+
+
+def test_clear_starts_over(app_env):
+    at = send(start(), "remember me")
+    at.sidebar.button(key="clear").click().run()
+    assert chat_texts(at) == []
+    assert at.session_state.conversation.messages == []
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_export_buttons_are_offered(app_env, monkeypatch, language):
+    monkeypatch.setenv("UI_LANGUAGE", language)
+    at = send(start(), "export me")
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == (["Download Markdown", "Download JSON"] if language == "en" else ["下载 Markdown", "下载 JSON"])

@@ -132,19 +132,15 @@ def render_usage(conversation: Conversation, lang: str, rate: float) -> None:
         st.caption(t("no_usage_yet", lang))
         return
     rows = [(t("last_reply", lang), conversation.last_reply_totals()), (t("conversation", lang), totals)]
-    header = f"| | {t('prompt_tokens', lang)} | {t('completion_tokens', lang)} | {t('total_tokens', lang)} |"
-    table = [header, "|---|--:|--:|--:|"]
     for label, row in rows:
-        mark = "*" if row.usage.estimated else ""
-        table.append(
-            f"| {label} | {row.usage.prompt_tokens}{mark} | {row.usage.completion_tokens}{mark} | "
-            f"{row.usage.total_tokens}{mark} |"
+        usage = row.usage
+        mark = f" {t('estimated', lang)}" if usage.estimated else ""
+        st.markdown(
+            f"**{label}**{mark}  \n"
+            f"{t('prompt_tokens', lang)} {usage.prompt_tokens} · {t('completion_tokens', lang)} "
+            f"{usage.completion_tokens} · {t('total_tokens', lang)} {usage.total_tokens}  \n"
+            f"{t('cost', lang)} {money(row, lang)}"
         )
-    st.markdown("\n".join(table))
-    for label, row in rows:
-        st.markdown(f"**{label}** · {t('cost', lang)}: {money(row, lang)}")
-    if any(row.usage.estimated for _, row in rows):
-        st.caption(f"\\* {t('estimated', lang)}")
     st.caption(t("rate_note", lang, rate=rate))
 
 

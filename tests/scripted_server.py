@@ -69,7 +69,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self) -> None:
-        self.server.requests.append({"method": "GET", "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}})
+        self.server.requests.append(
+            {"method": "GET", "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}}
+        )
         if self.path.rstrip("/").endswith("/models"):
             data = [{"id": m, "object": "model", "created": 0, "owned_by": "scripted"} for m in self.server.models]
             self._json(200, {"object": "list", "data": data})
@@ -79,7 +81,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
         body = json.loads(self.rfile.read(length) or b"{}")
-        self.server.requests.append({"method": "POST", "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+        self.server.requests.append(
+            {
+                "method": "POST",
+                "path": self.path,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "body": body,
+            }
+        )
         reply = self.server.next_reply(body)
         if reply.status != 200:
             self._json(reply.status, reply.error or {"error": {"message": "error"}}, reply.headers)

@@ -3,10 +3,9 @@
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
-
 from conftest import TEST_KEY
 from scripted_server import Reply
+from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -44,8 +43,8 @@ def test_a_message_gets_a_streamed_reply_and_sidebar_totals(app_env):
     at = send(start(), "Hi there")
     assert chat_texts(at) == [("user", ["Hi there"]), ("assistant", ["Hello! How can I help?"])]
     sidebar = "\n".join(md.value for md in at.sidebar.markdown)
-    assert "| Last reply | 21 | 7 | 28 |" in sidebar
-    assert "| This conversation | 21 | 7 | 28 |" in sidebar
+    assert "**Last reply**  \nPrompt 21 · Completion 7 · Total 28" in sidebar
+    assert "**This conversation**  \nPrompt 21 · Completion 7 · Total 28" in sidebar
     assert "$0.000007" in sidebar  # 21 * 0.15/1M + 7 * 0.60/1M
     assert any("↑21 ↓7 = 28 tokens" in c.value for c in at.caption)
     sent = app_env.chat_requests()[0]
@@ -53,7 +52,8 @@ def test_a_message_gets_a_streamed_reply_and_sidebar_totals(app_env):
     app_env.expect(Reply(text="Second.", usage=(40, 2)))
     send(at, "Again")
     sidebar = "\n".join(md.value for md in at.sidebar.markdown)
-    assert "| Last reply | 40 | 2 | 42 |" in sidebar and "| This conversation | 61 | 9 | 70 |" in sidebar
+    assert "**Last reply**  \nPrompt 40 · Completion 2 · Total 42" in sidebar
+    assert "**This conversation**  \nPrompt 61 · Completion 9 · Total 70" in sidebar
     assert [m["content"] for m in app_env.chat_requests()[1]["messages"][1:]] == [
         "Hi there",
         "Hello! How can I help?",
@@ -64,7 +64,10 @@ def test_a_message_gets_a_streamed_reply_and_sidebar_totals(app_env):
 def test_a_tool_turn_shows_each_call_and_its_result_then_the_answer(app_env):
     app_env.expect(
         Reply(
-            tool_calls=[("calculate", '{"expression": "123*456"}'), ("get_current_time", '{"timezone": "Asia/Shanghai"}')]
+            tool_calls=[
+                ("calculate", '{"expression": "123*456"}'),
+                ("get_current_time", '{"timezone": "Asia/Shanghai"}'),
+            ]
         ),
         Reply(text="123 × 456 = 56088"),
     )
@@ -147,7 +150,7 @@ def test_chinese_interface(app_env, monkeypatch):
     monkeypatch.setenv("UI_LANGUAGE", "zh")
     at = send(start(), "你好")
     assert at.title[0].value == "AI 对话"
-    assert "| 上一条回复 |" in "\n".join(md.value for md in at.sidebar.markdown)
+    assert "**上一条回复**  \n输入" in "\n".join(md.value for md in at.sidebar.markdown)
     assert app_env.chat_requests()[0]["messages"][0]["content"].startswith("你是一个乐于助人的 AI 助手")
 
 

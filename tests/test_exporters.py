@@ -33,7 +33,9 @@ def test_json_export_has_roles_tool_calls_results_model_template_usage_and_cost(
     messages = document["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "tool", "assistant", "user", "assistant"]
     assert messages[0]["template"] == "react"
-    assert messages[1]["tool_calls"] == [{"id": "call_1", "name": "calculate", "arguments": '{"expression": "123*456"}'}]
+    assert messages[1]["tool_calls"] == [
+        {"id": "call_1", "name": "calculate", "arguments": '{"expression": "123*456"}'}
+    ]
     assert messages[2]["tool_call_id"] == "call_1" and "56088" in messages[2]["content"]
     assert messages[3]["model"] == "gpt-4o-mini"
     assert messages[3]["usage"] == {

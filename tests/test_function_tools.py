@@ -148,7 +148,9 @@ class _OpenMeteo(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         if url.path == "/search":
             name = query["name"][0]
-            results = [{"name": name, "country": "China", "latitude": 39.9, "longitude": 116.4}] if name == "北京" else []
+            results = (
+                [{"name": name, "country": "China", "latitude": 39.9, "longitude": 116.4}] if name == "北京" else []
+            )
             payload = {"results": results} if results else {}
         else:
             assert query["latitude"] == ["39.9"] and query["temperature_unit"] == ["celsius"]

@@ -1,0 +1,59 @@
+"""End to end: `streamlit run app.py` against the scripted server, driven in headless Chromium."""
+
+import json
+
+import pytest
+from playwright.sync_api import expect
+
+from conftest import TEST_KEY
+from scripted_server import Reply
+
+from .conftest import ARTIFACTS
+
+pytestmark = pytest.mark.e2e
+
+
+def chat_input(page):
+    return page.get_by_test_id("stChatInputTextArea")
+
+
+def test_chat_in_the_browser_streams_a_reply_and_updates_the_sidebar(server, launch_app, page):
+    app = launch_app(
+        OPENAI_API_KEY=TEST_KEY,
+        OPENAI_BASE_URL=server.base_url,
+        OPENAI_MODEL="gpt-4o-mini",
+        UI_LANGUAGE="en",
+        MAX_RETRIES="0",
+        APP_ENV_FILE="/nonexistent.env",
+    )
+    server.expect(
+        Reply(tool_calls=[("calculate", '{"expression": "123*456"}')], usage=(90, 12)),
+        Reply(text="The product is **56088**, computed with the calculator.", usage=(140, 11), chunk_delay=0.02),
+    )
+    page.goto(app.url)
+    chat_input(page).fill("What is 123*456?")
+    chat_input(page).press("Enter")
+    reply = page.get_by_test_id("stChatMessage").last
+    expect(reply).to_contain_text("The product is 56088, computed with the calculator.", timeout=30_000)
+    expect(reply.locator("strong")).to_have_text("56088")
+    expect(page.get_by_text("Tool call calculate")).to_be_visible()
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar).to_contain_text("Last reply")
+    expect(sidebar).to_contain_text("Prompt 230 · Completion 23 · Total 253")  # 90 + 140 in, 12 + 11 out
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "e2e-chat.png"), full_page=True)
+
+    with page.expect_download() as download_info:
+        sidebar.get_by_text("Download JSON").click()
+    exported = json.loads(open(download_info.value.path(), encoding="utf-8").read())
+    assert [m["role"] for m in exported["messages"]] == ["user", "assistant", "tool", "assistant"]
+    assert exported["messages"][2]["content"] == '{"expression": "123*456", "result": 56088}'
+    assert TEST_KEY not in json.dumps(exported)
+    assert TEST_KEY not in page.content()
+
+
+def test_without_configuration_the_browser_shows_the_setup_message(launch_app, page):
+    app = launch_app(UI_LANGUAGE="zh", APP_ENV_FILE="/nonexistent.env")
+    page.goto(app.url)
+    expect(page.get_by_text("还没有配置模型服务")).to_be_visible(timeout=30_000)
+    expect(chat_input(page)).to_be_disabled()

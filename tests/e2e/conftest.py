@@ -54,9 +54,7 @@ class RunningApp:
             "--browser.gatherUsageStats",
             "false",
         ]
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT
-        )
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:

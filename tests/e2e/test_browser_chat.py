@@ -3,9 +3,8 @@
 import json
 
 import pytest
-from playwright.sync_api import expect
-
 from conftest import TEST_KEY
+from playwright.sync_api import expect
 from scripted_server import Reply
 
 from .conftest import ARTIFACTS

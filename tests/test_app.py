@@ -3,9 +3,10 @@
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
+
 from conftest import TEST_KEY
 from scripted_server import Reply
-from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 

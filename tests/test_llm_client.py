@@ -3,7 +3,6 @@
 import json
 
 import pytest
-from scripted_server import Reply
 
 from events import (
     Finished,
@@ -17,6 +16,7 @@ from events import (
 )
 from function_tools import ToolExecutor, default_registry
 from llm_client import ChatParams, LLMClient, build_body
+from scripted_server import Reply
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 PARAMS = ChatParams("gpt-4o-mini", temperature=0.3, max_tokens=200)

@@ -3,8 +3,9 @@
 import json
 
 import pytest
-from conftest import TEST_KEY
 from playwright.sync_api import expect
+
+from conftest import TEST_KEY
 from scripted_server import Reply
 
 from .conftest import ARTIFACTS

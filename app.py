@@ -13,13 +13,14 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 import exporters
-from config import ConfigError, Secret, Settings, load_settings, redact
+from config import LOCAL, PROVIDER_PRESETS, ConfigError, Secret, Settings, load_settings, redact
 from conversation_manager import INTERRUPTED, STOPPED, Conversation, Message, TurnRecorder, build_request
 from events import ReasoningDelta, TextDelta
 from function_tools import ToolExecutor, ToolRegistry, default_registry
 from i18n import LANGUAGES, pick_language, t
 from knowledge_base import KnowledgeBase
-from llm_client import ChatParams, LLMClient
+from llm_client import ChatParams, LLMClient, fetch_models
+from local_backend import LocalBackendUnavailable, LocalModelServer, LocalModelSpec, local_spec
 from prompt_templates import DEFAULT_TEMPLATE, TEMPLATES
 from token_tracker import PriceBook, Totals
 
@@ -37,6 +38,7 @@ def state() -> st.runtime.state.SessionStateProxy:
     if "conversation" not in st.session_state:
         st.session_state.conversation = Conversation()
         st.session_state.show_all = False
+        st.session_state.local_models = set()
     return st.session_state
 
 
@@ -147,8 +149,64 @@ def render_usage(conversation: Conversation, lang: str, rate: float) -> None:
 # --- sidebar --------------------------------------------------------------------------------------
 
 
+def connection_controls(settings: Settings, lang: str) -> Settings:
+    """Provider preset, base URL, key and model; returns the settings they choose."""
+    presets = list(PROVIDER_PRESETS)
+    provider = st.selectbox(
+        t("provider", lang),
+        presets,
+        index=presets.index(settings.provider),
+        format_func=lambda key: PROVIDER_PRESETS[key].label,
+        key="provider",
+    )
+    if provider == LOCAL:
+        return settings.with_overrides(provider=LOCAL, base_url=None, api_key=None)
+    preset = PROVIDER_PRESETS[provider]
+    configured = provider == settings.provider
+    base_url = st.text_input(
+        t("base_url", lang),
+        value=(settings.base_url if configured else preset.base_url) or "",
+        help=t("base_url_help", lang),
+        key=f"base_url_{provider}",
+    )
+    typed_key = st.text_input(t("api_key", lang), type="password", help=t("api_key_help", lang), key="api_key_input")
+    if settings.api_key and not typed_key:
+        st.caption(t("api_key_from_env", lang))
+    chosen = settings.with_overrides(
+        provider=provider,
+        base_url=base_url.strip().rstrip("/") or None,
+        api_key=Secret(typed_key.strip()) if typed_key.strip() else settings.api_key,
+    )
+    default_model = settings.model if configured else preset.default_model
+    return chosen.with_overrides(model=model_picker(chosen, default_model, lang))
+
+
+def model_picker(settings: Settings, default_model: str, lang: str) -> str:
+    """The models GET /models lists (cached per base URL), with free text where it lists nothing."""
+    s = state()
+    cache: dict[str, list[str]] = s.setdefault("model_lists", {})
+    source = settings.base_url or "https://api.openai.com/v1"
+    if source not in cache and not settings.needs_setup:
+        cache[source] = fetch_models(settings.key_for_client(), settings.base_url)
+    listed = cache.get(source, [])
+    options = listed if default_model in listed or not default_model else [default_model, *listed]
+    model = st.selectbox(
+        t("model", lang),
+        options,
+        index=options.index(default_model) if default_model in options else None,
+        accept_new_options=True,
+        key=f"model_{settings.provider}",
+    )
+    if not listed:
+        st.caption(t("models_unlisted", lang))
+    if st.button(t("refresh_models", lang), key="refresh_models"):
+        cache.pop(source, None)
+        st.rerun()
+    return (model or default_model or "").strip()
+
+
 def sidebar(settings: Settings, lang_default: str) -> tuple[str, Settings, str, list[str]]:
-    """Draws the controls; returns language, effective settings, template and enabled tools."""
+    """Draws the controls; returns language, chosen settings, template and enabled tools."""
     s = state()
     with st.sidebar:
         lang = st.radio(
@@ -159,16 +217,8 @@ def sidebar(settings: Settings, lang_default: str) -> tuple[str, Settings, str, 
             horizontal=True,
             key="ui_language",
         )
-        with st.expander(t("connection", lang), expanded=settings.needs_setup):
-            base_url = st.text_input(
-                t("base_url", lang), value=settings.base_url or "", help=t("base_url_help", lang), key="base_url"
-            )
-            typed_key = st.text_input(
-                t("api_key", lang), type="password", help=t("api_key_help", lang), key="api_key_input"
-            )
-            if settings.api_key and not typed_key:
-                st.caption(t("api_key_from_env", lang))
-            model = st.text_input(t("model", lang), value=settings.model, key="model")
+        with st.expander(t("connection", lang), expanded=settings.needs_setup or settings.is_local):
+            chosen = connection_controls(settings, lang)
         temperature = st.slider(t("temperature", lang), 0.0, 2.0, settings.temperature, 0.1, key="temperature")
         max_tokens = st.number_input(t("max_tokens", lang), 1, 200_000, settings.max_tokens, step=256, key="max_tokens")
         tool_names = state_registry(settings).names()
@@ -208,14 +258,7 @@ def sidebar(settings: Settings, lang_default: str) -> tuple[str, Settings, str, 
             with st.expander(t("last_request", lang)):
                 st.caption(t("last_request_help", lang))
                 st.json(s.conversation.last_request, expanded=False)
-    effective = settings.with_overrides(
-        base_url=base_url.strip().rstrip("/") or None,
-        api_key=Secret(typed_key.strip()) if typed_key.strip() else settings.api_key,
-        model=model.strip() or settings.model,
-        temperature=float(temperature),
-        max_tokens=int(max_tokens),
-    )
-    return lang, effective, template, tools
+    return lang, chosen.with_overrides(temperature=float(temperature), max_tokens=int(max_tokens)), template, tools
 
 
 def state_registry(settings: Settings) -> ToolRegistry:
@@ -230,7 +273,41 @@ def state_registry(settings: Settings) -> ToolRegistry:
     return s.registry
 
 
+# --- the local backend ---------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def local_server(spec: LocalModelSpec) -> LocalModelServer:
+    """One llama.cpp server per app process, shared by every browser session."""
+    return LocalModelServer(spec)
+
+
+def connect_local(settings: Settings, lang: str) -> Settings | None:
+    """Starts (or health-checks) the local server; None, with the reason shown, when it cannot run."""
+    try:
+        spec = local_spec(
+            settings.local_model_path, settings.local_chat_format, settings.local_threads, settings.local_context
+        )
+        server = local_server(spec)
+        if server.healthy():
+            server.ensure_running()
+        else:
+            with st.status(t("local_loading", lang)) as status:
+                server.ensure_running()
+                status.update(label=t("local_ready", lang), state="complete")
+    except LocalBackendUnavailable as error:
+        st.error(t("local_unavailable", lang, detail=str(error)))
+        return None
+    state().local_models.add(spec.alias)
+    st.caption(t("local_badge", lang, model=spec.alias))
+    return settings.with_overrides(base_url=server.base_url, model=spec.alias)
+
+
 # --- a turn ----------------------------------------------------------------------------------------
+
+
+def price_book(settings: Settings) -> PriceBook:
+    return PriceBook(settings.usd_cny_rate, frozenset(state().local_models))
 
 
 def run_turn(settings: Settings, lang: str, template: str, tools: list[str], text: str) -> None:
@@ -241,17 +318,19 @@ def run_turn(settings: Settings, lang: str, template: str, tools: list[str], tex
         st.markdown(text)
     executor = ToolExecutor(state_registry(settings), timeout=settings.tool_timeout, enabled=tools)
     request = build_request(conversation, template, lang, executor.schemas(), settings.model, settings.max_tokens)
-    price_book = PriceBook(settings.usd_cny_rate)
-    recorder = TurnRecorder(conversation, settings.model, template, price_book)
+    recorder = TurnRecorder(conversation, settings.model, template, price_book(settings))
     turn_start = len(conversation.messages) - 1
     client = LLMClient(settings.key_for_client(), settings.base_url, settings.request_timeout, settings.max_retries)
     params = ChatParams(settings.model, settings.temperature, settings.max_tokens)
+    events = client.run_turn(
+        request.messages, params, executor, settings.max_tool_rounds, stream_tool_rounds=not settings.is_local
+    )
     with st.chat_message("assistant"):
         if request.dropped_messages:
             st.info(t("trimmed", lang, count=request.dropped_messages))
         slot = st.empty()
         last_flush = 0.0
-        for event in client.run_turn(request.messages, params, executor, settings.max_tool_rounds):
+        for event in events:
             recorder.apply(event)
             now = time.monotonic()
             if not isinstance(event, TextDelta | ReasoningDelta) or now - last_flush >= FLUSH_INTERVAL:
@@ -270,23 +349,25 @@ def main() -> None:
         st.error(t("config_error", pick_language("auto", st.context.locale), detail=redact(str(error))))
         st.stop()
     lang_default = s.get("ui_language") or pick_language(settings.ui_language, st.context.locale)
-    s.conversation.settle_unfinished(PriceBook(settings.usd_cny_rate))
-    lang, effective, template, tools = sidebar(settings, lang_default)
+    s.conversation.settle_unfinished(price_book(settings))
+    lang, chosen, template, tools = sidebar(settings, lang_default)
     st.title(t("title", lang))
-    host = urlsplit(effective.base_url).netloc if effective.base_url else "api.openai.com"
-    st.caption(f"`{effective.model}` · {host}")
-    base_url = effective.base_url or "https://api.openai.com/v1"
-    render_history(s.conversation, lang, base_url)
-    if effective.needs_setup:
+    effective = connect_local(chosen, lang) if chosen.is_local else chosen
+    if effective is not None:
+        host = urlsplit(effective.base_url).netloc if effective.base_url else "api.openai.com"
+        st.caption(f"`{effective.model}` · {host}")
+    render_history(s.conversation, lang, (effective or chosen).base_url or "https://api.openai.com/v1")
+    blocked = effective is None or effective.needs_setup
+    if effective is not None and effective.needs_setup:
         st.info(f"**{t('setup_title', lang)}**\n\n{t('setup_body', lang)}")
     prompt = st.chat_input(
         t("input_placeholder", lang),
         max_chars=MAX_INPUT_CHARS,
-        disabled=effective.needs_setup,
+        disabled=blocked,
         submit_mode="stop",
         key="chat_input",
     )
-    if prompt and prompt.strip():
+    if prompt and prompt.strip() and effective is not None:
         run_turn(effective, lang, template, tools, prompt)
 
 

@@ -26,9 +26,48 @@ DEFAULTS: dict[str, str] = {
     "TOOL_TIMEOUT": "15",
     "USD_CNY_RATE": "7.1",
     "UI_LANGUAGE": "auto",
+    "LOCAL_CHAT_FORMAT": "chatml-function-calling",
+    "LOCAL_THREADS": "1",
+    "LOCAL_CONTEXT": "2048",
     "WEATHER_API_URL": "https://api.open-meteo.com/v1/forecast",
     "GEOCODING_API_URL": "https://geocoding-api.open-meteo.com/v1/search",
 }
+
+
+@dataclass(frozen=True)
+class ProviderPreset:
+    label: str
+    base_url: str | None
+    default_model: str
+    needs_key: bool
+
+
+LOCAL = "local"
+CUSTOM = "custom"
+
+# key -> label, base URL, a model to start with, whether a key is required
+PROVIDER_PRESETS: dict[str, ProviderPreset] = {
+    LOCAL: ProviderPreset("Local demo model (llama.cpp) / 本地演示模型", None, "", needs_key=False),
+    "openai": ProviderPreset("OpenAI", "https://api.openai.com/v1", "gpt-4o-mini", needs_key=True),
+    "deepseek": ProviderPreset("DeepSeek", "https://api.deepseek.com/v1", "deepseek-chat", needs_key=True),
+    "moonshot": ProviderPreset("Moonshot / Kimi", "https://api.moonshot.cn/v1", "moonshot-v1-8k", needs_key=True),
+    "qwen": ProviderPreset(
+        "Qwen (DashScope)", "https://dashscope.aliyuncs.com/compatible-mode/v1", "qwen-plus", needs_key=True
+    ),
+    "ollama": ProviderPreset("Ollama", "http://localhost:11434/v1", "llama3.2", needs_key=False),
+    CUSTOM: ProviderPreset("Custom: one-api / new-api / vLLM / LM Studio", None, "", needs_key=False),
+}
+
+
+def preset_for(base_url: str | None, has_key: bool) -> str:
+    """The preset that matches configured settings: local with nothing set, else by base URL."""
+    if not base_url:
+        return "openai" if has_key else LOCAL
+    for key, preset in PROVIDER_PRESETS.items():
+        if preset.base_url and preset.base_url.rstrip("/") == base_url.rstrip("/"):
+            return key
+    return CUSTOM
+
 
 # A placeholder for servers that ignore the key (Ollama, vLLM, llama.cpp) but the SDK requires one.
 NO_KEY_PLACEHOLDER = "not-needed"
@@ -76,11 +115,24 @@ class Settings:
     ui_language: str
     weather_api_url: str
     geocoding_api_url: str
+    local_model_path: str | None
+    local_chat_format: str
+    local_threads: int
+    local_context: int
+    provider: str = LOCAL
+
+    @property
+    def is_local(self) -> bool:
+        return self.provider == LOCAL
 
     @property
     def needs_setup(self) -> bool:
-        """No key and no custom endpoint: nothing to talk to yet."""
-        return self.api_key is None and not self.base_url
+        """A provider that needs a key has none, or a custom provider has no URL: nothing to talk to yet."""
+        if self.is_local:
+            return False
+        if not self.model or (self.provider == CUSTOM and not self.base_url):
+            return True
+        return PROVIDER_PRESETS[self.provider].needs_key and self.api_key is None
 
     def key_for_client(self) -> str:
         return self.api_key.reveal() if self.api_key else NO_KEY_PLACEHOLDER
@@ -116,9 +168,11 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     language = merged["UI_LANGUAGE"]
     if language not in {"auto", "zh", "en"}:
         errors.append(f"UI_LANGUAGE={language!r} must be auto, zh or en")
+    api_key = Secret(merged["OPENAI_API_KEY"]) if merged.get("OPENAI_API_KEY") else None
+    base_url = base_url.rstrip("/") if base_url else None
     settings = Settings(
-        api_key=Secret(merged["OPENAI_API_KEY"]) if merged.get("OPENAI_API_KEY") else None,
-        base_url=base_url.rstrip("/") if base_url else None,
+        api_key=api_key,
+        base_url=base_url,
         model=merged["OPENAI_MODEL"],
         temperature=_number(merged, "TEMPERATURE", float, 0.0, 2.0, errors),
         max_tokens=_number(merged, "MAX_TOKENS", int, 1, 1_000_000, errors),
@@ -130,6 +184,11 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         ui_language=language,
         weather_api_url=merged["WEATHER_API_URL"],
         geocoding_api_url=merged["GEOCODING_API_URL"],
+        local_model_path=merged.get("LOCAL_MODEL_PATH") or None,
+        local_chat_format=merged["LOCAL_CHAT_FORMAT"],
+        local_threads=_number(merged, "LOCAL_THREADS", int, 1, 64, errors),
+        local_context=_number(merged, "LOCAL_CONTEXT", int, 512, 131_072, errors),
+        provider=preset_for(base_url, api_key is not None),
     )
     if errors:
         raise ConfigError("; ".join(errors))

@@ -77,14 +77,13 @@ class Message:
     def to_api(self) -> dict[str, Any]:
         if self.role == "tool":
             return {"role": "tool", "tool_call_id": self.tool_call_id, "content": self.content}
-        message: dict[str, Any] = {"role": self.role, "content": self.content or None}
+        # content stays a string even beside tool calls: llama.cpp's server rejects null
+        message: dict[str, Any] = {"role": self.role, "content": self.content}
         if self.tool_calls:
             message["tool_calls"] = [
                 {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
                 for c in self.tool_calls
             ]
-        elif message["content"] is None:
-            message["content"] = ""
         return message
 
     def to_dict(self) -> dict[str, Any]:

@@ -61,14 +61,34 @@ STRINGS: dict[str, tuple[str, str]] = {
     "status_interrupted": ("回复中断，已保留收到的内容", "Reply interrupted; what arrived is kept"),
     "status_length": ("回复达到最大 tokens 上限被截断", "The reply hit the max tokens limit and was cut short"),
     "raw_error": ("原始错误", "Raw error"),
+    "provider": ("服务商", "Provider"),
+    "refresh_models": ("刷新模型列表", "Refresh model list"),
+    "models_unlisted": (
+        "该服务未返回模型列表，可直接输入模型名",
+        "This provider lists no models; type a model name",
+    ),
+    "local_badge": (
+        "🧪 本地演示模型 {model}：离线、免费，但很小：英文简短回答尚可，中文较弱，工具选择大约一半正确。"
+        "可用 LOCAL_MODEL_PATH 指向更大的 GGUF 模型，或在侧边栏选择服务商。",
+        "🧪 Local demo model {model}: offline and free, but tiny: fair short English answers, weak Chinese, "
+        "picks the right tool about half the time. Point LOCAL_MODEL_PATH at a bigger GGUF, or pick a provider "
+        "in the sidebar.",
+    ),
+    "local_loading": ("正在加载本地模型…", "Loading the local model…"),
+    "local_ready": ("本地模型已就绪", "Local model ready"),
+    "local_unavailable": (
+        "本地模型无法启动：{detail}",
+        "The local model cannot start: {detail}",
+    ),
     "setup_title": ("还没有配置模型服务", "No model service is configured yet"),
     "setup_body": (
-        "请在项目目录创建 `.env`（参照 `.env.example`），设置 `OPENAI_API_KEY`，"
-        "如使用其他服务再设置 `OPENAI_BASE_URL` 和 `OPENAI_MODEL`，然后重启应用；"
-        "也可以在侧边栏填写 Base URL 和 API Key（仅本次会话有效）。",
-        "Create `.env` in the project folder (see `.env.example`) with `OPENAI_API_KEY`, plus "
-        "`OPENAI_BASE_URL` and `OPENAI_MODEL` for another provider, then restart the app; or enter a "
-        "base URL and key in the sidebar (this session only).",
+        "当前服务商需要 API Key（或自定义服务需要 Base URL）。请在项目目录创建 `.env`（参照 `.env.example`），"
+        "设置 `OPENAI_API_KEY`，如使用其他服务再设置 `OPENAI_BASE_URL` 和 `OPENAI_MODEL`，然后重启应用；"
+        "也可以在侧边栏填写（仅本次会话有效），或选择本地演示模型。",
+        "This provider needs an API key (a custom provider needs a base URL). Create `.env` in the project folder "
+        "(see `.env.example`) with `OPENAI_API_KEY`, plus `OPENAI_BASE_URL` and `OPENAI_MODEL` for another "
+        "provider, then restart the app; or enter them in the sidebar (this session only), or pick the local "
+        "demo model.",
     ),
     "config_error": ("配置有误：{detail}", "Configuration problem: {detail}"),
     "interrupted_by": ("中断原因", "Interrupted"),

@@ -52,15 +52,12 @@ class RoundResult:
 
 
 def build_body(
-    messages: Sequence[dict[str, Any]], params: ChatParams, tools: Sequence[dict[str, Any]]
+    messages: Sequence[dict[str, Any]], params: ChatParams, tools: Sequence[dict[str, Any]], stream: bool = True
 ) -> dict[str, Any]:
     """The request body, kept as plain JSON so the UI can show exactly what goes over the wire."""
-    body: dict[str, Any] = {
-        "model": params.model,
-        "messages": copy.deepcopy(list(messages)),
-        "stream": True,
-        "stream_options": {"include_usage": True},
-    }
+    body: dict[str, Any] = {"model": params.model, "messages": copy.deepcopy(list(messages)), "stream": stream}
+    if stream:
+        body["stream_options"] = {"include_usage": True}
     reasoning_model = params.model.startswith(_REASONING_MODEL_PREFIXES)
     if params.temperature is not None and not reasoning_model:
         body["temperature"] = params.temperature
@@ -68,6 +65,7 @@ def build_body(
         body["max_completion_tokens" if reasoning_model else "max_tokens"] = params.max_tokens
     if tools:
         body["tools"] = copy.deepcopy(list(tools))
+        body["tool_choice"] = "auto"  # OpenAI's default, but llama.cpp's server offers no tools without it
     return body
 
 
@@ -137,38 +135,92 @@ class LLMClient:
             estimate_usage(body["messages"], completion, body["model"], body.get("tools") or []), body["model"]
         )
 
+    def list_models(self) -> list[str]:
+        """Model ids from GET /models; an empty list where a provider lists nothing."""
+        return sorted(model.id for model in self._client.models.list())
+
+    def decide_tools(self, body: dict[str, Any]) -> Generator[StreamEvent, None, RoundResult]:
+        """A non-stream call that only asks whether to call tools (for servers that cannot stream them)."""
+        result = RoundResult()
+        try:
+            response = self._client.chat.completions.create(**body)
+        except (openai.APIError, OSError) as error:
+            result.failed = True
+            yield self._fail(error)
+            return result
+        choice = response.choices[0]
+        result.finish_reason = choice.finish_reason
+        result.tool_calls = [
+            ToolCall(call.id, call.function.name, call.function.arguments or "")
+            for call in choice.message.tool_calls or []
+            if call.type == "function"
+        ]
+        yield UsageReported(usage_from_api(response.usage), body["model"])
+        return result
+
     def run_turn(
         self,
         messages: Sequence[dict[str, Any]],
         params: ChatParams,
         executor: ToolExecutor | None = None,
         max_rounds: int = 5,
+        stream_tool_rounds: bool = True,
     ) -> Iterator[StreamEvent]:
-        """Stream, run requested tools, send their results back, stream again, up to ``max_rounds``."""
+        """Stream, run requested tools, send their results back, stream again, up to ``max_rounds``.
+
+        With ``stream_tool_rounds=False`` (llama.cpp's server aborts a stream that may call tools) the
+        tool decision is a non-stream call, and the answer then streams without tools.
+        """
         working = list(messages)
         tools = executor.schemas() if executor else []
-        for round_number in range(1, max_rounds + 1):
+        requests = 0
+        for _ in range(max_rounds):
+            if tools and not stream_tool_rounds:
+                body = build_body(working, params, tools, stream=False)
+                requests += 1
+                yield RequestSent(body, requests)
+                decision = yield from self.decide_tools(body)
+                if decision.failed:
+                    return
+                tools = []
+                if decision.tool_calls and executor is not None:
+                    yield from self._run_tools(working, decision, executor)
+                    continue
             body = build_body(working, params, tools)
-            yield RequestSent(body, round_number)
+            requests += 1
+            yield RequestSent(body, requests)
             result = yield from self.stream_round(body)
             if result.failed:
                 return
             if not result.tool_calls or executor is None:
                 yield Finished(result.finish_reason or "stop")
                 return
-            working.append(
-                {
-                    "role": "assistant",
-                    "content": result.text or None,
-                    "tool_calls": [
-                        {"id": c.call_id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-                        for c in result.tool_calls
-                    ],
-                }
-            )
-            for call in result.tool_calls:
-                yield ToolCallStarted(call.call_id, call.name, call.arguments)
-            for outcome in executor.run_all(result.tool_calls):
-                yield ToolResult(outcome.call.call_id, outcome.call.name, outcome.content, outcome.is_error)
-                working.append({"role": "tool", "tool_call_id": outcome.call.call_id, "content": outcome.content})
+            yield from self._run_tools(working, result, executor)
         yield Interrupted(ErrorInfo("tool_rounds", f"the model still asked for tools after {max_rounds} rounds"))
+
+    def _run_tools(
+        self, working: list[dict[str, Any]], result: RoundResult, executor: ToolExecutor
+    ) -> Iterator[StreamEvent]:
+        working.append(
+            {
+                "role": "assistant",
+                "content": result.text,
+                "tool_calls": [
+                    {"id": c.call_id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                    for c in result.tool_calls
+                ],
+            }
+        )
+        for call in result.tool_calls:
+            yield ToolCallStarted(call.call_id, call.name, call.arguments)
+        for outcome in executor.run_all(result.tool_calls):
+            yield ToolResult(outcome.call.call_id, outcome.call.name, outcome.content, outcome.is_error)
+            working.append({"role": "tool", "tool_call_id": outcome.call.call_id, "content": outcome.content})
+
+
+def fetch_models(api_key: str, base_url: str | None, timeout: float = 5.0) -> list[str]:
+    """The provider's model list for the picker; empty when it lists none or cannot be reached."""
+    try:
+        return LLMClient(api_key, base_url, timeout=timeout, max_retries=0).list_models()
+    except (openai.APIError, OSError):
+        return []

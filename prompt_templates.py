@@ -142,7 +142,7 @@ def few_shot_messages(language: str, tool_names: Sequence[str]) -> list[dict[str
             {"role": "user", "content": question},
             {
                 "role": "assistant",
-                "content": None,
+                "content": "",
                 "tool_calls": [
                     {"id": call_id, "type": "function", "function": {"name": "calculate", "arguments": arguments}}
                 ],

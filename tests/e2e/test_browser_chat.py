@@ -52,8 +52,23 @@ def test_chat_in_the_browser_streams_a_reply_and_updates_the_sidebar(server, lau
     assert TEST_KEY not in page.content()
 
 
-def test_without_configuration_the_browser_shows_the_setup_message(launch_app, page):
-    app = launch_app(UI_LANGUAGE="zh", APP_ENV_FILE="/nonexistent.env")
+def test_a_provider_without_its_key_shows_the_setup_message(launch_app, page):
+    app = launch_app(UI_LANGUAGE="zh", APP_ENV_FILE="/nonexistent.env", OPENAI_BASE_URL="https://api.openai.com/v1")
     page.goto(app.url)
     expect(page.get_by_text("还没有配置模型服务")).to_be_visible(timeout=30_000)
     expect(chat_input(page)).to_be_disabled()
+
+
+def test_with_no_openai_variables_the_local_model_answers_in_the_browser(launch_app, page):
+    app = launch_app(UI_LANGUAGE="en", APP_ENV_FILE="/nonexistent.env", MAX_TOKENS="32")
+    page.goto(app.url)
+    expect(page.get_by_text("Local demo model SmolLM2-135M-Instruct")).to_be_visible(timeout=120_000)
+    chat_input(page).fill("What is the capital of France?")
+    chat_input(page).press("Enter")
+    reply = page.get_by_test_id("stChatMessage").nth(1)
+    expect(reply).to_be_visible(timeout=120_000)
+    expect(reply.get_by_text("tokens (estimated)")).to_be_visible(timeout=120_000)
+    assert reply.inner_text().strip()
+    expect(page.get_by_test_id("stSidebar")).to_contain_text("local model, free")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "e2e-local.png"), full_page=True)

@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,11 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:
         pass
+
+
+# The kernel's parent-death signal follows the *thread* that forked, and Streamlit runs each script
+# run in a thread of its own: children are forked from this one long-lived thread instead.
+_LAUNCHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-model-launcher")
 
 
 def _free_port() -> int:
@@ -155,9 +161,9 @@ class LocalModelServer:
             str(self.spec.context),
         ]
         with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
-            )
+            self._process = _LAUNCHER.submit(
+                subprocess.Popen, command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+            ).result()
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

@@ -3,6 +3,8 @@
 import json
 import os
 import signal
+import threading
+import time
 
 import pytest
 
@@ -74,6 +76,12 @@ def test_a_dead_server_is_restarted(local_server):
     os.kill(local_server._process.pid, signal.SIGKILL)
     local_server._process.wait(10)
     assert not local_server.healthy()
-    url = local_server.ensure_running()
+    # restart from a short-lived thread, as a Streamlit script run does; the server must outlive it
+    urls: list[str] = []
+    starter = threading.Thread(target=lambda: urls.append(local_server.ensure_running()))
+    starter.start()
+    starter.join(120)
+    time.sleep(1.0)
+    url = urls[0]
     assert local_server.healthy() and local_server.restarts == 1
     assert LLMClient("not-needed", url, timeout=60).list_models() == [local_server.spec.alias]

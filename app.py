@@ -1,12 +1,13 @@
 """The Streamlit UI: renders session state and wires events. No business logic lives here.
 
-Run with: streamlit run app.py
+Run with: bash scripts/run-app.sh (or streamlit run app.py)
 """
 
 from __future__ import annotations
 
+import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -22,11 +23,14 @@ from knowledge_base import KnowledgeBase
 from llm_client import ChatParams, LLMClient, fetch_models
 from local_backend import LocalBackendUnavailable, LocalModelServer, LocalModelSpec, local_spec
 from prompt_templates import DEFAULT_TEMPLATE, TEMPLATES
+from store import Store
 from token_tracker import PriceBook, Totals
 
 VISIBLE_MESSAGES = 30
 FLUSH_INTERVAL = 0.05  # seconds; one visible update per 50 ms keeps long streams from flooding the browser
+SAVE_INTERVAL = 1.0  # seconds; a crash mid-reply loses at most this much
 MAX_INPUT_CHARS = 32_000
+SIDEBAR_CHATS = 30
 
 
 @st.cache_resource
@@ -34,12 +38,85 @@ def knowledge_base() -> KnowledgeBase:
     return KnowledgeBase.bundled()
 
 
+@st.cache_resource
+def open_store(path: str) -> Store:
+    return Store(path)
+
+
 def state() -> st.runtime.state.SessionStateProxy:
-    if "conversation" not in st.session_state:
-        st.session_state.conversation = Conversation()
-        st.session_state.show_all = False
-        st.session_state.local_models = set()
     return st.session_state
+
+
+def default(key: str, value: object) -> None:
+    """Seed a widget's value once; widgets then read Session State (never both a default and a state)."""
+    if key not in st.session_state:
+        st.session_state[key] = value
+
+
+# --- chat selection (callbacks run before the script, so widgets see their new values) -------------
+
+
+def apply_conversation_settings(conversation: Conversation) -> None:
+    saved = conversation.settings
+    s = state()
+    for key in ("template", "temperature", "max_tokens", "tools", "provider"):
+        if key in saved:
+            s[key] = saved[key]
+    if saved.get("provider") and saved.get("model"):
+        s[f"model_{saved['provider']}"] = saved["model"]
+
+
+def show_conversation(conversation: Conversation) -> None:
+    s = state()
+    s.conversation = conversation
+    s.show_all = False
+    s.editing = None
+    st.query_params["chat"] = conversation.id
+    apply_conversation_settings(conversation)
+
+
+def open_chat(store: Store, conversation_id: str) -> None:
+    conversation = store.load(conversation_id)
+    if conversation is not None:
+        show_conversation(conversation)
+
+
+def new_chat() -> None:
+    s = state()
+    s.conversation = Conversation()
+    s.show_all = False
+    s.editing = None
+    st.query_params.clear()
+
+
+def delete_chat(store: Store, conversation_id: str) -> None:
+    store.delete(conversation_id)
+    new_chat()
+
+
+def rename_chat(store: Store) -> None:
+    conversation: Conversation = state().conversation
+    conversation.title = state()[f"title_{conversation.id}"].strip()
+    if conversation.nodes:
+        store.save(conversation, [])
+
+
+def switch_version(store: Store, message_id: str) -> None:
+    conversation: Conversation = state().conversation
+    conversation.select(message_id)
+    store.save(conversation, [])
+
+
+def request_action(kind: str, message_id: str | None = None) -> None:
+    state().pending = (kind, message_id)
+
+
+def start_editing(message_id: str) -> None:
+    state().editing = message_id
+
+
+def stop_editing() -> None:
+    state().editing = None
 
 
 # --- rendering ----------------------------------------------------------------------------------
@@ -103,9 +180,53 @@ def render_reply(messages: Sequence[Message], lang: str, base_url: str) -> None:
         st.caption(usage_line(Totals.of(priced), lang))
 
 
-def render_history(conversation: Conversation, lang: str, base_url: str) -> None:
+def version_switcher(conversation: Conversation, message: Message, store: Store, lang: str) -> None:
+    versions = conversation.versions(message)
+    if len(versions) < 2:
+        return
+    index = next(i for i, v in enumerate(versions) if v.id == message.id)
+    left, middle, right = st.columns([1, 2, 1], vertical_alignment="center")
+    left.button(
+        "‹",
+        key=f"prev_{message.id}",
+        help=t("previous_version", lang),
+        disabled=index == 0,
+        on_click=switch_version,
+        args=(store, versions[index - 1].id),
+    )
+    middle.caption(f"{index + 1} / {len(versions)}")
+    right.button(
+        "›",
+        key=f"next_{message.id}",
+        help=t("next_version", lang),
+        disabled=index == len(versions) - 1,
+        on_click=switch_version,
+        args=(store, versions[min(index + 1, len(versions) - 1)].id),
+    )
+
+
+def render_user(conversation: Conversation, message: Message, store: Store, lang: str) -> None:
+    with st.chat_message("user"):
+        if state().get("editing") == message.id:
+            st.text_area(t("edit", lang), value=message.content, key=f"edit_text_{message.id}")
+            save, cancel, _ = st.columns([2, 1, 3])
+            save.button(
+                t("save_send", lang), key=f"save_{message.id}", on_click=request_action, args=("edit", message.id)
+            )
+            cancel.button(t("cancel", lang), key=f"cancel_{message.id}", on_click=stop_editing)
+            return
+        st.markdown(message.content)
+        controls = st.columns([1, 3])
+        controls[0].button(
+            "✏️", key=f"edit_{message.id}", help=t("edit", lang), on_click=start_editing, args=(message.id,)
+        )
+        with controls[1]:
+            version_switcher(conversation, message, store, lang)
+
+
+def render_history(conversation: Conversation, store: Store, lang: str, base_url: str) -> None:
     turns = conversation.turns()
-    if not state().show_all:
+    if not state().get("show_all"):
         shown, kept = 0, []
         for turn in reversed(turns):
             if shown >= VISIBLE_MESSAGES and kept:
@@ -117,23 +238,44 @@ def render_history(conversation: Conversation, lang: str, base_url: str) -> None
             state().show_all = True
             st.rerun()
         turns = kept
-    for turn in turns:
+    for position, turn in enumerate(turns):
         if turn[0].role == "user":
-            with st.chat_message("user"):
-                st.markdown(turn[0].content)
+            render_user(conversation, turn[0], store, lang)
             turn = turn[1:]
-        if turn:
-            with st.chat_message("assistant"):
-                render_reply(turn, lang, base_url)
+        if not turn:
+            continue
+        with st.chat_message("assistant"):
+            render_reply(turn, lang, base_url)
+            last = position == len(turns) - 1
+            controls = st.columns([1, 1, 3])
+            if last:
+                controls[0].button(
+                    "🔄",
+                    key=f"regenerate_{turn[0].id}",
+                    help=t("regenerate", lang),
+                    on_click=request_action,
+                    args=("regenerate", turn[0].parent_id),
+                )
+                if turn[-1].status in (STOPPED, INTERRUPTED):
+                    controls[1].button(
+                        t("continue", lang), key=f"continue_{turn[-1].id}", on_click=request_action, args=("continue",)
+                    )
+            with controls[2]:
+                version_switcher(conversation, turn[0], store, lang)
 
 
-def render_usage(conversation: Conversation, lang: str, rate: float) -> None:
+def render_usage(conversation: Conversation, store: Store, lang: str, rate: float) -> None:
     st.subheader(t("usage", lang))
-    totals = conversation.totals()
-    if not totals.calls:
+    midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = [
+        (t("last_reply", lang), conversation.last_reply_totals()),
+        (t("conversation", lang), conversation.totals()),
+        (t("today", lang), store.totals(since=midnight.astimezone(UTC).isoformat(timespec="seconds"))),
+        (t("all_time", lang), store.totals()),
+    ]
+    if not any(row.calls for _, row in rows):
         st.caption(t("no_usage_yet", lang))
         return
-    rows = [(t("last_reply", lang), conversation.last_reply_totals()), (t("conversation", lang), totals)]
     for label, row in rows:
         usage = row.usage
         mark = f" {t('estimated', lang)}" if usage.estimated else ""
@@ -149,26 +291,52 @@ def render_usage(conversation: Conversation, lang: str, rate: float) -> None:
 # --- sidebar --------------------------------------------------------------------------------------
 
 
+def chat_list(store: Store, lang: str) -> None:
+    conversation: Conversation = state().conversation
+    st.subheader(t("chats", lang))
+    st.button(t("new_chat", lang), key="new_chat", on_click=new_chat, use_container_width=True)
+    query = st.text_input(t("search_chats", lang), key="chat_search", placeholder="🔍")
+    summaries = store.search(query) if query.strip() else store.list(SIDEBAR_CHATS)
+    if query.strip() and not summaries:
+        st.caption(t("no_results", lang))
+    for summary in summaries:
+        label = summary.title or t("untitled", lang)
+        st.button(
+            label,
+            key=f"open_{summary.id}",
+            help=summary.snippet or None,
+            on_click=open_chat,
+            args=(store, summary.id),
+            type="primary" if summary.id == conversation.id else "secondary",
+            use_container_width=True,
+        )
+    if conversation.nodes:
+        default(f"title_{conversation.id}", conversation.title)
+        st.text_input(t("rename", lang), key=f"title_{conversation.id}", on_change=rename_chat, args=(store,))
+        with st.popover(t("delete", lang), use_container_width=True):
+            st.write(t("delete_confirm", lang, title=conversation.title))
+            st.button(
+                t("delete_yes", lang),
+                key="delete_yes",
+                type="primary",
+                on_click=delete_chat,
+                args=(store, conversation.id),
+            )
+
+
 def connection_controls(settings: Settings, lang: str) -> Settings:
     """Provider preset, base URL, key and model; returns the settings they choose."""
     presets = list(PROVIDER_PRESETS)
+    default("provider", settings.provider)
     provider = st.selectbox(
-        t("provider", lang),
-        presets,
-        index=presets.index(settings.provider),
-        format_func=lambda key: PROVIDER_PRESETS[key].label,
-        key="provider",
+        t("provider", lang), presets, format_func=lambda key: PROVIDER_PRESETS[key].label, key="provider"
     )
     if provider == LOCAL:
         return settings.with_overrides(provider=LOCAL, base_url=None, api_key=None)
     preset = PROVIDER_PRESETS[provider]
     configured = provider == settings.provider
-    base_url = st.text_input(
-        t("base_url", lang),
-        value=(settings.base_url if configured else preset.base_url) or "",
-        help=t("base_url_help", lang),
-        key=f"base_url_{provider}",
-    )
+    default(f"base_url_{provider}", (settings.base_url if configured else preset.base_url) or "")
+    base_url = st.text_input(t("base_url", lang), help=t("base_url_help", lang), key=f"base_url_{provider}")
     typed_key = st.text_input(t("api_key", lang), type="password", help=t("api_key_help", lang), key="api_key_input")
     if settings.api_key and not typed_key:
         st.caption(t("api_key_from_env", lang))
@@ -177,83 +345,101 @@ def connection_controls(settings: Settings, lang: str) -> Settings:
         base_url=base_url.strip().rstrip("/") or None,
         api_key=Secret(typed_key.strip()) if typed_key.strip() else settings.api_key,
     )
-    default_model = settings.model if configured else preset.default_model
-    return chosen.with_overrides(model=model_picker(chosen, default_model, lang))
+    return chosen.with_overrides(
+        model=model_picker(chosen, settings.model if configured else preset.default_model, lang)
+    )
 
 
 def model_picker(settings: Settings, default_model: str, lang: str) -> str:
     """The models GET /models lists (cached per base URL), with free text where it lists nothing."""
-    s = state()
-    cache: dict[str, list[str]] = s.setdefault("model_lists", {})
+    cache: dict[str, list[str]] = state().setdefault("model_lists", {})
     source = settings.base_url or "https://api.openai.com/v1"
     if source not in cache and not settings.needs_setup:
         cache[source] = fetch_models(settings.key_for_client(), settings.base_url)
     listed = cache.get(source, [])
-    options = listed if default_model in listed or not default_model else [default_model, *listed]
-    model = st.selectbox(
-        t("model", lang),
-        options,
-        index=options.index(default_model) if default_model in options else None,
-        accept_new_options=True,
-        key=f"model_{settings.provider}",
-    )
+    key = f"model_{settings.provider}"
+    default(key, default_model or None)
+    current = state()[key]
+    options = listed if current in listed or not current else [current, *listed]
+    model = st.selectbox(t("model", lang), options, accept_new_options=True, key=key)
     if not listed:
         st.caption(t("models_unlisted", lang))
     if st.button(t("refresh_models", lang), key="refresh_models"):
         cache.pop(source, None)
         st.rerun()
-    return (model or default_model or "").strip()
+    return (model or "").strip()
 
 
-def sidebar(settings: Settings, lang_default: str) -> tuple[str, Settings, str, list[str]]:
+def export_controls(conversation: Conversation, store: Store, lang: str) -> None:
+    with st.expander(t("export", lang)):
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        buttons: list[tuple[str, str, Callable[[], str], str]] = [
+            ("export_md", f"chat-{stamp}.md", lambda: exporters.to_markdown([conversation], lang), "text/markdown"),
+            ("export_json", f"chat-{stamp}.json", lambda: exporters.to_json([conversation]), "application/json"),
+        ]
+        if conversation.last_request:
+            request = conversation.last_request
+            buttons += [
+                ("export_python", f"request-{stamp}.py", lambda: exporters.to_python(request), "text/x-python"),
+                ("export_curl", f"request-{stamp}.sh", lambda: exporters.to_curl(request), "text/x-shellscript"),
+            ]
+
+        def everything() -> list[Conversation]:
+            return [c for s in store.list(limit=100_000) if (c := store.load(s.id)) is not None]
+
+        buttons += [
+            ("export_all_md", f"chats-{stamp}.md", lambda: exporters.to_markdown(everything(), lang), "text/markdown"),
+            ("export_all_json", f"chats-{stamp}.json", lambda: exporters.to_json(everything()), "application/json"),
+        ]
+        for key, name, data, mime in buttons:
+            st.download_button(
+                t(key, lang), data, file_name=name, mime=mime, key=key, on_click="ignore", use_container_width=True
+            )
+        upload = st.file_uploader(t("import", lang), type=["json"], key="import_file")
+        if upload is not None and state().get("imported") != upload.file_id:
+            state().imported = upload.file_id
+            try:
+                imported = exporters.from_json(upload.getvalue())
+            except exporters.ImportFailed as error:
+                st.error(t("import_failed", lang, detail=str(error)))
+                return
+            for item in imported:
+                store.save(item if store.load(item.id) is None else item.with_new_ids())
+            st.success(t("import_done", lang, count=len(imported)))
+
+
+def sidebar(settings: Settings, store: Store, lang_default: str) -> tuple[str, Settings, str, list[str]]:
     """Draws the controls; returns language, chosen settings, template and enabled tools."""
     s = state()
     with st.sidebar:
+        default("ui_language", lang_default)
         lang = st.radio(
             t("language", lang_default),
             LANGUAGES,
-            index=LANGUAGES.index(lang_default),
             format_func=lambda code: {"zh": "中文", "en": "English"}[code],
             horizontal=True,
             key="ui_language",
         )
+        chat_list(store, lang)
         with st.expander(t("connection", lang), expanded=settings.needs_setup or settings.is_local):
             chosen = connection_controls(settings, lang)
-        temperature = st.slider(t("temperature", lang), 0.0, 2.0, settings.temperature, 0.1, key="temperature")
-        max_tokens = st.number_input(t("max_tokens", lang), 1, 200_000, settings.max_tokens, step=256, key="max_tokens")
+        default("temperature", settings.temperature)
+        temperature = st.slider(t("temperature", lang), 0.0, 2.0, step=0.1, key="temperature")
+        default("max_tokens", settings.max_tokens)
+        max_tokens = st.number_input(t("max_tokens", lang), 1, 200_000, step=256, key="max_tokens")
         tool_names = state_registry(settings).names()
-        tools = st.multiselect(t("tools", lang), tool_names, default=tool_names, key="tools")
+        default("tools", tool_names)
+        tools = st.multiselect(t("tools", lang), tool_names, key="tools")
+        default("template", DEFAULT_TEMPLATE)
         template = st.selectbox(
             t("template", lang),
             list(TEMPLATES),
-            index=list(TEMPLATES).index(DEFAULT_TEMPLATE),
             format_func=lambda key: TEMPLATES[key].name[lang],
             help=t("template_applies", lang),
             key="template",
         )
-        render_usage(s.conversation, lang, settings.usd_cny_rate)
-        st.subheader(t("actions", lang))
-        if st.button(t("clear", lang), key="clear", use_container_width=True):
-            s.conversation.clear()
-            s.show_all = False
-            st.rerun()
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        st.download_button(
-            t("export_md", lang),
-            exporters.to_markdown(s.conversation, lang),
-            file_name=f"chat-{stamp}.md",
-            mime="text/markdown",
-            key="export_md",
-            use_container_width=True,
-        )
-        st.download_button(
-            t("export_json", lang),
-            exporters.to_json(s.conversation),
-            file_name=f"chat-{stamp}.json",
-            mime="application/json",
-            key="export_json",
-            use_container_width=True,
-        )
+        render_usage(s.conversation, store, lang, settings.usd_cny_rate)
+        export_controls(s.conversation, store, lang)
         if s.conversation.last_request:
             with st.expander(t("last_request", lang)):
                 st.caption(t("last_request_help", lang))
@@ -310,34 +496,96 @@ def price_book(settings: Settings) -> PriceBook:
     return PriceBook(settings.usd_cny_rate, frozenset(state().local_models))
 
 
-def run_turn(settings: Settings, lang: str, template: str, tools: list[str], text: str) -> None:
-    s = state()
-    conversation: Conversation = s.conversation
-    conversation.add_user(text, template=template)
-    with st.chat_message("user"):
-        st.markdown(text)
+def save(store: Store, conversation: Conversation, messages: Sequence[Message] | None, lang: str) -> None:
+    """Storage trouble is reported, never lets the reply be lost: it stays in the page's state."""
+    try:
+        store.save(conversation, messages)
+    except (sqlite3.Error, OSError) as error:
+        state().storage_error = t("storage_error", lang, detail=str(error))
+
+
+def run_turn(settings: Settings, store: Store, lang: str, template: str, tools: list[str], text: str | None) -> None:
+    """Send ``text`` (None: answer again from the current leaf) and stream the reply into the conversation."""
+    conversation: Conversation = state().conversation
+    conversation.settings = {
+        "provider": settings.provider,
+        "model": settings.model,
+        "template": template,
+        "tools": tools,
+        "temperature": settings.temperature,
+        "max_tokens": settings.max_tokens,
+    }
+    if text is not None:
+        conversation.add_user(text, template=template)
+        save(store, conversation, conversation.messages[-1:], lang)
+        st.query_params["chat"] = conversation.id
+        with st.chat_message("user"):
+            st.markdown(text)
     executor = ToolExecutor(state_registry(settings), timeout=settings.tool_timeout, enabled=tools)
     request = build_request(conversation, template, lang, executor.schemas(), settings.model, settings.max_tokens)
-    recorder = TurnRecorder(conversation, settings.model, template, price_book(settings))
-    turn_start = len(conversation.messages) - 1
+    book = price_book(settings)
+    recorder = TurnRecorder(conversation, settings.model, template, book)
     client = LLMClient(settings.key_for_client(), settings.base_url, settings.request_timeout, settings.max_retries)
     params = ChatParams(settings.model, settings.temperature, settings.max_tokens)
     events = client.run_turn(
         request.messages, params, executor, settings.max_tool_rounds, stream_tool_rounds=not settings.is_local
     )
-    with st.chat_message("assistant"):
-        if request.dropped_messages:
-            st.info(t("trimmed", lang, count=request.dropped_messages))
-        slot = st.empty()
-        last_flush = 0.0
-        for event in events:
-            recorder.apply(event)
-            now = time.monotonic()
-            if not isinstance(event, TextDelta | ReasoningDelta) or now - last_flush >= FLUSH_INTERVAL:
-                with slot.container():
-                    render_reply(conversation.messages[turn_start:], lang, client.base_url)
-                last_flush = now
+    start = len(conversation.messages) - 1
+    try:
+        with st.chat_message("assistant"):
+            if request.dropped_messages:
+                st.info(t("trimmed", lang, count=request.dropped_messages))
+            slot = st.empty()
+            last_flush = last_save = 0.0
+            for event in events:
+                recorder.apply(event)
+                turn = conversation.messages[start:]
+                now = time.monotonic()
+                if not isinstance(event, TextDelta | ReasoningDelta) or now - last_flush >= FLUSH_INTERVAL:
+                    with slot.container():
+                        render_reply(turn, lang, client.base_url)
+                    last_flush = now
+                if now - last_save >= SAVE_INTERVAL:
+                    save(store, conversation, turn, lang)
+                    last_save = now
+    finally:
+        # Runs on a normal end and on Stop alike (Streamlit stops the script inside the loop).
+        events.close()
+        conversation.settle_unfinished(book)
+        save(store, conversation, conversation.messages[start:], lang)
     st.rerun()
+
+
+def pending_text(conversation: Conversation, lang: str) -> tuple[str | None, bool]:
+    """Turns a requested action into (text to send, whether there is anything to send)."""
+    s = state()
+    kind, message_id = s.pop("pending", (None, None))
+    if kind == "regenerate":
+        conversation.rewind_to(message_id)
+        return None, True
+    if kind == "edit" and message_id in conversation.nodes:
+        text = s.get(f"edit_text_{message_id}", "").strip()
+        s.editing = None
+        if not text:
+            return None, False
+        conversation.rewind_to(conversation.nodes[message_id].parent_id)
+        return text, True
+    if kind == "continue":
+        return t("continue_prompt", lang), True
+    return None, False
+
+
+def current_conversation(store: Store) -> Conversation:
+    s = state()
+    if "conversation" not in s:
+        chat_id = st.query_params.get("chat")
+        loaded = store.load(chat_id) if chat_id else None
+        if loaded is not None:
+            show_conversation(loaded)
+        else:
+            s.conversation = Conversation()
+        s.local_models = set()
+    return s.conversation
 
 
 def main() -> None:
@@ -345,18 +593,23 @@ def main() -> None:
     s = state()
     try:
         settings = load_settings()
-    except ConfigError as error:
+        store = open_store(str(settings.data_dir / "chats.db"))
+    except (ConfigError, sqlite3.Error, OSError) as error:
         st.error(t("config_error", pick_language("auto", st.context.locale), detail=redact(str(error))))
         st.stop()
-    lang_default = s.get("ui_language") or pick_language(settings.ui_language, st.context.locale)
-    s.conversation.settle_unfinished(price_book(settings))
-    lang, chosen, template, tools = sidebar(settings, lang_default)
-    st.title(t("title", lang))
+    conversation = current_conversation(store)
+    if conversation.settle_unfinished(price_book(settings)):
+        store.save(conversation)
+    lang_default = pick_language(settings.ui_language, st.context.locale)
+    lang, chosen, template, tools = sidebar(settings, store, lang_default)
+    st.title(conversation.title or t("title", lang))
     effective = connect_local(chosen, lang) if chosen.is_local else chosen
     if effective is not None:
         host = urlsplit(effective.base_url).netloc if effective.base_url else "api.openai.com"
         st.caption(f"`{effective.model}` · {host}")
-    render_history(s.conversation, lang, (effective or chosen).base_url or "https://api.openai.com/v1")
+    if s.get("storage_error"):
+        st.warning(s.pop("storage_error"))
+    render_history(conversation, store, lang, (effective or chosen).base_url or "https://api.openai.com/v1")
     blocked = effective is None or effective.needs_setup
     if effective is not None and effective.needs_setup:
         st.info(f"**{t('setup_title', lang)}**\n\n{t('setup_body', lang)}")
@@ -367,8 +620,13 @@ def main() -> None:
         submit_mode="stop",
         key="chat_input",
     )
-    if prompt and prompt.strip() and effective is not None:
-        run_turn(effective, lang, template, tools, prompt)
+    if blocked or effective is None:
+        return
+    text, go = pending_text(conversation, lang)
+    if prompt and prompt.strip():
+        text, go = prompt, True
+    if go:
+        run_turn(effective, store, lang, template, tools, text)
 
 
 main()

@@ -26,6 +26,7 @@ DEFAULTS: dict[str, str] = {
     "TOOL_TIMEOUT": "15",
     "USD_CNY_RATE": "7.1",
     "UI_LANGUAGE": "auto",
+    "DATA_DIR": str(APP_DIR / "data"),
     "LOCAL_CHAT_FORMAT": "chatml-function-calling",
     "LOCAL_THREADS": "1",
     "LOCAL_CONTEXT": "2048",
@@ -113,6 +114,7 @@ class Settings:
     tool_timeout: float
     usd_cny_rate: float
     ui_language: str
+    data_dir: Path
     weather_api_url: str
     geocoding_api_url: str
     local_model_path: str | None
@@ -182,6 +184,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         tool_timeout=_number(merged, "TOOL_TIMEOUT", float, 0.1, 600.0, errors),
         usd_cny_rate=_number(merged, "USD_CNY_RATE", float, 0.01, 1000.0, errors),
         ui_language=language,
+        data_dir=Path(merged["DATA_DIR"]).expanduser(),
         weather_api_url=merged["WEATHER_API_URL"],
         geocoding_api_url=merged["GEOCODING_API_URL"],
         local_model_path=merged.get("LOCAL_MODEL_PATH") or None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +39,7 @@ from token_tracker import (
 )
 
 STREAMING, DONE, STOPPED, INTERRUPTED = "streaming", "done", "stopped", "interrupted"
+ROLES = ("system", "user", "assistant", "tool")
 TITLE_LENGTH = 40
 INTERRUPTED_TOOL_RESULT = '{"error": "the tool did not run: the reply was interrupted"}'
 
@@ -59,6 +60,7 @@ class Message:
     reasoning: str = ""
     tool_calls: list[dict[str, str]] = field(default_factory=list)  # {"id", "name", "arguments"}
     tool_call_id: str | None = None
+    parent_id: str | None = None
     name: str | None = None
     is_error: bool = False
     status: str = DONE
@@ -89,30 +91,121 @@ class Message:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Message:
+        """The inverse of to_dict; unknown keys (from a newer version) are ignored."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if values.get("role") not in ROLES or not isinstance(values.get("content", ""), str):
+            raise ValueError(f"not a message: role {values.get('role')!r}")
+        usage, cost = values.pop("usage", None), values.pop("cost", None)
+        return cls(**values, usage=Usage(**usage) if usage else None, cost=Cost(**cost) if cost else None)
 
-@dataclass
+
 class Conversation:
-    id: str = field(default_factory=_new_id)
-    title: str = ""
-    messages: list[Message] = field(default_factory=list)
-    last_request: dict[str, Any] | None = None
-    created_at: str = field(default_factory=_now)
+    """A tree of messages (each points at its parent); the active path runs from the root to ``leaf_id``.
+
+    Regenerating a reply or editing a message adds a sibling instead of overwriting, so every earlier
+    version stays reachable (‹ 1/2 ›).
+    """
+
+    def __init__(
+        self,
+        id: str | None = None,
+        title: str = "",
+        created_at: str | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> None:
+        self.id = id or _new_id()
+        self.title = title
+        self.created_at = created_at or _now()
+        self.settings: dict[str, Any] = settings or {}
+        self.nodes: dict[str, Message] = {}
+        self.leaf_id: str | None = None
+        self.last_request: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "created_at": self.created_at,
+            "settings": self.settings,
+            "leaf_id": self.leaf_id,
+            "last_request": self.last_request,
+            "messages": [m.to_dict() for m in self.nodes.values()],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Conversation:
+        conversation = cls(data.get("id"), data.get("title", ""), data.get("created_at"), data.get("settings"))
+        for item in data.get("messages", []):
+            message = Message.from_dict(item)
+            conversation.nodes[message.id] = message
+        leaf = data.get("leaf_id")
+        conversation.leaf_id = leaf if leaf in conversation.nodes else next(reversed(conversation.nodes), None)
+        conversation.last_request = data.get("last_request")
+        return conversation
+
+    def with_new_ids(self) -> Conversation:
+        """A copy under fresh ids (an import that would collide with a stored conversation)."""
+        new_ids = {old: _new_id() for old in self.nodes}
+        clone = Conversation(None, self.title, self.created_at, dict(self.settings))
+        for message in self.nodes.values():
+            parent = new_ids.get(message.parent_id) if message.parent_id else None
+            copy = replace(message, id=new_ids[message.id], parent_id=parent)
+            clone.nodes[copy.id] = copy
+        clone.leaf_id = new_ids.get(self.leaf_id) if self.leaf_id else None
+        clone.last_request = self.last_request
+        return clone
+
+    @property
+    def messages(self) -> list[Message]:
+        """The active path, oldest first."""
+        path: list[Message] = []
+        node_id = self.leaf_id
+        while node_id is not None:
+            node = self.nodes[node_id]
+            path.append(node)
+            node_id = node.parent_id
+        path.reverse()
+        return path
+
+    def append(self, message: Message) -> Message:
+        message.parent_id = self.leaf_id
+        self.nodes[message.id] = message
+        self.leaf_id = message.id
+        return message
 
     def add_user(self, text: str, template: str | None = None) -> Message:
-        message = Message("user", text, template=template)
-        self.messages.append(message)
+        message = self.append(Message("user", text, template=template))
         if not self.title:
             first_line = text.strip().splitlines()[0] if text.strip() else ""
             self.title = first_line[:TITLE_LENGTH] + ("…" if len(first_line) > TITLE_LENGTH else "")
         return message
 
-    def clear(self) -> None:
-        self.messages.clear()
-        self.title = ""
-        self.last_request = None
+    def children(self, parent_id: str | None) -> list[Message]:
+        return [m for m in self.nodes.values() if m.parent_id == parent_id]
+
+    def versions(self, message: Message) -> list[Message]:
+        """The alternatives to a message: its siblings of the same role, oldest first."""
+        return [m for m in self.children(message.parent_id) if m.role == message.role]
+
+    def select(self, message_id: str) -> None:
+        """Make a version current: follow its newest descendants down to a leaf."""
+        node_id = message_id
+        while True:
+            newer = self.children(node_id)
+            if not newer:
+                break
+            node_id = newer[-1].id
+        self.leaf_id = node_id
+
+    def rewind_to(self, message_id: str | None) -> None:
+        """Continue from ``message_id`` (None: the start); later messages stay as another branch."""
+        self.leaf_id = message_id
 
     def turns(self) -> list[list[Message]]:
-        """Messages grouped per turn: a user message and everything that answered it."""
+        """The active path grouped per turn: a user message and everything that answered it."""
         groups: list[list[Message]] = []
         for message in self.messages:
             if message.role == "user" or not groups:
@@ -120,22 +213,19 @@ class Conversation:
             groups[-1].append(message)
         return groups
 
-    def priced_messages(self) -> list[Message]:
-        return [m for m in self.messages if m.usage is not None and m.cost is not None]
-
     def totals(self) -> Totals:
-        return Totals.of((m.usage, m.cost) for m in self.priced_messages() if m.usage and m.cost)
+        """Everything this conversation cost, every version included."""
+        return Totals.of((m.usage, m.cost) for m in self.nodes.values() if m.usage and m.cost)
 
     def last_reply_totals(self) -> Totals:
         turns = self.turns()
         last = turns[-1] if turns else []
         return Totals.of((m.usage, m.cost) for m in last if m.usage and m.cost)
 
-    def settle_unfinished(self, price_book: PriceBook) -> None:
-        """A reply still marked streaming when a run begins was stopped: keep it, mark it, estimate it."""
-        for message in self.messages:
-            if message.status != STREAMING:
-                continue
+    def settle_unfinished(self, price_book: PriceBook) -> list[Message]:
+        """Replies still marked streaming were stopped (or the app died): keep them, mark them, estimate them."""
+        settled = [m for m in self.nodes.values() if m.status == STREAMING]
+        for message in settled:
             message.status = STOPPED
             if message.usage is None and message.model and self.last_request:
                 completion = message.content + "".join(c["name"] + c["arguments"] for c in message.tool_calls)
@@ -143,6 +233,7 @@ class Conversation:
                     self.last_request["messages"], completion, message.model, self.last_request.get("tools") or []
                 )
                 message.usage, message.cost = usage, price_book.cost(message.model, usage)
+        return settled
 
 
 class TurnRecorder:
@@ -156,9 +247,9 @@ class TurnRecorder:
         self.current = self._new_assistant()
 
     def _new_assistant(self) -> Message:
-        message = Message("assistant", status=STREAMING, model=self.model, template=self.template)
-        self.conversation.messages.append(message)
-        return message
+        return self.conversation.append(
+            Message("assistant", status=STREAMING, model=self.model, template=self.template)
+        )
 
     def _writable(self) -> Message:
         if self.current.tool_calls:
@@ -176,7 +267,7 @@ class TurnRecorder:
             self.current.tool_calls.append({"id": event.call_id, "name": event.name, "arguments": event.arguments})
         elif isinstance(event, ToolResult):
             self.current.status = DONE
-            self.conversation.messages.append(
+            self.conversation.append(
                 Message("tool", event.content, tool_call_id=event.call_id, name=event.name, is_error=event.is_error)
             )
         elif isinstance(event, UsageReported):

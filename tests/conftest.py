@@ -28,6 +28,8 @@ APP_VARIABLES = (
     "UI_LANGUAGE",
     "WEATHER_API_URL",
     "GEOCODING_API_URL",
+    "DATA_DIR",
+    "LOCAL_MODEL_PATH",
 )
 
 TEST_KEY = "sk-test-SECRET-0123456789abcdef"
@@ -52,6 +54,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in APP_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("APP_ENV_FILE", str(tmp_path / "absent.env"))
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
 
 
 @pytest.fixture

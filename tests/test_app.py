@@ -150,8 +150,10 @@ def test_a_key_typed_in_the_sidebar_is_used_but_never_shown(server, monkeypatch)
 
 def test_chinese_interface(app_env, monkeypatch):
     monkeypatch.setenv("UI_LANGUAGE", "zh")
-    at = send(start(), "你好")
+    at = start()
     assert at.title[0].value == "AI 对话"
+    send(at, "你好")
+    assert at.title[0].value == "你好"
     assert "**上一条回复**  \n输入" in "\n".join(md.value for md in at.sidebar.markdown)
     assert app_env.chat_requests()[0]["messages"][0]["content"].startswith("你是一个乐于助人的 AI 助手")
 
@@ -167,19 +169,24 @@ def test_long_conversations_render_only_recent_messages(app_env):
     assert len(chat_texts(at)) == 40
 
 
-def test_clear_starts_over(app_env):
+def test_new_chat_starts_over_and_the_old_one_stays_listed(app_env):
     at = send(start(), "remember me")
-    at.sidebar.button(key="clear").click().run()
+    at.sidebar.button(key="new_chat").click().run()
     assert chat_texts(at) == []
-    assert at.session_state.conversation.messages == []
+    assert at.session_state.conversation.nodes == {}
+    assert [b.label for b in at.sidebar.button if b.key.startswith("open_")] == ["remember me"]
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_export_buttons_are_offered(app_env, monkeypatch, language):
     monkeypatch.setenv("UI_LANGUAGE", language)
     at = send(start(), "export me")
-    labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == (["Download Markdown", "Download JSON"] if language == "en" else ["下载 Markdown", "下载 JSON"])
+    labels = [b.proto.label for b in at.get("download_button")][:4]
+    expected = {
+        "en": ["Download Markdown", "Download JSON", "Download Python script (last request)"],
+        "zh": ["下载 Markdown", "下载 JSON", "下载 Python 脚本（复现最近请求）"],
+    }[language]
+    assert labels[:3] == expected
 
 
 def test_the_model_picker_lists_what_get_models_returns(app_env):

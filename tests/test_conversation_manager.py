@@ -135,8 +135,51 @@ def test_the_newest_turn_is_kept_even_when_it_alone_is_too_big():
     assert "条消息未发送" in request.messages[1]["content"]
 
 
-def test_clear_empties_the_conversation():
+def test_regenerate_and_edit_add_versions_instead_of_overwriting():
     conversation = Conversation()
-    tool_turn(conversation, "q", "a", "c")
-    conversation.clear()
-    assert conversation.messages == [] and conversation.title == "" and conversation.totals().calls == 0
+    question = conversation.add_user("first question")
+    record(conversation, [TextDelta("answer one"), Finished("stop")])
+    first_reply = conversation.messages[-1]
+    conversation.rewind_to(question.id)
+    record(conversation, [TextDelta("answer two"), Finished("stop")])
+    second_reply = conversation.messages[-1]
+    assert [m.content for m in conversation.messages] == ["first question", "answer two"]
+    assert conversation.versions(second_reply) == [first_reply, second_reply]
+    conversation.select(first_reply.id)
+    assert [m.content for m in conversation.messages] == ["first question", "answer one"]
+
+    conversation.rewind_to(question.parent_id)
+    edited = conversation.add_user("edited question")
+    record(conversation, [TextDelta("answer three"), Finished("stop")])
+    assert [m.content for m in conversation.messages] == ["edited question", "answer three"]
+    assert conversation.versions(edited) == [question, edited]
+    conversation.select(question.id)
+    assert [m.content for m in conversation.messages] == ["first question", "answer two"]
+    assert len(conversation.nodes) == 5
+    assert conversation.totals().calls == 0
+
+
+def test_select_follows_the_newest_descendants_down_to_a_leaf():
+    conversation = Conversation()
+    tool_turn(conversation, "q", "a", "call_1")
+    root = conversation.messages[0]
+    conversation.rewind_to(None)
+    conversation.add_user("other")
+    conversation.select(root.id)
+    assert [m.role for m in conversation.messages] == ["user", "assistant", "tool", "assistant"]
+    assert conversation.messages[-1].content == "a"
+
+
+def test_dict_round_trip_keeps_the_whole_tree():
+    conversation = Conversation(settings={"model": "gpt-4o"})
+    tool_turn(conversation, "q", "a", "call_1")
+    tool_call_message = conversation.messages[1]
+    conversation.rewind_to(conversation.messages[0].id)
+    record(conversation, [TextDelta("b"), Interrupted(ErrorInfo("stream_cut", "cut"))])
+    copy = Conversation.from_dict(conversation.to_dict())
+    assert copy.to_dict() == conversation.to_dict()
+    assert copy.messages[-1].error["kind"] == "stream_cut"
+    assert copy.nodes[tool_call_message.id].usage == Usage(50, 10)
+    fresh = conversation.with_new_ids()
+    assert not set(fresh.nodes) & set(conversation.nodes)
+    assert [m.content for m in fresh.messages] == [m.content for m in conversation.messages]

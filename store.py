@@ -1,0 +1,264 @@
+"""Conversations in a SQLite file: numbered migrations, WAL, one short connection per operation.
+
+Every write is one transaction; WAL lets browser sessions read while another writes, and a busy
+timeout makes concurrent writers wait instead of failing. Chinese and English search use FTS5's
+trigram tokenizer; queries shorter than three characters (common Chinese words) fall back to LIKE.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from conversation_manager import Conversation, Message
+from token_tracker import Cost, Totals, Usage
+
+_V1 = """
+CREATE TABLE conversations (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE messages (
+    id TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    parent_id TEXT,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL DEFAULT '',
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX messages_by_conversation ON messages(conversation_id, seq);
+"""
+
+# Per-conversation settings and active branch; full-text search (trigram: matches CJK).
+_V2 = """
+ALTER TABLE conversations ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE conversations ADD COLUMN leaf_id TEXT;
+ALTER TABLE conversations ADD COLUMN last_request TEXT;
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+    content, message_id UNINDEXED, conversation_id UNINDEXED, tokenize = 'trigram'
+);
+INSERT INTO messages_fts(content, message_id, conversation_id) SELECT content, id, conversation_id FROM messages;
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts(content, message_id, conversation_id) VALUES (new.content, new.id, new.conversation_id);
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+    DELETE FROM messages_fts WHERE message_id = old.id;
+    INSERT INTO messages_fts(content, message_id, conversation_id) VALUES (new.content, new.id, new.conversation_id);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+    DELETE FROM messages_fts WHERE message_id = old.id;
+END;
+CREATE INDEX conversations_by_update ON conversations(updated_at DESC);
+"""
+
+# Numbered migrations: MIGRATIONS[n - 1] upgrades a file from version n - 1 to n, in one transaction.
+# Never edit one that has shipped; add the next.
+MIGRATIONS: list[str] = [_V1, _V2]
+SCHEMA_VERSION = len(MIGRATIONS)
+SEARCH_MIN_TRIGRAM = 3
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    id: str
+    title: str
+    updated_at: str
+    snippet: str = ""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            self._migrate(db)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA busy_timeout=10000")
+        try:
+            yield db
+        finally:
+            db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        db.execute("INSERT INTO schema_version (version) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM schema_version)")
+        while (version := db.execute("SELECT version FROM schema_version").fetchone()["version"]) < SCHEMA_VERSION:
+            try:
+                # executescript commits first, so the transaction is part of the script itself; the
+                # version check inside makes a concurrent migrator's second run a no-op failure.
+                db.executescript(
+                    f"BEGIN IMMEDIATE;\n{MIGRATIONS[version]}\n"
+                    f"UPDATE schema_version SET version = {version + 1} WHERE version = {version};\nCOMMIT;"
+                )
+            except sqlite3.Error:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                if db.execute("SELECT version FROM schema_version").fetchone()["version"] == version:
+                    raise
+
+    def schema_version(self) -> int:
+        with self._connect() as db:
+            return db.execute("SELECT version FROM schema_version").fetchone()["version"]
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def save(self, conversation: Conversation, messages: Iterable[Message] | None = None) -> None:
+        """Upsert the conversation and the given messages (all of them when None), in one transaction."""
+        to_write = list(conversation.nodes.values()) if messages is None else list(messages)
+        now = _now()
+        with self._transaction() as db:
+            db.execute(
+                """
+                INSERT INTO conversations (id, title, created_at, updated_at, settings, leaf_id, last_request)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET title = excluded.title, updated_at = excluded.updated_at,
+                    settings = excluded.settings, leaf_id = excluded.leaf_id, last_request = excluded.last_request
+                """,
+                (
+                    conversation.id,
+                    conversation.title,
+                    conversation.created_at,
+                    now,
+                    json.dumps(conversation.settings, ensure_ascii=False),
+                    conversation.leaf_id,
+                    json.dumps(conversation.last_request, ensure_ascii=False) if conversation.last_request else None,
+                ),
+            )
+            order = {message_id: index for index, message_id in enumerate(conversation.nodes)}
+            db.executemany(
+                """
+                INSERT INTO messages (id, conversation_id, parent_id, role, content, data, created_at, seq)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET content = excluded.content, data = excluded.data,
+                    parent_id = excluded.parent_id
+                """,
+                [
+                    (
+                        m.id,
+                        conversation.id,
+                        m.parent_id,
+                        m.role,
+                        m.content,
+                        json.dumps(m.to_dict(), ensure_ascii=False),
+                        m.created_at,
+                        order.get(m.id, len(order)),
+                    )
+                    for m in to_write
+                ],
+            )
+
+    def rename(self, conversation_id: str, title: str) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
+
+    def delete(self, conversation_id: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def load(self, conversation_id: str) -> Conversation | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+            if row is None:
+                return None
+            rows = db.execute(
+                "SELECT data FROM messages WHERE conversation_id = ? ORDER BY seq", (conversation_id,)
+            ).fetchall()
+        return Conversation.from_dict(
+            {
+                "id": row["id"],
+                "title": row["title"],
+                "created_at": row["created_at"],
+                "settings": json.loads(row["settings"] or "{}"),
+                "leaf_id": row["leaf_id"],
+                "last_request": json.loads(row["last_request"]) if row["last_request"] else None,
+                "messages": [json.loads(r["data"]) for r in rows],
+            }
+        )
+
+    def list(self, limit: int = 200) -> list[ConversationSummary]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT id, title, updated_at FROM conversations ORDER BY updated_at DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [ConversationSummary(r["id"], r["title"], r["updated_at"]) for r in rows]
+
+    def search(self, query: str, limit: int = 50) -> list[ConversationSummary]:
+        """Conversations whose messages contain every word of ``query`` (any language), newest first."""
+        words = query.split()
+        if not words:
+            return []
+        clauses, params = [], []
+        for word in words:
+            if len(word) >= SEARCH_MIN_TRIGRAM:
+                clauses.append("c.id IN (SELECT conversation_id FROM messages_fts WHERE messages_fts MATCH ?)")
+                params.append('"' + word.replace('"', '""') + '"')
+            else:
+                clauses.append("c.id IN (SELECT conversation_id FROM messages WHERE content LIKE ? ESCAPE '\\')")
+                params.append(_like(word))
+        sql = f"SELECT c.id, c.title, c.updated_at FROM conversations c WHERE {' AND '.join(clauses)} "  # noqa: S608
+        sql += "ORDER BY c.updated_at DESC LIMIT ?"
+        with self._connect() as db:
+            rows = db.execute(sql, (*params, limit)).fetchall()
+            found = []
+            for row in rows:
+                hit = db.execute(
+                    "SELECT content FROM messages WHERE conversation_id = ? AND content LIKE ? ESCAPE '\\' LIMIT 1",
+                    (row["id"], _like(words[0])),
+                ).fetchone()
+                snippet = _snippet(hit["content"], words[0]) if hit else ""
+                found.append(ConversationSummary(row["id"], row["title"], row["updated_at"], snippet))
+        return found
+
+    def totals(self, since: str | None = None) -> Totals:
+        """Usage and cost over every stored reply (optionally since an ISO timestamp)."""
+        with self._connect() as db:
+            rows = db.execute(
+                """
+                SELECT json_extract(data, '$.usage') AS usage, json_extract(data, '$.cost') AS cost
+                FROM messages WHERE json_extract(data, '$.usage') IS NOT NULL AND created_at >= ?
+                """,
+                (since or "",),
+            ).fetchall()
+        return Totals.of((Usage(**json.loads(r["usage"])), Cost(**json.loads(r["cost"]))) for r in rows if r["cost"])
+
+
+def _like(word: str) -> str:
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _snippet(text: str, word: str, width: int = 60) -> str:
+    start = max(text.lower().find(word.lower()) - width // 3, 0)
+    return ("…" if start else "") + text[start : start + width].replace("\n", " ")

@@ -1,0 +1,83 @@
+"""End to end: chats survive a refresh, a crash mid-reply, and a stop click."""
+
+import pytest
+from playwright.sync_api import expect
+
+from conftest import TEST_KEY
+from scripted_server import Reply
+
+from .conftest import ARTIFACTS
+
+pytestmark = pytest.mark.e2e
+
+WORDS = " ".join(f"w{i}" for i in range(200))
+
+
+def provider(server) -> dict[str, str]:
+    return {
+        "OPENAI_API_KEY": TEST_KEY,
+        "OPENAI_BASE_URL": server.base_url,
+        "OPENAI_MODEL": "gpt-4o-mini",
+        "UI_LANGUAGE": "en",
+        "MAX_RETRIES": "0",
+        "APP_ENV_FILE": "/nonexistent.env",
+    }
+
+
+def send(page, text: str) -> None:
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_a_chat_is_still_there_after_a_refresh(server, launch_app, page):
+    app = launch_app(**provider(server))
+    server.expect(Reply(text="Kept across refreshes."))
+    page.goto(app.url)
+    send(page, "Please remember")
+    expect(page.get_by_text("Kept across refreshes.")).to_be_visible(timeout=30_000)
+    page.reload()
+    expect(page.get_by_text("Kept across refreshes.")).to_be_visible(timeout=30_000)
+    page.goto(app.url)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_role("button", name="Please remember").click()
+    expect(page.get_by_text("Kept across refreshes.")).to_be_visible(timeout=30_000)
+
+
+def test_a_crash_mid_reply_loses_at_most_the_last_second(server, launch_app, page):
+    app = launch_app(**provider(server))
+    server.expect(Reply(text=WORDS, chunk_delay=0.05))
+    page.goto(app.url)
+    send(page, "Count slowly")
+    reply = page.get_by_test_id("stChatMessage").nth(1)
+    expect(reply).to_contain_text("w60", timeout=30_000)
+    chat_url = page.url
+    assert "chat=" in chat_url
+    app.process.kill()
+    app.process.wait(10)
+    restarted = launch_app(**provider(server))
+    page.goto(chat_url.replace(app.url, restarted.url))
+    reply = page.get_by_test_id("stChatMessage").nth(1)
+    expect(reply).to_contain_text("w30", timeout=30_000)  # 60 words seen, 20 words per second streamed
+    expect(page.get_by_text("Stopped; what arrived is kept")).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "e2e-after-crash.png"), full_page=True)
+
+
+def test_stop_keeps_the_partial_reply_marked_stopped(server, launch_app, page):
+    app = launch_app(**provider(server))
+    server.expect(Reply(text=WORDS, chunk_delay=0.05))
+    page.goto(app.url)
+    send(page, "Count until I stop you")
+    reply = page.get_by_test_id("stChatMessage").nth(1)
+    expect(reply).to_contain_text("w20", timeout=30_000)
+    page.get_by_test_id("stChatInputStopButton").click()
+    page.wait_for_timeout(1500)
+    seen = reply.inner_text()
+    assert "w199" not in seen
+    page.reload()
+    expect(page.get_by_text("Stopped; what arrived is kept")).to_be_visible(timeout=30_000)
+    reply = page.get_by_test_id("stChatMessage").nth(1)
+    expect(reply).to_contain_text("w20")
+    expect(reply).not_to_contain_text("w199")
+    expect(reply.get_by_text("(estimated)")).to_be_visible()

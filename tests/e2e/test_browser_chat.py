@@ -43,11 +43,13 @@ def test_chat_in_the_browser_streams_a_reply_and_updates_the_sidebar(server, lau
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "e2e-chat.png"), full_page=True)
 
+    sidebar.get_by_text("Export and import").click()
     with page.expect_download() as download_info:
         sidebar.get_by_text("Download JSON").click()
     exported = json.loads(open(download_info.value.path(), encoding="utf-8").read())
-    assert [m["role"] for m in exported["messages"]] == ["user", "assistant", "tool", "assistant"]
-    assert exported["messages"][2]["content"] == '{"expression": "123*456", "result": 56088}'
+    messages = exported["conversations"][0]["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool", "assistant"]
+    assert messages[2]["content"] == '{"expression": "123*456", "result": 56088}'
     assert TEST_KEY not in json.dumps(exported)
     assert TEST_KEY not in page.content()
 

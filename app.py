@@ -15,14 +15,24 @@ import streamlit as st
 
 import exporters
 from config import LOCAL, PROVIDER_PRESETS, ConfigError, Secret, Settings, load_settings, redact
-from conversation_manager import INTERRUPTED, STOPPED, Conversation, Message, TurnRecorder, build_request
-from events import ReasoningDelta, TextDelta
+from conversation_manager import (
+    INTERRUPTED,
+    STOPPED,
+    Conversation,
+    Message,
+    TurnRecorder,
+    build_request,
+    shrinker,
+)
+from events import ReasoningDelta, Retrying, StreamEvent, TextDelta, Waiting
 from function_tools import ToolExecutor, ToolRegistry, default_registry
 from i18n import LANGUAGES, pick_language, t
 from knowledge_base import KnowledgeBase
-from llm_client import ChatParams, LLMClient, fetch_models
+from llm_client import ChatParams, TurnRunner, fetch_models, targets_for
 from local_backend import LocalBackendUnavailable, LocalModelServer, LocalModelSpec, local_spec
 from prompt_templates import DEFAULT_TEMPLATE, TEMPLATES
+from rate_limiter import RateLimiter
+from retry_policy import RetryPolicy
 from store import Store
 from token_tracker import PriceBook, Totals
 
@@ -41,6 +51,12 @@ def knowledge_base() -> KnowledgeBase:
 @st.cache_resource
 def open_store(path: str) -> Store:
     return Store(path)
+
+
+@st.cache_resource
+def rate_limiter(base_url: str, requests_per_minute: int, tokens_per_minute: int) -> RateLimiter:
+    """One limiter per provider, shared by every browser session of this app process."""
+    return RateLimiter(requests_per_minute, tokens_per_minute)
 
 
 def state() -> st.runtime.state.SessionStateProxy:
@@ -154,12 +170,25 @@ def render_tool(call: dict[str, str], result: Message | None, lang: str) -> None
             st.code(result.content, language="json")
 
 
-def render_reply(messages: Sequence[Message], lang: str, base_url: str) -> None:
+def notice_text(event: StreamEvent | None, lang: str) -> str | None:
+    if isinstance(event, Retrying):
+        return t("notice_retrying", lang, kind=event.error.kind, delay=event.delay, attempt=event.attempt)
+    if isinstance(event, Waiting):
+        return t("notice_waiting", lang, seconds=event.seconds)
+    return None
+
+
+def render_reply(messages: Sequence[Message], lang: str, base_url: str, notice: str | None = None) -> None:
     """One assistant bubble: reasoning, text, tool calls with results, usage and any interruption."""
     results = {m.tool_call_id: m for m in messages if m.role == "tool"}
     for message in messages:
         if message.role != "assistant":
             continue
+        if message.trimmed:
+            st.info(t("context_trimmed", lang, count=message.trimmed))
+        if message.fallback_from:
+            kind = (message.error or {}).get("kind") or "error"
+            st.caption(t("fallback_badge", lang, model=message.model, primary=message.fallback_from, kind=kind))
         if message.reasoning:
             with st.expander(t("reasoning", lang)):
                 st.markdown(message.reasoning)
@@ -175,6 +204,8 @@ def render_reply(messages: Sequence[Message], lang: str, base_url: str) -> None:
                 st.code(message.error.get("detail", ""))
         if message.finish_reason == "length":
             st.warning(t("status_length", lang))
+    if notice:
+        st.caption(notice)
     priced = [(m.usage, m.cost) for m in messages if m.usage and m.cost]
     if priced:
         st.caption(usage_line(Totals.of(priced), lang))
@@ -522,14 +553,16 @@ def run_turn(settings: Settings, store: Store, lang: str, template: str, tools: 
         with st.chat_message("user"):
             st.markdown(text)
     executor = ToolExecutor(state_registry(settings), timeout=settings.tool_timeout, enabled=tools)
-    request = build_request(conversation, template, lang, executor.schemas(), settings.model, settings.max_tokens)
+    schemas = executor.schemas()
+    request = build_request(conversation, template, lang, schemas, settings.model, settings.max_tokens)
+    shrink = shrinker(conversation, template, lang, schemas, settings.model, settings.max_tokens, request)
     book = price_book(settings)
     recorder = TurnRecorder(conversation, settings.model, template, book)
-    client = LLMClient(settings.key_for_client(), settings.base_url, settings.request_timeout, settings.max_retries)
+    limiter = rate_limiter(settings.base_url or "", settings.rate_limit_rpm, settings.rate_limit_tpm)
+    runner = TurnRunner(targets_for(settings), RetryPolicy(max_retries=settings.max_retries), limiter)
     params = ChatParams(settings.model, settings.temperature, settings.max_tokens)
-    events = client.run_turn(
-        request.messages, params, executor, settings.max_tool_rounds, stream_tool_rounds=not settings.is_local
-    )
+    events = runner.run(request.messages, params, executor, settings.max_tool_rounds, shrink)
+    base_url = settings.base_url or "https://api.openai.com/v1"
     start = len(conversation.messages) - 1
     try:
         with st.chat_message("assistant"):
@@ -537,13 +570,15 @@ def run_turn(settings: Settings, store: Store, lang: str, template: str, tools: 
                 st.info(t("trimmed", lang, count=request.dropped_messages))
             slot = st.empty()
             last_flush = last_save = 0.0
+            notice: str | None = None
             for event in events:
                 recorder.apply(event)
                 turn = conversation.messages[start:]
+                notice = notice_text(event, lang) or (None if isinstance(event, TextDelta) else notice)
                 now = time.monotonic()
                 if not isinstance(event, TextDelta | ReasoningDelta) or now - last_flush >= FLUSH_INTERVAL:
                     with slot.container():
-                        render_reply(turn, lang, client.base_url)
+                        render_reply(turn, lang, base_url, notice)
                     last_flush = now
                 if now - last_save >= SAVE_INTERVAL:
                     save(store, conversation, turn, lang)

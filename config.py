@@ -22,6 +22,10 @@ DEFAULTS: dict[str, str] = {
     "MAX_TOKENS": "2048",
     "MAX_TOOL_ROUNDS": "5",
     "REQUEST_TIMEOUT": "60",
+    "CONNECT_TIMEOUT": "10",
+    "RATE_LIMIT_RPM": "0",
+    "RATE_LIMIT_TPM": "0",
+    "FALLBACK_MODELS": "",
     "MAX_RETRIES": "2",
     "TOOL_TIMEOUT": "15",
     "USD_CNY_RATE": "7.1",
@@ -97,6 +101,32 @@ class Secret:
         return hash(self._value)
 
 
+@dataclass(frozen=True)
+class Fallback:
+    """A model to answer when the primary keeps failing; None fields mean: as the primary."""
+
+    model: str
+    base_url: str | None = None
+    api_key: Secret | None = None
+
+
+def parse_fallbacks(text: str, values: Mapping[str, str], errors: list[str]) -> tuple[Fallback, ...]:
+    """FALLBACK_MODELS: comma-separated ``model``, ``model@base_url`` or ``model@base_url#KEY_VARIABLE``."""
+    found: list[Fallback] = []
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        model, _, rest = entry.partition("@")
+        base_url, _, key_variable = rest.partition("#")
+        if not model or (base_url and not re.match(r"^https?://", base_url)):
+            errors.append(f"FALLBACK_MODELS entry {entry!r} must look like model, model@https://host/v1 or ...#KEY_VAR")
+            continue
+        if key_variable and not values.get(key_variable):
+            errors.append(f"FALLBACK_MODELS entry {entry!r} names {key_variable}, which is not set")
+            continue
+        key = Secret(values[key_variable]) if key_variable else None
+        found.append(Fallback(model.strip(), base_url.strip().rstrip("/") or None, key))
+    return tuple(found)
+
+
 class ConfigError(ValueError):
     """One or more settings are invalid; the message names each and says what is expected."""
 
@@ -110,6 +140,10 @@ class Settings:
     max_tokens: int
     max_tool_rounds: int
     request_timeout: float
+    connect_timeout: float
+    rate_limit_rpm: int
+    rate_limit_tpm: int
+    fallbacks: tuple[Fallback, ...]
     max_retries: int
     tool_timeout: float
     usd_cny_rate: float
@@ -180,6 +214,10 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         max_tokens=_number(merged, "MAX_TOKENS", int, 1, 1_000_000, errors),
         max_tool_rounds=_number(merged, "MAX_TOOL_ROUNDS", int, 1, 20, errors),
         request_timeout=_number(merged, "REQUEST_TIMEOUT", float, 1.0, 3600.0, errors),
+        connect_timeout=_number(merged, "CONNECT_TIMEOUT", float, 0.5, 600.0, errors),
+        rate_limit_rpm=_number(merged, "RATE_LIMIT_RPM", int, 0, 1_000_000, errors),
+        rate_limit_tpm=_number(merged, "RATE_LIMIT_TPM", int, 0, 1_000_000_000, errors),
+        fallbacks=parse_fallbacks(merged["FALLBACK_MODELS"], merged, errors),
         max_retries=_number(merged, "MAX_RETRIES", int, 0, 10, errors),
         tool_timeout=_number(merged, "TOOL_TIMEOUT", float, 0.1, 600.0, errors),
         usd_cny_rate=_number(merged, "USD_CNY_RATE", float, 0.01, 1000.0, errors),

@@ -9,13 +9,15 @@ so an assistant tool-call message is never separated from its results, then the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import model_catalog
 from events import (
+    ContextTrimmed,
+    FallbackUsed,
     Finished,
     Interrupted,
     ReasoningDelta,
@@ -70,6 +72,8 @@ class Message:
     template: str | None = None
     usage: Usage | None = None
     cost: Cost | None = None
+    fallback_from: str | None = None  # the primary model this reply replaces
+    trimmed: int = 0  # messages left out after the provider said the context was too long
     created_at: str = field(default_factory=_now)
 
     @property
@@ -280,6 +284,11 @@ class TurnRecorder:
         elif isinstance(event, Interrupted):
             self.current.status = INTERRUPTED
             self.current.error = asdict(event.error)
+        elif isinstance(event, FallbackUsed):
+            self.current.fallback_from = event.replaces
+            self.current.model = event.model
+        elif isinstance(event, ContextTrimmed):
+            self.current.trimmed += event.dropped_messages
 
 
 def history_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
@@ -324,12 +333,17 @@ def build_request(
     tools: Sequence[dict[str, Any]],
     model: str,
     max_tokens: int,
+    budget: int | None = None,
 ) -> TurnRequest:
-    """System prompt and template first, then as many whole recent turns as fit, newest message wrapped."""
+    """System prompt and template first, then as many whole recent turns as fit, newest message wrapped.
+
+    ``budget`` (prompt tokens for messages) defaults to what the model's context window leaves.
+    """
     tool_names = [t["function"]["name"] for t in tools]
     prefix = prefix_messages(template_key, language, tool_names)
-    window = model_catalog.lookup(model).context_window
-    budget = max(window - max_tokens - count_tools(tools, model), 0)
+    if budget is None:
+        window = model_catalog.lookup(model).context_window
+        budget = max(window - max_tokens - count_tools(tools, model), 0)
     turns = [history_messages(turn) for turn in conversation.turns()]
     turns = [turn for turn in turns if turn]
     if turns and turns[-1][0]["role"] == "user":
@@ -351,3 +365,23 @@ def _opening(prefix: list[dict[str, Any]], dropped: int, language: str) -> list[
     if not dropped:
         return prefix
     return [*prefix, {"role": "system", "content": TRIM_NOTE[language].format(count=dropped)}]
+
+
+def shrinker(
+    conversation: Conversation,
+    template_key: str,
+    language: str,
+    tools: Sequence[dict[str, Any]],
+    model: str,
+    max_tokens: int,
+    sent: TurnRequest,
+) -> Callable[[], tuple[list[dict[str, Any]], int] | None]:
+    """After a context-length error: the same request with half the prompt budget, once."""
+
+    def shrink() -> tuple[list[dict[str, Any]], int] | None:
+        budget = count_messages(sent.messages, model) // 2
+        smaller = build_request(conversation, template_key, language, tools, model, max_tokens, budget)
+        extra = smaller.dropped_messages - sent.dropped_messages
+        return (smaller.messages, extra) if extra > 0 else None
+
+    return shrink

@@ -1,7 +1,7 @@
 """What went wrong, as data: every failure of a call becomes an ``ErrorInfo`` with a kind.
 
-The kind picks the words the user sees (i18n.py holds them, zh and en); the raw detail, with
-keys redacted, stays one click away.
+The kind picks the words the user sees (i18n.py holds them, zh and en: what happened, the likely
+cause, what to do); the raw detail, with keys redacted, stays one click away.
 """
 
 from __future__ import annotations
@@ -11,23 +11,25 @@ from dataclasses import dataclass
 import openai
 
 from config import redact
+from retry_policy import retry_after_seconds
 
-# kind -> is it worth trying again later (shown to the user as advice, not retried here)
-ERROR_KINDS: dict[str, bool] = {
-    "auth": False,
-    "permission": False,
-    "not_found": False,
-    "bad_request": False,
-    "context_length": False,
-    "quota": False,
-    "rate_limit": True,
-    "server": True,
-    "connection": True,
-    "timeout": True,
-    "stream_cut": True,
-    "tool_rounds": False,
-    "unknown": True,
-}
+ERROR_KINDS = (
+    "auth",
+    "permission",
+    "not_found",
+    "bad_request",
+    "context_length",
+    "quota",
+    "rate_limit",
+    "conflict",
+    "server",
+    "connection",
+    "timeout",
+    "stream_cut",
+    "stalled",
+    "tool_rounds",
+    "unknown",
+)
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,7 @@ class ErrorInfo:
     detail: str
     status: int | None = None
     code: str | None = None
-
-    @property
-    def retryable(self) -> bool:
-        return ERROR_KINDS.get(self.kind, True)
+    retry_after: float | None = None
 
 
 def _error_code(error: openai.APIStatusError) -> str | None:
@@ -51,29 +50,36 @@ def _error_code(error: openai.APIStatusError) -> str | None:
     return getattr(error, "code", None)
 
 
-def classify(error: BaseException, secret: object = None) -> ErrorInfo:
+def _status_kind(status: int, code: str | None, text: str) -> str:
+    if status == 401:
+        return "auth"
+    if status == 403:
+        return "permission"
+    if status == 404:
+        return "not_found"
+    if status == 429:
+        return "quota" if code == "insufficient_quota" else "rate_limit"
+    if status in (408,):
+        return "timeout"
+    if status == 409:
+        return "conflict"
+    if status >= 500:
+        return "server"
+    if code == "context_length_exceeded" or "context length" in text or "maximum context" in text:
+        return "context_length"
+    return "bad_request"
+
+
+def classify(error: BaseException, secret: str | None = None) -> ErrorInfo:
     """Map an SDK (or transport) exception to an ErrorInfo, with keys scrubbed from its text."""
-    detail = redact(f"{type(error).__name__}: {error}", secret if isinstance(secret, str) else None)
+    detail = redact(f"{type(error).__name__}: {error}", secret)
     if isinstance(error, openai.APITimeoutError):
         return ErrorInfo("timeout", detail)
     if isinstance(error, openai.APIConnectionError):
         return ErrorInfo("connection", detail)
     if isinstance(error, openai.APIStatusError):
-        status, code = error.status_code, _error_code(error)
-        text = str(error).lower()
-        if status == 401:
-            kind = "auth"
-        elif status == 403:
-            kind = "permission"
-        elif status == 404:
-            kind = "not_found"
-        elif status == 429:
-            kind = "quota" if code == "insufficient_quota" else "rate_limit"
-        elif status >= 500:
-            kind = "server"
-        elif code == "context_length_exceeded" or "context length" in text or "maximum context" in text:
-            kind = "context_length"
-        else:
-            kind = "bad_request"
-        return ErrorInfo(kind, detail, status=status, code=code)
+        code = _error_code(error)
+        kind = _status_kind(error.status_code, code, str(error).lower())
+        wait = retry_after_seconds(dict(error.response.headers))
+        return ErrorInfo(kind, detail, status=error.status_code, code=code, retry_after=wait)
     return ErrorInfo("unknown", detail)

@@ -58,6 +58,49 @@ class Interrupted:
     error: ErrorInfo
 
 
+@dataclass(frozen=True)
+class Retrying:
+    """A request failed before any text was shown and will be sent again after ``delay`` seconds."""
+
+    attempt: int
+    delay: float
+    error: ErrorInfo
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The client-side rate limit holds this request back for ``seconds``."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class FallbackUsed:
+    """The primary model failed after its retries; ``model`` answers instead."""
+
+    model: str
+    replaces: str
+    error: ErrorInfo
+
+
+@dataclass(frozen=True)
+class ContextTrimmed:
+    """The provider said the context was too long: the request was rebuilt with fewer old messages."""
+
+    dropped_messages: int
+
+
 StreamEvent = (
-    RequestSent | TextDelta | ReasoningDelta | ToolCallStarted | ToolResult | UsageReported | Finished | Interrupted
+    RequestSent
+    | TextDelta
+    | ReasoningDelta
+    | ToolCallStarted
+    | ToolResult
+    | UsageReported
+    | Finished
+    | Interrupted
+    | Retrying
+    | Waiting
+    | FallbackUsed
+    | ContextTrimmed
 )

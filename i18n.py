@@ -140,6 +140,30 @@ STRINGS: dict[str, tuple[str, str]] = {
         "模型连续调用工具的轮数达到上限，已停止。可以换个问法，或在 .env 中调大 MAX_TOOL_ROUNDS。",
         "The model kept calling tools until the round limit and was stopped. Rephrase, or raise MAX_TOOL_ROUNDS in `.env`.",
     ),
+    "err_conflict": (
+        "请求冲突（409），服务端暂时无法处理。请稍后重试。",
+        "The request conflicted (409) and the service could not handle it now. Try again shortly.",
+    ),
+    "err_stalled": (
+        "回复中途停滞：超过 REQUEST_TIMEOUT 秒没有收到新数据，已断开。已收到的内容已保留，可以让模型继续。",
+        "The reply stalled: no data for REQUEST_TIMEOUT seconds, so it was cut. What arrived is kept; ask the model to continue.",
+    ),
+    "notice_retrying": (
+        "{kind} 错误，{delay:.1f} 秒后第 {attempt} 次重试…",
+        "{kind} error; retry {attempt} in {delay:.1f} s…",
+    ),
+    "notice_waiting": (
+        "客户端限流：等待 {seconds:.1f} 秒后发送（RATE_LIMIT_RPM / RATE_LIMIT_TPM）…",
+        "Client-side rate limit: sending in {seconds:.1f} s (RATE_LIMIT_RPM / RATE_LIMIT_TPM)…",
+    ),
+    "fallback_badge": (
+        "🔀 由备用模型 {model} 回答（{primary} 出错：{kind}）",
+        "🔀 Answered by fallback model {model} ({primary} failed: {kind})",
+    ),
+    "context_trimmed": (
+        "上下文超出模型窗口：已再省略 {count} 条较早的消息并重试。",
+        "The context was too long for the model: {count} more earlier messages were left out and the request was retried.",
+    ),
     "err_unknown": (
         "发生了意外错误。已收到的内容已保留，请查看原始错误后重试。",
         "Something unexpected went wrong. What arrived is kept; see the raw error and try again.",

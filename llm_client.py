@@ -1,35 +1,48 @@
-"""The streaming client and the tool-calling loop.
+"""The streaming client and the turn runner (retries, rate limit, fallback models, the tool loop).
 
-Talks to any OpenAI-compatible service through the official SDK and turns its chunks into the
-typed events of events.py. Tool-call fragments are assembled by the SDK's own
+``LLMClient`` talks to one OpenAI-compatible service through the official SDK and turns its chunks
+into the typed events of events.py; tool-call fragments are assembled by the SDK's own
 ``ChatCompletionStreamState``. A stream that ends without a finish reason (a cut connection: the
-SDK then just stops iterating) is reported as ``Interrupted``, never as a normal end.
+SDK then just stops iterating) is an interruption, never a normal end.
+
+``TurnRunner`` runs one turn over a chain of targets (primary model, then fallbacks): it retries
+what is retryable before any text was shown, waits for the client-side rate limit, switches to the
+next target when one keeps failing, trims the context once when it is too long, and loops through
+tool calls up to a bound.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import openai
 from openai.lib.streaming.chat import ChatCompletionStreamState
 
+from config import NO_KEY_PLACEHOLDER, Settings
 from errors import ErrorInfo, classify
 from events import (
+    ContextTrimmed,
+    FallbackUsed,
     Finished,
     Interrupted,
     ReasoningDelta,
     RequestSent,
+    Retrying,
     StreamEvent,
     TextDelta,
     ToolCallStarted,
     ToolResult,
     UsageReported,
+    Waiting,
 )
 from function_tools import ToolCall, ToolExecutor
-from token_tracker import estimate_usage, usage_from_api
+from rate_limiter import RateLimiter
+from retry_policy import RETRYABLE_KINDS, RetryPolicy
+from token_tracker import count_messages, estimate_usage, usage_from_api
 
 _REASONING_FIELDS = ("reasoning_content", "reasoning")
 # o-series reasoning models take max_completion_tokens and no temperature.
@@ -48,7 +61,8 @@ class RoundResult:
     text: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
     finish_reason: str | None = None
-    failed: bool = False
+    error: ErrorInfo | None = None
+    shown: bool = False  # text or reasoning reached the user: never retried silently
 
 
 def build_body(
@@ -70,49 +84,55 @@ def build_body(
 
 
 class LLMClient:
-    """One configured connection (key, base URL, timeouts, retries) to a provider."""
+    """One configured connection to a provider. The SDK's retries are off: RetryPolicy decides."""
 
-    def __init__(self, api_key: str, base_url: str | None, timeout: float = 60.0, max_retries: int = 2) -> None:
+    def __init__(
+        self, api_key: str, base_url: str | None, read_timeout: float = 60.0, connect_timeout: float = 10.0
+    ) -> None:
         self._api_key = api_key
-        self._client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)
+        self._client = openai.OpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=openai.Timeout(read_timeout, connect=connect_timeout),
+            max_retries=0,
+        )
 
     @property
     def base_url(self) -> str:
         return str(self._client.base_url)
 
-    def _fail(self, error: BaseException) -> Interrupted:
-        return Interrupted(classify(error, self._api_key))
+    def list_models(self) -> list[str]:
+        """Model ids from GET /models; an empty list where a provider lists nothing."""
+        return sorted(model.id for model in self._client.models.list())
 
     def stream_round(self, body: dict[str, Any]) -> Generator[StreamEvent, None, RoundResult]:
-        """One API call: yields deltas as they arrive; returns what the round produced."""
+        """One streamed API call: yields deltas as they arrive; returns what the round produced."""
         result = RoundResult()
-        tools = body.get("tools") or []
-        state: ChatCompletionStreamState[Any] = ChatCompletionStreamState(input_tools=tools)
+        state: ChatCompletionStreamState[Any] = ChatCompletionStreamState(input_tools=body.get("tools") or [])
         api_usage = None
-        started = False
         try:
             with self._client.chat.completions.create(**body) as stream:
                 for chunk in stream:
-                    started = True
                     state.handle_chunk(chunk)
                     api_usage = chunk.usage or api_usage
                     for choice in chunk.choices[:1]:
                         for name in _REASONING_FIELDS:
                             reasoning = getattr(choice.delta, name, None)
                             if isinstance(reasoning, str) and reasoning:
+                                result.shown = True
                                 yield ReasoningDelta(reasoning)
                         if choice.delta.content:
                             result.text += choice.delta.content
+                            result.shown = True
                             yield TextDelta(choice.delta.content)
                         if choice.finish_reason:
                             result.finish_reason = choice.finish_reason
         except (openai.APIError, OSError) as error:
-            result.failed = True
-            if not started:
-                yield self._fail(error)
-                return result
-            yield from self._usage(body, result, None)
-            yield Interrupted(ErrorInfo("stream_cut", classify(error, self._api_key).detail))
+            result.error = classify(error, self._api_key)
+            if result.shown:
+                kind = "stalled" if result.error.kind == "timeout" else "stream_cut"
+                result.error = replace(result.error, kind=kind)
+                yield self._usage(body, result, None)
             return result
         if result.finish_reason is not None:
             message = state.current_completion_snapshot.choices[0].message
@@ -120,33 +140,19 @@ class LLMClient:
                 ToolCall(call.id, call.function.name, call.function.arguments or "")
                 for call in message.tool_calls or []
             ]
-        yield from self._usage(body, result, api_usage)
+        yield self._usage(body, result, api_usage)
         if result.finish_reason is None:
-            result.failed = True
-            yield Interrupted(ErrorInfo("stream_cut", "the stream ended without a finish_reason"))
+            result.error = ErrorInfo("stream_cut", "the stream ended without a finish_reason")
+            result.shown = True
         return result
 
-    def _usage(self, body: dict[str, Any], result: RoundResult, api_usage: Any) -> Iterator[StreamEvent]:
-        if api_usage is not None:
-            yield UsageReported(usage_from_api(api_usage), body["model"])
-            return
-        completion = result.text + "".join(call.name + call.arguments for call in result.tool_calls)
-        yield UsageReported(
-            estimate_usage(body["messages"], completion, body["model"], body.get("tools") or []), body["model"]
-        )
-
-    def list_models(self) -> list[str]:
-        """Model ids from GET /models; an empty list where a provider lists nothing."""
-        return sorted(model.id for model in self._client.models.list())
-
-    def decide_tools(self, body: dict[str, Any]) -> Generator[StreamEvent, None, RoundResult]:
-        """A non-stream call that only asks whether to call tools (for servers that cannot stream them)."""
+    def complete_round(self, body: dict[str, Any]) -> Generator[StreamEvent, None, RoundResult]:
+        """A non-stream call (the tool decision for servers that cannot stream tool calls)."""
         result = RoundResult()
         try:
             response = self._client.chat.completions.create(**body)
         except (openai.APIError, OSError) as error:
-            result.failed = True
-            yield self._fail(error)
+            result.error = classify(error, self._api_key)
             return result
         choice = response.choices[0]
         result.finish_reason = choice.finish_reason
@@ -158,49 +164,138 @@ class LLMClient:
         yield UsageReported(usage_from_api(response.usage), body["model"])
         return result
 
-    def run_turn(
+    @staticmethod
+    def _usage(body: dict[str, Any], result: RoundResult, api_usage: Any) -> UsageReported:
+        if api_usage is not None:
+            return UsageReported(usage_from_api(api_usage), body["model"])
+        completion = result.text + "".join(call.name + call.arguments for call in result.tool_calls)
+        usage = estimate_usage(body["messages"], completion, body["model"], body.get("tools") or [])
+        return UsageReported(usage, body["model"])
+
+
+def fetch_models(api_key: str, base_url: str | None, timeout: float = 5.0) -> list[str]:
+    """The provider's model list for the picker; empty when it lists none or cannot be reached."""
+    try:
+        return LLMClient(api_key, base_url, read_timeout=timeout, connect_timeout=timeout).list_models()
+    except (openai.APIError, OSError):
+        return []
+
+
+@dataclass(frozen=True)
+class Target:
+    """One model to answer with. ``stream_tools`` is False for servers (llama.cpp) that cannot."""
+
+    client: LLMClient
+    model: str
+    stream_tools: bool = True
+
+
+# Rebuild the request with fewer old messages after a context-length error: (messages, dropped) or None.
+Shrink = Callable[[], tuple[list[dict[str, Any]], int] | None]
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        targets: Sequence[Target],
+        policy: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] | None = None,
+    ) -> None:
+        if not targets:
+            raise ValueError("a turn needs at least one target")
+        self.targets = list(targets)
+        self.policy = policy or RetryPolicy()
+        self.limiter = limiter
+        self.sleep = sleep
+        self.jitter = jitter
+        self.active = 0
+        self.requests = 0
+
+    @property
+    def target(self) -> Target:
+        return self.targets[self.active]
+
+    def _send(
+        self, working: list[dict[str, Any]], params: ChatParams, tools: list[dict[str, Any]], stream: bool
+    ) -> Generator[StreamEvent, None, RoundResult]:
+        """One request with retries, rate limiting and fallback; returns the round's result."""
+        attempt = 0
+        while True:
+            target = self.target
+            body = build_body(working, replace(params, model=target.model), tools, stream)
+            if self.limiter is not None:
+                wait = self.limiter.reserve(count_messages(working, target.model) + (params.max_tokens or 0))
+                if wait > 0:
+                    yield Waiting(wait)
+                    self.sleep(wait)
+            self.requests += 1
+            yield RequestSent(body, self.requests)
+            round_call = target.client.stream_round if stream else target.client.complete_round
+            result = yield from round_call(body)
+            if result.error is None or result.shown:
+                return result
+            attempt += 1
+            jitter = self.jitter() if self.jitter else None
+            delay = self.policy.delay(result.error.kind, attempt, result.error.retry_after, jitter)
+            if delay is not None:
+                yield Retrying(attempt, delay, result.error)
+                self.sleep(delay)
+                continue
+            if result.error.kind in RETRYABLE_KINDS and self.active + 1 < len(self.targets):
+                self.active += 1
+                attempt = 0
+                yield FallbackUsed(self.target.model, target.model, result.error)
+                continue
+            return result
+
+    def run(
         self,
         messages: Sequence[dict[str, Any]],
         params: ChatParams,
         executor: ToolExecutor | None = None,
         max_rounds: int = 5,
-        stream_tool_rounds: bool = True,
+        shrink: Shrink | None = None,
     ) -> Iterator[StreamEvent]:
         """Stream, run requested tools, send their results back, stream again, up to ``max_rounds``.
 
-        With ``stream_tool_rounds=False`` (llama.cpp's server aborts a stream that may call tools) the
-        tool decision is a non-stream call, and the answer then streams without tools.
+        For a target that cannot stream tool calls the decision is a non-stream call, and the
+        answer then streams without tools.
         """
         working = list(messages)
         tools = executor.schemas() if executor else []
-        requests = 0
-        for _ in range(max_rounds):
-            if tools and not stream_tool_rounds:
-                body = build_body(working, params, tools, stream=False)
-                requests += 1
-                yield RequestSent(body, requests)
-                decision = yield from self.decide_tools(body)
-                if decision.failed:
-                    return
-                tools = []
-                if decision.tool_calls and executor is not None:
-                    yield from self._run_tools(working, decision, executor)
-                    continue
-            body = build_body(working, params, tools)
-            requests += 1
-            yield RequestSent(body, requests)
-            result = yield from self.stream_round(body)
-            if result.failed:
+        rounds = 0
+        trimmed = False
+        while rounds < max_rounds:
+            decide = bool(tools) and not self.target.stream_tools
+            result = yield from self._send(working, params, tools, stream=not decide)
+            if result.error is not None:
+                if result.error.kind == "context_length" and shrink and not trimmed and working == list(messages):
+                    trimmed = True
+                    smaller = shrink()
+                    if smaller is not None:
+                        working, dropped = list(smaller[0]), smaller[1]
+                        messages = smaller[0]
+                        yield ContextTrimmed(dropped)
+                        continue
+                yield Interrupted(result.error)
                 return
+            if decide:
+                tools = []
+                if result.tool_calls and executor is not None:
+                    yield from self._run_tools(working, result, executor)
+                    rounds += 1
+                continue
             if not result.tool_calls or executor is None:
                 yield Finished(result.finish_reason or "stop")
                 return
             yield from self._run_tools(working, result, executor)
+            rounds += 1
         yield Interrupted(ErrorInfo("tool_rounds", f"the model still asked for tools after {max_rounds} rounds"))
 
-    def _run_tools(
-        self, working: list[dict[str, Any]], result: RoundResult, executor: ToolExecutor
-    ) -> Iterator[StreamEvent]:
+    @staticmethod
+    def _run_tools(working: list[dict[str, Any]], result: RoundResult, executor: ToolExecutor) -> Iterator[StreamEvent]:
         working.append(
             {
                 "role": "assistant",
@@ -218,9 +313,17 @@ class LLMClient:
             working.append({"role": "tool", "tool_call_id": outcome.call.call_id, "content": outcome.content})
 
 
-def fetch_models(api_key: str, base_url: str | None, timeout: float = 5.0) -> list[str]:
-    """The provider's model list for the picker; empty when it lists none or cannot be reached."""
-    try:
-        return LLMClient(api_key, base_url, timeout=timeout, max_retries=0).list_models()
-    except (openai.APIError, OSError):
-        return []
+def targets_for(settings: Settings) -> list[Target]:
+    """The primary model, then each configured fallback (on its own provider when it names one)."""
+    primary = LLMClient(
+        settings.key_for_client(), settings.base_url, settings.request_timeout, settings.connect_timeout
+    )
+    targets = [Target(primary, settings.model, stream_tools=not settings.is_local)]
+    for fallback in settings.fallbacks:
+        if fallback.base_url is None:
+            targets.append(Target(primary, fallback.model))
+            continue
+        key = fallback.api_key.reveal() if fallback.api_key else NO_KEY_PLACEHOLDER
+        client = LLMClient(key, fallback.base_url, settings.request_timeout, settings.connect_timeout)
+        targets.append(Target(client, fallback.model))
+    return targets

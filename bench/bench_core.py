@@ -51,7 +51,7 @@ def bench_stream(server: ScriptedServer) -> tuple[float, float]:
 
     def ours() -> None:
         server.expect(Reply(text=text))
-        client = LLMClient("bench", server.base_url, max_retries=0)
+        client = LLMClient("bench", server.base_url)
         for _ in client.stream_round(body):
             pass
 

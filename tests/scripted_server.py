@@ -29,6 +29,8 @@ class Reply:
     cached_tokens: int = 0
     send_usage: bool = True  # a provider that ignores stream_options.include_usage sends none
     cut_after: int | None = None  # close the connection after this many content chunks
+    stall_after: int | None = None  # go silent for stall_seconds after this many content chunks
+    stall_seconds: float = 0.0
     chunk_delay: float = 0.0
     chunk_size: int = 0  # characters per content chunk; 0: one word per chunk
     finish_reason: str | None = None
@@ -156,6 +158,8 @@ class _Handler(BaseHTTPRequestHandler):
             for piece in _pieces(reply.reasoning, reply.chunk_size):
                 self._event(body, {"reasoning_content": piece})
             for sent, piece in enumerate(_pieces(reply.text, reply.chunk_size)):
+                if reply.stall_after is not None and sent == reply.stall_after:
+                    time.sleep(reply.stall_seconds)
                 if reply.cut_after is not None and sent >= reply.cut_after:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)

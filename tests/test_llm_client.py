@@ -5,17 +5,23 @@ import json
 import pytest
 
 from events import (
+    ContextTrimmed,
+    FallbackUsed,
     Finished,
     Interrupted,
     ReasoningDelta,
     RequestSent,
+    Retrying,
     TextDelta,
     ToolCallStarted,
     ToolResult,
     UsageReported,
+    Waiting,
 )
 from function_tools import ToolExecutor, default_registry
-from llm_client import ChatParams, LLMClient, build_body, fetch_models
+from llm_client import ChatParams, LLMClient, Target, TurnRunner, build_body, fetch_models
+from rate_limiter import RateLimiter
+from retry_policy import RetryPolicy
 from scripted_server import Reply
 
 KEY = "sk-test-SECRET-0123456789abcdef"
@@ -24,7 +30,7 @@ PARAMS = ChatParams("gpt-4o-mini", temperature=0.3, max_tokens=200)
 
 @pytest.fixture
 def client(server):
-    return LLMClient(KEY, server.base_url, timeout=5, max_retries=0)
+    return LLMClient(KEY, server.base_url, read_timeout=5)
 
 
 @pytest.fixture
@@ -32,8 +38,13 @@ def executor():
     return ToolExecutor(default_registry("http://127.0.0.1:9/f", "http://127.0.0.1:9/g"), timeout=2)
 
 
-def run(client, executor=None, messages=None, max_rounds=5):
-    return list(client.run_turn(messages or [{"role": "user", "content": "hi"}], PARAMS, executor, max_rounds))
+def runner(client, retries=0, stream_tools=True):
+    return TurnRunner([Target(client, PARAMS.model, stream_tools)], RetryPolicy(max_retries=retries))
+
+
+def run(client, executor=None, messages=None, max_rounds=5, stream_tools=True):
+    messages = messages or [{"role": "user", "content": "hi"}]
+    return list(runner(client, stream_tools=stream_tools).run(messages, PARAMS, executor, max_rounds))
 
 
 def of_type(events, kind):
@@ -146,15 +157,15 @@ def test_http_errors_are_classified_and_never_leak_the_key(client, server, reply
 
 
 def test_connection_refused_is_a_connection_error():
-    events = run(LLMClient(KEY, "http://127.0.0.1:9/v1", timeout=2, max_retries=0))
+    events = run(LLMClient(KEY, "http://127.0.0.1:9/v1", read_timeout=2, connect_timeout=2))
     assert events[-1].error.kind == "connection"
 
 
 def test_a_read_timeout_is_reported_as_timeout(server):
     server.expect(Reply(text="slow reply", chunk_delay=2.0))
-    events = run(LLMClient(KEY, server.base_url, timeout=0.5, max_retries=0))
+    events = run(LLMClient(KEY, server.base_url, read_timeout=0.5))
     assert isinstance(events[-1], Interrupted)
-    assert events[-1].error.kind in {"timeout", "stream_cut"}
+    assert events[-1].error.kind == "timeout"
 
 
 def test_reasoning_models_get_max_completion_tokens_and_no_temperature():
@@ -164,7 +175,7 @@ def test_reasoning_models_get_max_completion_tokens_and_no_temperature():
 
 def test_without_streamed_tool_rounds_the_decision_is_a_plain_call_and_the_answer_streams(client, server, executor):
     server.expect(Reply(tool_calls=[("calculate", '{"expression": "2+2"}')], usage=(60, 9)), Reply(text="Four."))
-    events = list(client.run_turn([{"role": "user", "content": "2+2?"}], PARAMS, executor, 5, stream_tool_rounds=False))
+    events = run(client, executor, [{"role": "user", "content": "2+2?"}], stream_tools=False)
     decision, answer = server.chat_requests()[-2:]
     assert decision["stream"] is False and decision["tool_choice"] == "auto" and "stream_options" not in decision
     assert answer["stream"] is True and "tools" not in answer
@@ -175,7 +186,7 @@ def test_without_streamed_tool_rounds_the_decision_is_a_plain_call_and_the_answe
 
 def test_no_tool_call_in_the_decision_means_a_streamed_answer_without_tools(client, server, executor):
     server.expect(Reply(text="discarded"), Reply(text="Hello!"))
-    events = list(client.run_turn([{"role": "user", "content": "hi"}], PARAMS, executor, 5, stream_tool_rounds=False))
+    events = run(client, executor, stream_tools=False)
     assert "".join(e.text for e in of_type(events, TextDelta)) == "Hello!"
     assert [r["stream"] for r in server.chat_requests()] == [False, True]
 
@@ -183,3 +194,68 @@ def test_no_tool_call_in_the_decision_means_a_streamed_answer_without_tools(clie
 def test_the_model_list_comes_from_get_models(client, server):
     assert client.list_models() == ["deepseek-chat", "gpt-4o", "gpt-4o-mini"]
     assert fetch_models(KEY, "http://127.0.0.1:9/v1", timeout=1) == []
+
+
+def test_the_runner_retries_with_the_servers_retry_after_and_says_so(client, server):
+    slept: list[float] = []
+    server.expect(
+        Reply.fail(429, "slow down", code="rate_limit_exceeded", **{"retry-after": "7"}),
+        Reply.fail(502, "bad gateway"),
+        Reply(text="finally"),
+    )
+    turn = TurnRunner(
+        [Target(client, "gpt-4o-mini")], RetryPolicy(max_retries=2), sleep=slept.append, jitter=lambda: 1.0
+    )
+    events = list(turn.run([{"role": "user", "content": "hi"}], PARAMS))
+    retries = of_type(events, Retrying)
+    assert [(r.attempt, r.delay, r.error.kind) for r in retries] == [(1, 7.0, "rate_limit"), (2, 1.0, "server")]
+    assert slept == [7.0, 1.0]
+    assert "".join(e.text for e in of_type(events, TextDelta)) == "finally"
+
+
+def test_text_already_shown_is_never_silently_restarted(client, server):
+    slept: list[float] = []
+    server.expect(Reply(text="one two three", cut_after=1))
+    turn = TurnRunner([Target(client, "gpt-4o-mini")], RetryPolicy(max_retries=3), sleep=slept.append)
+    events = list(turn.run([{"role": "user", "content": "hi"}], PARAMS))
+    assert slept == [] and len(server.chat_requests()) == 1
+    assert events[-1].error.kind == "stream_cut"
+
+
+def test_the_fallback_answers_after_the_primary_exhausts_its_retries(server):
+    primary = LLMClient(KEY, "http://127.0.0.1:9/v1", read_timeout=1, connect_timeout=1)
+    backup = LLMClient(KEY, server.base_url, read_timeout=5)
+    slept: list[float] = []
+    turn = TurnRunner(
+        [Target(primary, "gpt-4o-mini"), Target(backup, "deepseek-chat")],
+        RetryPolicy(max_retries=1),
+        sleep=slept.append,
+    )
+    events = list(turn.run([{"role": "user", "content": "hi"}], PARAMS))
+    (fallback,) = of_type(events, FallbackUsed)
+    assert (fallback.model, fallback.replaces, fallback.error.kind) == ("deepseek-chat", "gpt-4o-mini", "connection")
+    assert len(slept) == 1
+    assert server.chat_requests()[0]["model"] == "deepseek-chat"
+    assert of_type(events, UsageReported)[0].model == "deepseek-chat"
+
+
+def test_the_rate_limiter_wait_is_an_event(client, server):
+    slept: list[float] = []
+    limiter = RateLimiter(requests_per_minute=1, clock=lambda: 0.0)
+    limiter.reserve(1)
+    turn = TurnRunner([Target(client, "gpt-4o-mini")], limiter=limiter, sleep=slept.append)
+    events = list(turn.run([{"role": "user", "content": "hi"}], PARAMS))
+    assert of_type(events, Waiting) == [Waiting(60.0)] and slept == [60.0]
+    assert isinstance(events[-1], Finished)
+
+
+def test_a_context_overflow_is_retried_once_with_the_smaller_request(client, server):
+    server.expect(
+        Reply.fail(400, "maximum context length exceeded", code="context_length_exceeded"),
+        Reply.fail(400, "maximum context length exceeded", code="context_length_exceeded"),
+    )
+    smaller = [{"role": "user", "content": "short"}]
+    events = list(runner(client).run([{"role": "user", "content": "long"}], PARAMS, shrink=lambda: (smaller, 4)))
+    assert of_type(events, ContextTrimmed) == [ContextTrimmed(4)]
+    assert server.chat_requests()[1]["messages"] == smaller
+    assert events[-1].error.kind == "context_length" and len(server.chat_requests()) == 2

@@ -11,7 +11,7 @@ import pytest
 from config import load_settings
 from events import Finished, RequestSent, TextDelta, ToolResult, UsageReported
 from function_tools import ToolExecutor, default_registry
-from llm_client import ChatParams, LLMClient
+from llm_client import ChatParams, LLMClient, Target, TurnRunner
 from local_backend import LocalBackendUnavailable, LocalModelServer, local_spec, packaged_model, resolve_model
 
 
@@ -34,13 +34,14 @@ def test_the_packaged_model_is_found():
 
 
 def test_a_reply_streams_from_the_local_model(local_server):
-    client = LLMClient("not-needed", local_server.base_url, timeout=120, max_retries=0)
+    client = LLMClient("not-needed", local_server.base_url, read_timeout=120)
     assert client.list_models() == [local_server.spec.alias]
     messages = [
         {"role": "system", "content": "You are a helpful assistant."},
         {"role": "user", "content": "What is the capital of France?"},
     ]
-    events = list(client.run_turn(messages, ChatParams(local_server.spec.alias, 0.0, 24)))
+    runner = TurnRunner([Target(client, local_server.spec.alias, stream_tools=False)])
+    events = list(runner.run(messages, ChatParams(local_server.spec.alias, 0.0, 24)))
     deltas = [e.text for e in events if isinstance(e, TextDelta)]
     assert len(deltas) > 3, "the reply should arrive in several pieces"
     assert "".join(deltas).strip()
@@ -51,15 +52,14 @@ def test_a_reply_streams_from_the_local_model(local_server):
 
 
 def test_one_tool_round_the_local_way(local_server):
-    client = LLMClient("not-needed", local_server.base_url, timeout=120, max_retries=0)
+    client = LLMClient("not-needed", local_server.base_url, read_timeout=120)
     executor = ToolExecutor(default_registry("http://127.0.0.1:9/f", "http://127.0.0.1:9/g"), timeout=5)
     messages = [
         {"role": "system", "content": "You are a helpful assistant. Use tools when useful."},
         {"role": "user", "content": "What time is it in Tokyo?"},
     ]
-    events = list(
-        client.run_turn(messages, ChatParams(local_server.spec.alias, 0.0, 48), executor, stream_tool_rounds=False)
-    )
+    runner = TurnRunner([Target(client, local_server.spec.alias, stream_tools=False)])
+    events = list(runner.run(messages, ChatParams(local_server.spec.alias, 0.0, 48), executor))
     requests = [e.body for e in events if isinstance(e, RequestSent)]
     assert requests[0]["stream"] is False and requests[0]["tools"]
     results = [e for e in events if isinstance(e, ToolResult)]
@@ -84,4 +84,4 @@ def test_a_dead_server_is_restarted(local_server):
     time.sleep(1.0)
     url = urls[0]
     assert local_server.healthy() and local_server.restarts == 1
-    assert LLMClient("not-needed", url, timeout=60).list_models() == [local_server.spec.alias]
+    assert LLMClient("not-needed", url, read_timeout=60).list_models() == [local_server.spec.alias]

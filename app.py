@@ -12,8 +12,11 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 import exporters
+import model_catalog
+from budget import OK, OVER, WARNING, BudgetCheck, check_budgets
 from config import LOCAL, PROVIDER_PRESETS, ConfigError, Secret, Settings, load_settings, redact
 from conversation_manager import (
     INTERRUPTED,
@@ -21,20 +24,23 @@ from conversation_manager import (
     Conversation,
     Message,
     TurnRecorder,
+    TurnRequest,
     build_request,
     shrinker,
+    transcript,
+    turns_to_summarize,
 )
 from events import ReasoningDelta, Retrying, StreamEvent, TextDelta, Waiting
 from function_tools import ToolExecutor, ToolRegistry, default_registry
 from i18n import LANGUAGES, pick_language, t
 from knowledge_base import KnowledgeBase
-from llm_client import ChatParams, TurnRunner, fetch_models, targets_for
+from llm_client import ChatParams, SummaryFailed, Target, TurnRunner, fetch_models, summarize, targets_for
 from local_backend import LocalBackendUnavailable, LocalModelServer, LocalModelSpec, local_spec
-from prompt_templates import DEFAULT_TEMPLATE, TEMPLATES
+from prompt_templates import DEFAULT_TEMPLATE, TEMPLATES, summary_messages
 from rate_limiter import RateLimiter
 from retry_policy import RetryPolicy
 from store import Store
-from token_tracker import PriceBook, Totals
+from token_tracker import PriceBook, Totals, Usage
 
 VISIBLE_MESSAGES = 30
 FLUSH_INTERVAL = 0.05  # seconds; one visible update per 50 ms keeps long streams from flooding the browser
@@ -206,9 +212,16 @@ def render_reply(messages: Sequence[Message], lang: str, base_url: str, notice: 
             st.warning(t("status_length", lang))
     if notice:
         st.caption(notice)
-    priced = [(m.usage, m.cost) for m in messages if m.usage and m.cost]
+    priced = [m for m in messages if m.usage and m.cost]
     if priced:
-        st.caption(usage_line(Totals.of(priced), lang))
+        line = usage_line(Totals.of((m.usage, m.cost) for m in priced if m.usage and m.cost), lang)
+        measured = [m for m in priced if m.usage and not m.usage.estimated and m.estimated_prompt_tokens]
+        if measured:
+            estimate = sum(m.estimated_prompt_tokens or 0 for m in measured)
+            actual = sum(m.usage.prompt_tokens for m in measured if m.usage)
+            diff = (estimate - actual) / actual * 100 if actual else 0.0
+            line += " · " + t("estimate_vs_actual", lang, estimate=estimate, actual=actual, diff=diff)
+        st.caption(line)
 
 
 def version_switcher(conversation: Conversation, message: Message, store: Store, lang: str) -> None:
@@ -295,28 +308,83 @@ def render_history(conversation: Conversation, store: Store, lang: str, base_url
                 version_switcher(conversation, turn[0], store, lang)
 
 
-def render_usage(conversation: Conversation, store: Store, lang: str, rate: float) -> None:
+def render_usage(conversation: Conversation, store: Store, lang: str, settings: Settings, plan: TurnRequest) -> None:
     st.subheader(t("usage", lang))
-    midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    book = price_book(settings)
+    window = model_catalog.lookup(settings.model).context_window
+    st.markdown(f"**{t('next_request', lang)}**")
+    next_cost = Totals.of([(Usage(plan.prompt_tokens), book.cost(settings.model, Usage(plan.prompt_tokens)))])
+    st.caption(t("next_request_line", lang, tokens=plan.prompt_tokens, cost=money(next_cost, lang)))
+    share = plan.prompt_tokens / window if window else 0.0
+    st.progress(
+        min(share, 1.0), text=t("context_meter", lang, percent=share * 100, tokens=plan.prompt_tokens, window=window)
+    )
+    today = today_totals(store)
     rows = [
         (t("last_reply", lang), conversation.last_reply_totals()),
         (t("conversation", lang), conversation.totals()),
-        (t("today", lang), store.totals(since=midnight.astimezone(UTC).isoformat(timespec="seconds"))),
+        (t("today", lang), today),
         (t("all_time", lang), store.totals()),
     ]
-    if not any(row.calls for _, row in rows):
+    if any(row.calls for _, row in rows):
+        for label, row in rows:
+            usage = row.usage
+            mark = f" {t('estimated', lang)}" if usage.estimated else ""
+            st.markdown(
+                f"**{label}**{mark}  \n"
+                f"{t('prompt_tokens', lang)} {usage.prompt_tokens} · {t('completion_tokens', lang)} "
+                f"{usage.completion_tokens} · {t('total_tokens', lang)} {usage.total_tokens}  \n"
+                f"{t('cost', lang)} {money(row, lang)}"
+            )
+    else:
         st.caption(t("no_usage_yet", lang))
-        return
-    for label, row in rows:
-        usage = row.usage
-        mark = f" {t('estimated', lang)}" if usage.estimated else ""
-        st.markdown(
-            f"**{label}**{mark}  \n"
-            f"{t('prompt_tokens', lang)} {usage.prompt_tokens} · {t('completion_tokens', lang)} "
-            f"{usage.completion_tokens} · {t('total_tokens', lang)} {usage.total_tokens}  \n"
-            f"{t('cost', lang)} {money(row, lang)}"
+    st.caption(t("rate_note", lang, rate=settings.usd_cny_rate))
+    for check in budget_checks(conversation, today, settings):
+        label = t(f"budget_{check.scope}", lang)
+        line = t(
+            "budget_line",
+            lang,
+            label=label,
+            spent=amount(check.spent, check.currency),
+            limit=amount(check.limit, check.currency),
+            percent=check.share * 100,
         )
-    st.caption(t("rate_note", lang, rate=rate))
+        {OK: st.caption, WARNING: st.warning, OVER: st.error}[check.level](line)
+    replies = conversation.per_reply()
+    if len(replies) > 1:
+        st.caption(t("chart_title", lang))
+        st.bar_chart(
+            {
+                t("prompt_tokens", lang): [r.usage.prompt_tokens for r in replies],
+                t("completion_tokens", lang): [r.usage.completion_tokens for r in replies],
+            },
+            height=140,
+        )
+        st.line_chart({"USD": [r.cost.usd for r in replies]}, height=100)
+    with st.expander(t("context_view", lang)):
+        render_context_view(conversation, plan, lang)
+
+
+def amount(value: float, currency: str) -> str:
+    return f"¥{value:.4f}" if currency == "CNY" else f"${value:.4f}"
+
+
+def render_context_view(conversation: Conversation, plan: TurnRequest, lang: str) -> None:
+    prefix = len([m for m in plan.messages if m["role"] == "system"])
+    st.caption(t("ctx_prefix", lang, count=prefix))
+    if conversation.summary and plan.summarized_ids:
+        st.caption(t("ctx_summary", lang, count=len(plan.summarized_ids), text=conversation.summary.text[:200]))
+    for message in conversation.messages:
+        if message.role == "assistant" and message.is_empty:
+            continue
+        if message.id in plan.summarized_ids:
+            status = "📝 " + t("ctx_summarized", lang)
+        elif message.id in plan.left_out_ids:
+            status = "✂️ " + t("ctx_left_out", lang)
+        else:
+            status = "✅ " + t("ctx_sent", lang)
+        text = message.content or ", ".join(c["name"] for c in message.tool_calls)
+        st.text(f"{status} · {message.role}: {text[:80]}")
 
 
 # --- sidebar --------------------------------------------------------------------------------------
@@ -439,8 +507,10 @@ def export_controls(conversation: Conversation, store: Store, lang: str) -> None
             st.success(t("import_done", lang, count=len(imported)))
 
 
-def sidebar(settings: Settings, store: Store, lang_default: str) -> tuple[str, Settings, str, list[str]]:
-    """Draws the controls; returns language, chosen settings, template and enabled tools."""
+def sidebar(
+    settings: Settings, store: Store, lang_default: str
+) -> tuple[str, Settings, str, list[str], DeltaGenerator]:
+    """Draws the controls; returns language, chosen settings, template, enabled tools, and the usage panel."""
     s = state()
     with st.sidebar:
         default("ui_language", lang_default)
@@ -469,13 +539,14 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> tuple[str, S
             help=t("template_applies", lang),
             key="template",
         )
-        render_usage(s.conversation, store, lang, settings.usd_cny_rate)
+        panel = st.container()
         export_controls(s.conversation, store, lang)
         if s.conversation.last_request:
             with st.expander(t("last_request", lang)):
                 st.caption(t("last_request_help", lang))
                 st.json(s.conversation.last_request, expanded=False)
-    return lang, chosen.with_overrides(temperature=float(temperature), max_tokens=int(max_tokens)), template, tools
+    chosen = chosen.with_overrides(temperature=float(temperature), max_tokens=int(max_tokens))
+    return lang, chosen, template, tools, panel
 
 
 def state_registry(settings: Settings) -> ToolRegistry:
@@ -535,6 +606,22 @@ def save(store: Store, conversation: Conversation, messages: Sequence[Message] |
         state().storage_error = t("storage_error", lang, detail=str(error))
 
 
+def summarize_older(
+    conversation: Conversation, older: list[Message], target: Target, book: PriceBook, lang: str
+) -> None:
+    """One extra call folds older turns into the conversation's summary; its cost is booked to the chat."""
+    previous = conversation.summary.text if conversation.summary else None
+    with st.status(t("summarizing", lang)) as status:
+        try:
+            text, reported = summarize(target, summary_messages(lang, previous, transcript(older)))
+        except SummaryFailed as error:
+            status.update(label=t("summary_failed", lang, detail=str(error)), state="error")
+            return
+        cost = book.cost(reported.model, reported.usage)
+        conversation.apply_summary(text, [m.id for m in older], reported.model, reported.usage, cost)
+        status.update(label=t("summary_done", lang, count=len(older)), state="complete")
+
+
 def run_turn(settings: Settings, store: Store, lang: str, template: str, tools: list[str], text: str | None) -> None:
     """Send ``text`` (None: answer again from the current leaf) and stream the reply into the conversation."""
     conversation: Conversation = state().conversation
@@ -554,12 +641,18 @@ def run_turn(settings: Settings, store: Store, lang: str, template: str, tools: 
             st.markdown(text)
     executor = ToolExecutor(state_registry(settings), timeout=settings.tool_timeout, enabled=tools)
     schemas = executor.schemas()
-    request = build_request(conversation, template, lang, schemas, settings.model, settings.max_tokens)
-    shrink = shrinker(conversation, template, lang, schemas, settings.model, settings.max_tokens, request)
     book = price_book(settings)
+    targets = targets_for(settings)
+    request = build_request(conversation, template, lang, schemas, settings.model, settings.max_tokens)
+    older = turns_to_summarize(conversation, request, settings.model, settings.summarize_at)
+    if older:
+        summarize_older(conversation, older, targets[0], book, lang)
+        save(store, conversation, [], lang)
+        request = build_request(conversation, template, lang, schemas, settings.model, settings.max_tokens)
+    shrink = shrinker(conversation, template, lang, schemas, settings.model, settings.max_tokens, request)
     recorder = TurnRecorder(conversation, settings.model, template, book)
     limiter = rate_limiter(settings.base_url or "", settings.rate_limit_rpm, settings.rate_limit_tpm)
-    runner = TurnRunner(targets_for(settings), RetryPolicy(max_retries=settings.max_retries), limiter)
+    runner = TurnRunner(targets, RetryPolicy(max_retries=settings.max_retries), limiter)
     params = ChatParams(settings.model, settings.temperature, settings.max_tokens)
     events = runner.run(request.messages, params, executor, settings.max_tool_rounds, shrink)
     base_url = settings.base_url or "https://api.openai.com/v1"
@@ -591,6 +684,41 @@ def run_turn(settings: Settings, store: Store, lang: str, template: str, tools: 
     st.rerun()
 
 
+def today_totals(store: Store) -> Totals:
+    """Since local midnight (the server's time zone)."""
+    midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    return store.totals(since=midnight.astimezone(UTC).isoformat(timespec="seconds"))
+
+
+def budget_checks(conversation: Conversation, today: Totals, settings: Settings) -> list[BudgetCheck]:
+    return check_budgets(
+        conversation.totals().cost,
+        today.cost,
+        settings.budget_per_chat,
+        settings.budget_per_day,
+        settings.budget_currency,
+    )
+
+
+def hold_for_budget(prompt: str, check: BudgetCheck, lang: str) -> None:
+    """Over budget: keep the message and ask; "send anyway" sends it on the next run."""
+    state().held_prompt = prompt
+    label = t(f"budget_{check.scope}", lang)
+    st.warning(
+        t(
+            "budget_over",
+            lang,
+            label=label,
+            spent=amount(check.spent, check.currency),
+            limit=amount(check.limit, check.currency),
+        )
+    )
+    st.code(prompt, language=None)
+    send, cancel, _ = st.columns([2, 1, 3])
+    send.button(t("send_anyway", lang), key="send_anyway", on_click=request_action, args=("send_held",))
+    cancel.button(t("cancel", lang), key="cancel_held", on_click=lambda: state().pop("held_prompt", None))
+
+
 def pending_text(conversation: Conversation, lang: str) -> tuple[str | None, bool]:
     """Turns a requested action into (text to send, whether there is anything to send)."""
     s = state()
@@ -607,6 +735,8 @@ def pending_text(conversation: Conversation, lang: str) -> tuple[str | None, boo
         return text, True
     if kind == "continue":
         return t("continue_prompt", lang), True
+    if kind == "send_held" and s.get("held_prompt"):
+        return s.pop("held_prompt"), True
     return None, False
 
 
@@ -628,15 +758,16 @@ def main() -> None:
     s = state()
     try:
         settings = load_settings()
+        model_catalog.table()
         store = open_store(str(settings.data_dir / "chats.db"))
-    except (ConfigError, sqlite3.Error, OSError) as error:
+    except (ConfigError, model_catalog.CatalogError, sqlite3.Error, OSError) as error:
         st.error(t("config_error", pick_language("auto", st.context.locale), detail=redact(str(error))))
         st.stop()
     conversation = current_conversation(store)
     if conversation.settle_unfinished(price_book(settings)):
         store.save(conversation)
     lang_default = pick_language(settings.ui_language, st.context.locale)
-    lang, chosen, template, tools = sidebar(settings, store, lang_default)
+    lang, chosen, template, tools, panel = sidebar(settings, store, lang_default)
     st.title(conversation.title or t("title", lang))
     effective = connect_local(chosen, lang) if chosen.is_local else chosen
     if effective is not None:
@@ -655,11 +786,20 @@ def main() -> None:
         submit_mode="stop",
         key="chat_input",
     )
+    shown = effective or chosen
+    schemas = ToolExecutor(state_registry(settings), enabled=tools).schemas()
+    plan = build_request(conversation, template, lang, schemas, shown.model, shown.max_tokens)
+    with panel:
+        render_usage(conversation, store, lang, shown, plan)
     if blocked or effective is None:
         return
     text, go = pending_text(conversation, lang)
     if prompt and prompt.strip():
         text, go = prompt, True
+        over = [c for c in budget_checks(conversation, today_totals(store), effective) if c.level == OVER]
+        if over:
+            hold_for_budget(prompt, over[0], lang)
+            return
     if go:
         run_turn(effective, store, lang, template, tools, text)
 

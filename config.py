@@ -26,6 +26,10 @@ DEFAULTS: dict[str, str] = {
     "RATE_LIMIT_RPM": "0",
     "RATE_LIMIT_TPM": "0",
     "FALLBACK_MODELS": "",
+    "BUDGET_CURRENCY": "USD",
+    "BUDGET_PER_CHAT": "0",
+    "BUDGET_PER_DAY": "0",
+    "SUMMARIZE_AT": "0",
     "MAX_RETRIES": "2",
     "TOOL_TIMEOUT": "15",
     "USD_CNY_RATE": "7.1",
@@ -144,6 +148,10 @@ class Settings:
     rate_limit_rpm: int
     rate_limit_tpm: int
     fallbacks: tuple[Fallback, ...]
+    budget_currency: str
+    budget_per_chat: float
+    budget_per_day: float
+    summarize_at: int
     max_retries: int
     tool_timeout: float
     usd_cny_rate: float
@@ -201,6 +209,9 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     base_url = merged.get("OPENAI_BASE_URL")
     if base_url and not re.match(r"^https?://", base_url):
         errors.append(f"OPENAI_BASE_URL={base_url!r} must start with http:// or https://")
+    currency = merged["BUDGET_CURRENCY"].upper()
+    if currency not in {"USD", "CNY"}:
+        errors.append(f"BUDGET_CURRENCY={currency!r} must be USD or CNY")
     language = merged["UI_LANGUAGE"]
     if language not in {"auto", "zh", "en"}:
         errors.append(f"UI_LANGUAGE={language!r} must be auto, zh or en")
@@ -218,6 +229,10 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         rate_limit_rpm=_number(merged, "RATE_LIMIT_RPM", int, 0, 1_000_000, errors),
         rate_limit_tpm=_number(merged, "RATE_LIMIT_TPM", int, 0, 1_000_000_000, errors),
         fallbacks=parse_fallbacks(merged["FALLBACK_MODELS"], merged, errors),
+        budget_currency=currency,
+        budget_per_chat=_number(merged, "BUDGET_PER_CHAT", float, 0.0, 1e9, errors),
+        budget_per_day=_number(merged, "BUDGET_PER_DAY", float, 0.0, 1e9, errors),
+        summarize_at=_number(merged, "SUMMARIZE_AT", int, 0, 100, errors),
         max_retries=_number(merged, "MAX_RETRIES", int, 0, 10, errors),
         tool_timeout=_number(merged, "TOOL_TIMEOUT", float, 0.1, 600.0, errors),
         usd_cny_rate=_number(merged, "USD_CNY_RATE", float, 0.01, 1000.0, errors),

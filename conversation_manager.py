@@ -73,6 +73,7 @@ class Message:
     usage: Usage | None = None
     cost: Cost | None = None
     fallback_from: str | None = None  # the primary model this reply replaces
+    estimated_prompt_tokens: int | None = None  # counted here before sending, to compare with usage
     trimmed: int = 0  # messages left out after the provider said the context was too long
     created_at: str = field(default_factory=_now)
 
@@ -106,6 +107,33 @@ class Message:
         return cls(**values, usage=Usage(**usage) if usage else None, cost=Cost(**cost) if cost else None)
 
 
+@dataclass
+class Summary:
+    """Older turns replaced in requests by one model-written summary (its call is booked here)."""
+
+    text: str
+    covers: list[str]  # ids of every message the summary stands for
+    model: str
+    usage: Usage | None = None
+    cost: Cost | None = None
+    created_at: str = field(default_factory=_now)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Summary:
+        usage, cost = data.get("usage"), data.get("cost")
+        return cls(
+            data["text"],
+            list(data["covers"]),
+            data.get("model", ""),
+            Usage(**usage) if usage else None,
+            Cost(**cost) if cost else None,
+            data.get("created_at") or _now(),
+        )
+
+
 class Conversation:
     """A tree of messages (each points at its parent); the active path runs from the root to ``leaf_id``.
 
@@ -127,6 +155,7 @@ class Conversation:
         self.nodes: dict[str, Message] = {}
         self.leaf_id: str | None = None
         self.last_request: dict[str, Any] | None = None
+        self.summary: Summary | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -136,6 +165,7 @@ class Conversation:
             "settings": self.settings,
             "leaf_id": self.leaf_id,
             "last_request": self.last_request,
+            "summary": self.summary.to_dict() if self.summary else None,
             "messages": [m.to_dict() for m in self.nodes.values()],
         }
 
@@ -148,6 +178,7 @@ class Conversation:
         leaf = data.get("leaf_id")
         conversation.leaf_id = leaf if leaf in conversation.nodes else next(reversed(conversation.nodes), None)
         conversation.last_request = data.get("last_request")
+        conversation.summary = Summary.from_dict(data["summary"]) if data.get("summary") else None
         return conversation
 
     def with_new_ids(self) -> Conversation:
@@ -160,6 +191,8 @@ class Conversation:
             clone.nodes[copy.id] = copy
         clone.leaf_id = new_ids.get(self.leaf_id) if self.leaf_id else None
         clone.last_request = self.last_request
+        if self.summary:
+            clone.summary = replace(self.summary, covers=[new_ids[i] for i in self.summary.covers if i in new_ids])
         return clone
 
     @property
@@ -218,8 +251,26 @@ class Conversation:
         return groups
 
     def totals(self) -> Totals:
-        """Everything this conversation cost, every version included."""
-        return Totals.of((m.usage, m.cost) for m in self.nodes.values() if m.usage and m.cost)
+        """Everything this conversation cost, every version and any summary included."""
+        priced = [m for m in self.nodes.values() if m.usage and m.cost]
+        summary = [self.summary] if self.summary and self.summary.usage and self.summary.cost else []
+        return Totals.of((item.usage, item.cost) for item in [*priced, *summary] if item.usage and item.cost)
+
+    def apply_summary(self, text: str, covers: Sequence[str], model: str, usage: Usage, cost: Cost) -> None:
+        """A new summary replaces the old one; the cost of every summary call stays booked."""
+        previous = self.summary
+        self.summary = Summary(
+            text,
+            [*(previous.covers if previous else []), *covers],
+            model,
+            usage + previous.usage if previous and previous.usage else usage,
+            cost + previous.cost if previous and previous.cost else cost,
+        )
+
+    def per_reply(self) -> list[Totals]:
+        """Usage and cost of each reply on the active branch, oldest first (for the chart)."""
+        replies = [[m for m in turn if m.usage and m.cost] for turn in self.turns()]
+        return [Totals.of((m.usage, m.cost) for m in reply if m.usage and m.cost) for reply in replies if reply]
 
     def last_reply_totals(self) -> Totals:
         turns = self.turns()
@@ -263,6 +314,10 @@ class TurnRecorder:
     def apply(self, event: StreamEvent) -> None:
         if isinstance(event, RequestSent):
             self.conversation.last_request = event.body
+            target = self._writable()
+            target.estimated_prompt_tokens = count_messages(event.body["messages"], event.body["model"]) + count_tools(
+                event.body.get("tools") or [], event.body["model"]
+            )
         elif isinstance(event, TextDelta):
             self._writable().content += event.text
         elif isinstance(event, ReasoningDelta):
@@ -318,12 +373,21 @@ TRIM_NOTE = {
 }
 
 
+SUMMARY_NOTE = {
+    "zh": "以下是本对话较早部分的摘要：\n{summary}",
+    "en": "Summary of the earlier part of this conversation:\n{summary}",
+}
+KEEP_RECENT_TURNS = 2  # never summarised: the newest turn and the one before it
+
+
 @dataclass(frozen=True)
 class TurnRequest:
     messages: list[dict[str, Any]]
     dropped_messages: int
     prompt_tokens: int
     budget: int
+    left_out_ids: frozenset[str] = frozenset()
+    summarized_ids: frozenset[str] = frozenset()
 
 
 def build_request(
@@ -335,7 +399,8 @@ def build_request(
     max_tokens: int,
     budget: int | None = None,
 ) -> TurnRequest:
-    """System prompt and template first, then as many whole recent turns as fit, newest message wrapped.
+    """System prompt and template first, any summary of older turns, then as many whole recent turns as
+    fit, the newest message wrapped by its template.
 
     ``budget`` (prompt tokens for messages) defaults to what the model's context window leaves.
     """
@@ -344,8 +409,15 @@ def build_request(
     if budget is None:
         window = model_catalog.lookup(model).context_window
         budget = max(window - max_tokens - count_tools(tools, model), 0)
-    turns = [history_messages(turn) for turn in conversation.turns()]
-    turns = [turn for turn in turns if turn]
+    groups = [turn for turn in conversation.turns() if history_messages(turn)]
+    covered = set(conversation.summary.covers) if conversation.summary else set()
+    summarized: list[list[Message]] = []
+    while groups[: len(groups) - 1] and all(m.id in covered for m in groups[0]):
+        summarized.append(groups.pop(0))
+    if summarized and conversation.summary:
+        note = SUMMARY_NOTE[language].format(summary=conversation.summary.text)
+        prefix = [*prefix, {"role": "system", "content": note}]
+    turns = [history_messages(turn) for turn in groups]
     if turns and turns[-1][0]["role"] == "user":
         newest = dict(turns[-1][0], content=wrap_user(template_key, language, turns[-1][0]["content"]))
         turns[-1] = [newest, *turns[-1][1:]]
@@ -358,13 +430,46 @@ def build_request(
         start += 1
     dropped = sum(len(turn) for turn in turns[:start])
     messages = _opening(prefix, dropped, language) + [m for turn in turns[start:] for m in turn]
-    return TurnRequest(messages, dropped, count_messages(messages, model) + count_tools(tools, model), budget)
+    return TurnRequest(
+        messages,
+        dropped,
+        count_messages(messages, model) + count_tools(tools, model),
+        budget,
+        frozenset(m.id for turn in groups[:start] for m in turn),
+        frozenset(m.id for turn in summarized for m in turn),
+    )
 
 
 def _opening(prefix: list[dict[str, Any]], dropped: int, language: str) -> list[dict[str, Any]]:
     if not dropped:
         return prefix
     return [*prefix, {"role": "system", "content": TRIM_NOTE[language].format(count=dropped)}]
+
+
+def turns_to_summarize(conversation: Conversation, request: TurnRequest, model: str, percent: int) -> list[Message]:
+    """When the request fills more than ``percent`` of the window: the older whole turns not yet covered.
+
+    Whole turns only, so an assistant tool-call message and its results are summarised together.
+    """
+    if percent <= 0 or request.prompt_tokens <= model_catalog.lookup(model).context_window * percent / 100:
+        return []
+    covered = set(conversation.summary.covers) if conversation.summary else set()
+    older = conversation.turns()[:-KEEP_RECENT_TURNS]
+    return [m for turn in older for m in turn if m.id not in covered]
+
+
+def transcript(messages: Sequence[Message]) -> str:
+    """Plain text of messages for the summariser: roles, text, tool calls and results."""
+    lines = []
+    for message in messages:
+        if message.role == "tool":
+            lines.append(f"tool {message.name} result: {message.content}")
+            continue
+        if message.content:
+            lines.append(f"{message.role}: {message.content}")
+        for call in message.tool_calls:
+            lines.append(f"{message.role} called {call['name']}({call['arguments']})")
+    return "\n".join(lines)
 
 
 def shrinker(

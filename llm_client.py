@@ -156,6 +156,7 @@ class LLMClient:
             return result
         choice = response.choices[0]
         result.finish_reason = choice.finish_reason
+        result.text = choice.message.content or ""
         result.tool_calls = [
             ToolCall(call.id, call.function.name, call.function.arguments or "")
             for call in choice.message.tool_calls or []
@@ -171,6 +172,30 @@ class LLMClient:
         completion = result.text + "".join(call.name + call.arguments for call in result.tool_calls)
         usage = estimate_usage(body["messages"], completion, body["model"], body.get("tools") or [])
         return UsageReported(usage, body["model"])
+
+
+def drain(round_call: Generator[StreamEvent, None, RoundResult]) -> tuple[list[StreamEvent], RoundResult]:
+    """Run a round to its end outside a turn: its events, and its result."""
+    events: list[StreamEvent] = []
+    while True:
+        try:
+            events.append(next(round_call))
+        except StopIteration as done:
+            return events, done.value
+
+
+def summarize(target: Target, messages: list[dict[str, Any]], max_tokens: int = 600) -> tuple[str, UsageReported]:
+    """One non-stream call that writes a summary; SummaryFailed says why it could not."""
+    body = build_body(messages, ChatParams(target.model, 0.2, max_tokens), [], stream=False)
+    events, result = drain(target.client.complete_round(body))
+    usage = next((e for e in events if isinstance(e, UsageReported)), None)
+    if result.error is not None or not result.text.strip() or usage is None:
+        raise SummaryFailed(result.error.kind if result.error else "empty summary")
+    return result.text.strip(), usage
+
+
+class SummaryFailed(RuntimeError):
+    """The summary call failed; the turn goes on with plain trimming."""
 
 
 def fetch_models(api_key: str, base_url: str | None, timeout: float = 5.0) -> list[str]:

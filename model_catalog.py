@@ -2,11 +2,16 @@
 
 Prices are per million tokens in the currency the provider bills in. A model that is not
 listed is still usable: it is counted with o200k_base and costs nothing, flagged "no price".
+A JSON file (MODELS_FILE, default models.json beside the app) adds or overrides models.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,45 @@ MODEL_TABLE: dict[str, tuple[str, int, int, float, float, float, str]] = {
 }
 
 UNKNOWN_CONTEXT_WINDOW = 8_192
+DEFAULT_OVERRIDES = Path(__file__).resolve().parent / "models.json"
+
+
+class CatalogError(ValueError):
+    """The override file cannot be read; the message names the file and the entry."""
+
+
+@functools.lru_cache(maxsize=4)
+def _overrides(path: str) -> dict[str, tuple[str, int, int, float, float, float, str]]:
+    """MODELS_FILE (JSON): {"model": {"encoding", "context_window", "max_output", "input",
+    "cached_input", "output", "currency"}}; missing fields keep the built-in (or default) value."""
+    file = Path(path)
+    if not file.is_file():
+        return {}
+    try:
+        entries = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CatalogError(f"{file}: {exc}") from exc
+    rows = {}
+    for name, entry in entries.items():
+        base = MODEL_TABLE.get(name.lower(), (_O200K, UNKNOWN_CONTEXT_WINDOW, 4_096, 0.0, 0.0, 0.0, "USD"))
+        try:
+            rows[name.lower()] = (
+                str(entry.get("encoding", base[0])),
+                int(entry.get("context_window", base[1])),
+                int(entry.get("max_output", base[2])),
+                float(entry.get("input", base[3])),
+                float(entry.get("cached_input", entry.get("input", base[4]))),
+                float(entry.get("output", base[5])),
+                str(entry.get("currency", base[6])).upper(),
+            )
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise CatalogError(f"{file}: entry {name!r}: {exc}") from exc
+    return rows
+
+
+def table() -> dict[str, tuple[str, int, int, float, float, float, str]]:
+    """The built-in table with the override file (MODELS_FILE, default models.json) laid over it."""
+    return {**MODEL_TABLE, **_overrides(os.environ.get("MODELS_FILE") or str(DEFAULT_OVERRIDES))}
 
 
 def _from_row(name: str, row: tuple[str, int, int, float, float, float, str]) -> ModelInfo:
@@ -59,10 +103,11 @@ def _from_row(name: str, row: tuple[str, int, int, float, float, float, str]) ->
 
 def lookup(model: str) -> ModelInfo:
     """Find a model's facts; dated snapshots ("gpt-4o-2024-08-06") fall back to their family."""
+    rows = table()
     key = model.strip().lower().split("/")[-1]
-    if key in MODEL_TABLE:
-        return _from_row(key, MODEL_TABLE[key])
-    family = max((name for name in MODEL_TABLE if key.startswith(name + "-")), key=len, default=None)
+    if key in rows:
+        return _from_row(key, rows[key])
+    family = max((name for name in rows if key.startswith(name + "-")), key=len, default=None)
     if family is not None:
-        return _from_row(family, MODEL_TABLE[family])
+        return _from_row(family, rows[family])
     return ModelInfo(model, _O200K, UNKNOWN_CONTEXT_WINDOW, 4_096, 0.0, 0.0, 0.0, "USD", priced=False)

@@ -179,3 +179,21 @@ def prefix_messages(template_key: str, language: str, tool_names: Sequence[str])
 def wrap_user(template_key: str, language: str, text: str) -> str:
     wrapper = get_template(template_key).user_wrapper.get(language)
     return wrapper.format(question=text) if wrapper else text
+
+
+SUMMARY_INSTRUCTIONS = {
+    "zh": "请把下面这段对话压缩成一份简洁的摘要，供后续对话参考。保留事实、数字、结论、用户的偏好与要求，"
+    "以及工具调用的结果；不要编造内容。只输出摘要。",
+    "en": "Condense the conversation below into a short summary to carry the chat forward. Keep facts, numbers, "
+    "decisions, the user's preferences and requests, and the results of tool calls; invent nothing. Output only "
+    "the summary.",
+}
+
+
+def summary_messages(language: str, previous_summary: str | None, transcript: str) -> list[dict[str, Any]]:
+    """The request that asks a model to summarise older turns (folding in an earlier summary)."""
+    text = f"{previous_summary}\n\n{transcript}" if previous_summary else transcript
+    return [
+        {"role": "system", "content": SUMMARY_INSTRUCTIONS[language]},
+        {"role": "user", "content": text},
+    ]

@@ -60,9 +60,14 @@ END;
 CREATE INDEX conversations_by_update ON conversations(updated_at DESC);
 """
 
+# A summary that stands in for older turns, with the cost of the call that wrote it.
+_V3 = """
+ALTER TABLE conversations ADD COLUMN summary TEXT;
+"""
+
 # Numbered migrations: MIGRATIONS[n - 1] upgrades a file from version n - 1 to n, in one transaction.
 # Never edit one that has shipped; add the next.
-MIGRATIONS: list[str] = [_V1, _V2]
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 SEARCH_MIN_TRIGRAM = 3
 
@@ -139,10 +144,11 @@ class Store:
         with self._transaction() as db:
             db.execute(
                 """
-                INSERT INTO conversations (id, title, created_at, updated_at, settings, leaf_id, last_request)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO conversations (id, title, created_at, updated_at, settings, leaf_id, last_request, summary)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET title = excluded.title, updated_at = excluded.updated_at,
-                    settings = excluded.settings, leaf_id = excluded.leaf_id, last_request = excluded.last_request
+                    settings = excluded.settings, leaf_id = excluded.leaf_id, last_request = excluded.last_request,
+                    summary = excluded.summary
                 """,
                 (
                     conversation.id,
@@ -152,6 +158,7 @@ class Store:
                     json.dumps(conversation.settings, ensure_ascii=False),
                     conversation.leaf_id,
                     json.dumps(conversation.last_request, ensure_ascii=False) if conversation.last_request else None,
+                    json.dumps(conversation.summary.to_dict(), ensure_ascii=False) if conversation.summary else None,
                 ),
             )
             order = {message_id: index for index, message_id in enumerate(conversation.nodes)}
@@ -203,6 +210,7 @@ class Store:
                 "settings": json.loads(row["settings"] or "{}"),
                 "leaf_id": row["leaf_id"],
                 "last_request": json.loads(row["last_request"]) if row["last_request"] else None,
+                "summary": json.loads(row["summary"]) if row["summary"] else None,
                 "messages": [json.loads(r["data"]) for r in rows],
             }
         )
@@ -248,8 +256,11 @@ class Store:
                 """
                 SELECT json_extract(data, '$.usage') AS usage, json_extract(data, '$.cost') AS cost
                 FROM messages WHERE json_extract(data, '$.usage') IS NOT NULL AND created_at >= ?
+                UNION ALL
+                SELECT json_extract(summary, '$.usage'), json_extract(summary, '$.cost') FROM conversations
+                WHERE json_extract(summary, '$.usage') IS NOT NULL AND json_extract(summary, '$.created_at') >= ?
                 """,
-                (since or "",),
+                (since or "", since or ""),
             ).fetchall()
         return Totals.of((Usage(**json.loads(r["usage"])), Cost(**json.loads(r["cost"]))) for r in rows if r["cost"])
 

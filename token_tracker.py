@@ -8,6 +8,7 @@ non-OpenAI models the count is an estimate with o200k_base.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -72,12 +73,39 @@ def count_text(text: str, model: str) -> int:
     return len(encoding_for(model).encode(text, disallowed_special=()))
 
 
-def _content_text(content: Any) -> str:
+IMAGE_LOW_DETAIL = 85
+IMAGE_TILE = 170
+IMAGE_DEFAULT_SIZE = (1024, 1024)  # assumed when a part does not say how large the image is
+
+
+def image_tokens(width: int, height: int, detail: str = "auto") -> int:
+    """OpenAI's published rule: low detail is 85; otherwise fit in 2048x2048, shortest side to 768,
+    then 170 per 512-pixel tile plus 85."""
+    if detail == "low":
+        return IMAGE_LOW_DETAIL
+    scale = min(1.0, 2048 / max(width, height))
+    width, height = width * scale, height * scale
+    scale = min(1.0, 768 / min(width, height))
+    width, height = width * scale, height * scale
+    tiles = math.ceil(width / 512) * math.ceil(height / 512)
+    return IMAGE_LOW_DETAIL + IMAGE_TILE * tiles
+
+
+def _content_tokens(content: Any, model: str) -> int:
     if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, Mapping))
-    return ""
+        return count_text(content, model)
+    total = 0
+    for part in content or []:
+        if not isinstance(part, Mapping):
+            continue
+        if part.get("type") == "image_url":
+            image = part.get("image_url") or {}
+            width, height = image.get("width"), image.get("height")
+            size = (int(width), int(height)) if width and height else IMAGE_DEFAULT_SIZE
+            total += image_tokens(*size, detail=str(image.get("detail", "auto")))
+        else:
+            total += count_text(str(part.get("text", "")), model)
+    return total
 
 
 def count_messages(messages: Sequence[Mapping[str, Any]], model: str) -> int:
@@ -87,7 +115,7 @@ def count_messages(messages: Sequence[Mapping[str, Any]], model: str) -> int:
         total += TOKENS_PER_MESSAGE
         for key, value in message.items():
             if key == "content":
-                total += count_text(_content_text(value), model)
+                total += _content_tokens(value, model)
             elif key == "name":
                 total += count_text(str(value), model) + TOKENS_PER_NAME
             elif key == "role":

@@ -8,10 +8,12 @@ from conversation_manager import (
     TurnRecorder,
     build_request,
     history_messages,
+    transcript,
+    turns_to_summarize,
 )
 from errors import ErrorInfo
 from events import Finished, Interrupted, RequestSent, TextDelta, ToolCallStarted, ToolResult, UsageReported
-from token_tracker import PriceBook, Usage, count_messages
+from token_tracker import PriceBook, Usage, count_messages, count_tools
 
 BOOK = PriceBook(usd_cny_rate=7.0)
 CALC = {"type": "function", "function": {"name": "calculate", "description": "math", "parameters": {}}}
@@ -183,3 +185,57 @@ def test_dict_round_trip_keeps_the_whole_tree():
     fresh = conversation.with_new_ids()
     assert not set(fresh.nodes) & set(conversation.nodes)
     assert [m.content for m in fresh.messages] == [m.content for m in conversation.messages]
+
+
+def test_older_whole_turns_are_summarised_and_replaced_by_the_summary():
+    conversation = Conversation()
+    tool_turn(conversation, "first " + "long " * 300, "four", "call_1")
+    tool_turn(conversation, "second", "also four", "call_2")
+    tool_turn(conversation, "third", "still four", "call_3")
+    conversation.add_user("newest")
+    request = build_request(conversation, "standard", "en", [], "gpt-4", 1000)
+    assert turns_to_summarize(conversation, request, "gpt-4", 0) == []
+    assert turns_to_summarize(conversation, request, "gpt-4", 99) == []
+    older = turns_to_summarize(conversation, request, "gpt-4", 1)
+    assert [m.role for m in older] == ["user", "assistant", "tool", "assistant"] * 2  # whole turns, tool pairs kept
+    text = transcript(older)
+    assert "assistant called calculate" in text and "tool calculate result" in text
+    conversation.apply_summary(
+        "They asked about 2*2 twice.",
+        [m.id for m in older],
+        "gpt-4o-mini",
+        Usage(300, 20),
+        BOOK.cost("gpt-4o-mini", Usage(300, 20)),
+    )
+    summarized = build_request(conversation, "standard", "en", [], "gpt-4", 1000)
+    assert summarized.messages[1]["content"].startswith("Summary of the earlier part of this conversation:")
+    assert "They asked about 2*2 twice." in summarized.messages[1]["content"]
+    assert [m["content"] for m in summarized.messages if m["role"] == "user"] == ["third", "newest"]
+    assert summarized.summarized_ids == {m.id for m in older}
+    assert conversation.totals().usage.prompt_tokens == 50 * 3 + 70 * 3 + 300
+    assert turns_to_summarize(conversation, summarized, "gpt-4", 1) == []
+    conversation.apply_summary("Shorter.", [], "gpt-4o-mini", Usage(10, 5), BOOK.cost("gpt-4o-mini", Usage(10, 5)))
+    assert conversation.summary.usage == Usage(310, 25)
+    assert Conversation.from_dict(conversation.to_dict()).summary == conversation.summary
+
+
+def test_the_request_records_which_messages_are_left_out():
+    conversation = Conversation()
+    for index in range(4):
+        tool_turn(conversation, f"question {index} " + "padding " * 400, f"answer {index}", f"call_{index}")
+    conversation.add_user("newest")
+    request = build_request(conversation, "standard", "en", [], "gpt-4", 6000)
+    assert len(request.left_out_ids) == request.dropped_messages
+    sent = {m["content"] for m in request.messages}
+    for message in conversation.messages:
+        if message.id in request.left_out_ids and message.role == "user":
+            assert message.content not in sent
+
+
+def test_each_request_records_its_own_estimate():
+    conversation = Conversation()
+    conversation.add_user("hi")
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "tools": [CALC]}
+    record(conversation, [RequestSent(body, 1), TextDelta("hello"), UsageReported(Usage(99, 1), "gpt-4o")])
+    expected = count_messages(body["messages"], "gpt-4o") + count_tools([CALC], "gpt-4o")
+    assert conversation.messages[-1].estimated_prompt_tokens == expected

@@ -1,6 +1,10 @@
+import json
+
+import pytest
 import tiktoken
 import tiktoken.load
 
+import model_catalog
 import offline_encodings
 from token_tracker import (
     Cost,
@@ -12,6 +16,7 @@ from token_tracker import (
     count_tools,
     encoding_for,
     estimate_usage,
+    image_tokens,
 )
 
 # The example list from OpenAI's cookbook "How to count tokens with tiktoken".
@@ -147,3 +152,75 @@ def test_encodings_load_from_the_bundled_files_without_network(tmp_path, monkeyp
     monkeypatch.setattr(tiktoken.registry, "ENCODINGS", {})
     encoding = tiktoken.get_encoding("o200k_base")
     assert encoding.encode("hello world") == [24912, 2375]
+
+
+COOKBOOK_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_current_weather",
+            "description": "Get the current weather in a given location",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "location": {"type": "string", "description": "The city and state, e.g. San Francisco, CA"},
+                    "unit": {
+                        "type": "string",
+                        "description": "The unit of temperature to return",
+                        "enum": ["celsius", "fahrenheit"],
+                    },
+                },
+                "required": ["location"],
+            },
+        },
+    }
+]
+COOKBOOK_TOOL_MESSAGES = [
+    {"role": "system", "content": "You are a helpful assistant that can answer to questions about the weather."},
+    {"role": "user", "content": "What's the weather like in San Francisco?"},
+]
+
+
+def test_cookbook_tool_counts():
+    for model, expected in [("gpt-3.5-turbo", 105), ("gpt-4", 105), ("gpt-4o", 101), ("gpt-4o-mini", 101)]:
+        total = count_messages(COOKBOOK_TOOL_MESSAGES, model) + count_tools(COOKBOOK_TOOLS, model)
+        assert total == expected, model
+
+
+def test_image_tokens_follow_the_published_rule():
+    assert image_tokens(4096, 4096, "low") == 85
+    assert image_tokens(1024, 1024, "high") == 765
+    assert image_tokens(2048, 4096, "high") == 1105
+    assert image_tokens(512, 512, "auto") == 255
+    part = {"type": "image_url", "image_url": {"url": "data:,", "detail": "low"}}
+    text = {"type": "text", "text": "What is in this image?"}
+    with_image = count_messages([{"role": "user", "content": [text, part]}], "gpt-4o")
+    assert with_image == count_messages([{"role": "user", "content": "What is in this image?"}], "gpt-4o") + 85
+
+
+def test_an_override_file_adds_and_reprices_models(tmp_path, monkeypatch):
+    overrides = tmp_path / "models.json"
+    overrides.write_text(
+        json.dumps(
+            {
+                "my-local-finetune": {"context_window": 32768, "input": 1.0, "output": 2.0, "currency": "cny"},
+                "gpt-4o-mini": {"input": 0.3},
+            }
+        )
+    )
+    monkeypatch.setenv("MODELS_FILE", str(overrides))
+    added = model_catalog.lookup("my-local-finetune")
+    assert (added.context_window, added.input_price, added.output_price, added.currency) == (32768, 1.0, 2.0, "CNY")
+    assert added.priced
+    repriced = model_catalog.lookup("gpt-4o-mini")
+    assert (repriced.input_price, repriced.output_price, repriced.context_window) == (0.3, 0.60, 128_000)
+    cost = PriceBook(7.0).cost("my-local-finetune", Usage(1_000_000, 1_000_000))
+    assert round(cost.cny, 6) == 3.0
+    overrides.write_text("{broken")
+    monkeypatch.setenv("MODELS_FILE", str(tmp_path / "other.json"))
+    assert model_catalog.lookup("my-local-finetune").priced is False
+    monkeypatch.setenv("MODELS_FILE", str(overrides))
+    model_catalog._overrides.cache_clear()
+    with pytest.raises(model_catalog.CatalogError, match="models.json"):
+        model_catalog.lookup("gpt-4o")
+    model_catalog._overrides.cache_clear()

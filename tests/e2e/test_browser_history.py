@@ -35,13 +35,14 @@ def test_a_chat_is_still_there_after_a_refresh(server, launch_app, page):
     server.expect(Reply(text="Kept across refreshes."))
     page.goto(app.url)
     send(page, "Please remember")
-    expect(page.get_by_test_id("stMainBlockContainer").get_by_text("Kept across refreshes.")).to_be_visible(timeout=30_000)
+    kept = page.get_by_test_id("stMainBlockContainer").get_by_text("Kept across refreshes.")
+    expect(kept).to_be_visible(timeout=30_000)
     page.reload()
-    expect(page.get_by_test_id("stMainBlockContainer").get_by_text("Kept across refreshes.")).to_be_visible(timeout=30_000)
+    expect(kept).to_be_visible(timeout=30_000)
     page.goto(app.url)
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_role("button", name="Please remember").click()
-    expect(page.get_by_test_id("stMainBlockContainer").get_by_text("Kept across refreshes.")).to_be_visible(timeout=30_000)
+    expect(kept).to_be_visible(timeout=30_000)
 
 
 def test_a_crash_mid_reply_loses_at_most_the_last_second(server, launch_app, page):

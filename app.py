@@ -23,6 +23,7 @@ from conversation_manager import (
     STOPPED,
     Conversation,
     Message,
+    RequestSpec,
     TurnRecorder,
     TurnRequest,
     build_request,
@@ -643,13 +644,14 @@ def run_turn(settings: Settings, store: Store, lang: str, template: str, tools: 
     schemas = executor.schemas()
     book = price_book(settings)
     targets = targets_for(settings)
-    request = build_request(conversation, template, lang, schemas, settings.model, settings.max_tokens)
+    spec = RequestSpec(template, lang, schemas, settings.model, settings.max_tokens)
+    request = build_request(conversation, spec)
     older = turns_to_summarize(conversation, request, settings.model, settings.summarize_at)
     if older:
         summarize_older(conversation, older, targets[0], book, lang)
         save(store, conversation, [], lang)
-        request = build_request(conversation, template, lang, schemas, settings.model, settings.max_tokens)
-    shrink = shrinker(conversation, template, lang, schemas, settings.model, settings.max_tokens, request)
+        request = build_request(conversation, spec)
+    shrink = shrinker(conversation, spec, request)
     recorder = TurnRecorder(conversation, settings.model, template, book)
     limiter = rate_limiter(settings.base_url or "", settings.rate_limit_rpm, settings.rate_limit_tpm)
     runner = TurnRunner(targets, RetryPolicy(max_retries=settings.max_retries), limiter)
@@ -788,7 +790,7 @@ def main() -> None:
     )
     shown = effective or chosen
     schemas = ToolExecutor(state_registry(settings), enabled=tools).schemas()
-    plan = build_request(conversation, template, lang, schemas, shown.model, shown.max_tokens)
+    plan = build_request(conversation, RequestSpec(template, lang, schemas, shown.model, shown.max_tokens))
     with panel:
         render_usage(conversation, store, lang, shown, plan)
     if blocked or effective is None:

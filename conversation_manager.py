@@ -28,6 +28,7 @@ from events import (
     ToolResult,
     UsageReported,
 )
+from function_tools import ToolCall
 from prompt_templates import prefix_messages, wrap_user
 from token_tracker import (
     REPLY_PRIMING,
@@ -87,10 +88,7 @@ class Message:
         # content stays a string even beside tool calls: llama.cpp's server rejects null
         message: dict[str, Any] = {"role": self.role, "content": self.content}
         if self.tool_calls:
-            message["tool_calls"] = [
-                {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
-                for c in self.tool_calls
-            ]
+            message["tool_calls"] = [ToolCall(c["id"], c["name"], c["arguments"]).to_param() for c in self.tool_calls]
         return message
 
     def to_dict(self) -> dict[str, Any]:
@@ -381,6 +379,17 @@ KEEP_RECENT_TURNS = 2  # never summarised: the newest turn and the one before it
 
 
 @dataclass(frozen=True)
+class RequestSpec:
+    """What shapes a request besides the conversation: template, language, tools, model, room for output."""
+
+    template_key: str
+    language: str
+    tools: Sequence[dict[str, Any]]
+    model: str
+    max_tokens: int
+
+
+@dataclass(frozen=True)
 class TurnRequest:
     messages: list[dict[str, Any]]
     dropped_messages: int
@@ -390,25 +399,17 @@ class TurnRequest:
     summarized_ids: frozenset[str] = frozenset()
 
 
-def build_request(
-    conversation: Conversation,
-    template_key: str,
-    language: str,
-    tools: Sequence[dict[str, Any]],
-    model: str,
-    max_tokens: int,
-    budget: int | None = None,
-) -> TurnRequest:
+def build_request(conversation: Conversation, spec: RequestSpec, budget: int | None = None) -> TurnRequest:
     """System prompt and template first, any summary of older turns, then as many whole recent turns as
     fit, the newest message wrapped by its template.
 
     ``budget`` (prompt tokens for messages) defaults to what the model's context window leaves.
     """
-    tool_names = [t["function"]["name"] for t in tools]
-    prefix = prefix_messages(template_key, language, tool_names)
+    template_key, language, tools, model = spec.template_key, spec.language, spec.tools, spec.model
+    prefix = prefix_messages(template_key, language, [t["function"]["name"] for t in tools])
     if budget is None:
         window = model_catalog.lookup(model).context_window
-        budget = max(window - max_tokens - count_tools(tools, model), 0)
+        budget = max(window - spec.max_tokens - count_tools(tools, model), 0)
     groups = [turn for turn in conversation.turns() if history_messages(turn)]
     covered = set(conversation.summary.covers) if conversation.summary else set()
     summarized: list[list[Message]] = []
@@ -473,19 +474,12 @@ def transcript(messages: Sequence[Message]) -> str:
 
 
 def shrinker(
-    conversation: Conversation,
-    template_key: str,
-    language: str,
-    tools: Sequence[dict[str, Any]],
-    model: str,
-    max_tokens: int,
-    sent: TurnRequest,
+    conversation: Conversation, spec: RequestSpec, sent: TurnRequest
 ) -> Callable[[], tuple[list[dict[str, Any]], int] | None]:
     """After a context-length error: the same request with half the prompt budget, once."""
 
     def shrink() -> tuple[list[dict[str, Any]], int] | None:
-        budget = count_messages(sent.messages, model) // 2
-        smaller = build_request(conversation, template_key, language, tools, model, max_tokens, budget)
+        smaller = build_request(conversation, spec, count_messages(sent.messages, spec.model) // 2)
         extra = smaller.dropped_messages - sent.dropped_messages
         return (smaller.messages, extra) if extra > 0 else None
 

@@ -396,6 +396,10 @@ class ToolCall:
     name: str
     arguments: str
 
+    def to_param(self) -> dict[str, Any]:
+        """The call as it appears in an assistant message sent to the API."""
+        return {"id": self.call_id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+
 
 @dataclass(frozen=True)
 class ToolOutcome:

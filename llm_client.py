@@ -65,6 +65,15 @@ class RoundResult:
     shown: bool = False  # text or reasoning reached the user: never retried silently
 
 
+def _tool_calls(message: Any) -> list[ToolCall]:
+    """Function calls of an SDK message (or stream snapshot) as our ToolCall."""
+    return [
+        ToolCall(call.id, call.function.name, call.function.arguments or "")
+        for call in message.tool_calls or []
+        if call.type == "function"
+    ]
+
+
 def build_body(
     messages: Sequence[dict[str, Any]], params: ChatParams, tools: Sequence[dict[str, Any]], stream: bool = True
 ) -> dict[str, Any]:
@@ -135,11 +144,7 @@ class LLMClient:
                 yield self._usage(body, result, None)
             return result
         if result.finish_reason is not None:
-            message = state.current_completion_snapshot.choices[0].message
-            result.tool_calls = [
-                ToolCall(call.id, call.function.name, call.function.arguments or "")
-                for call in message.tool_calls or []
-            ]
+            result.tool_calls = _tool_calls(state.current_completion_snapshot.choices[0].message)
         yield self._usage(body, result, api_usage)
         if result.finish_reason is None:
             result.error = ErrorInfo("stream_cut", "the stream ended without a finish_reason")
@@ -157,11 +162,7 @@ class LLMClient:
         choice = response.choices[0]
         result.finish_reason = choice.finish_reason
         result.text = choice.message.content or ""
-        result.tool_calls = [
-            ToolCall(call.id, call.function.name, call.function.arguments or "")
-            for call in choice.message.tool_calls or []
-            if call.type == "function"
-        ]
+        result.tool_calls = _tool_calls(choice.message)
         yield UsageReported(usage_from_api(response.usage), body["model"])
         return result
 
@@ -325,10 +326,7 @@ class TurnRunner:
             {
                 "role": "assistant",
                 "content": result.text,
-                "tool_calls": [
-                    {"id": c.call_id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-                    for c in result.tool_calls
-                ],
+                "tool_calls": [call.to_param() for call in result.tool_calls],
             }
         )
         for call in result.tool_calls:

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from function_tools import ToolCall
+
 
 @dataclass(frozen=True)
 class PromptTemplate:
@@ -143,9 +145,7 @@ def few_shot_messages(language: str, tool_names: Sequence[str]) -> list[dict[str
             {
                 "role": "assistant",
                 "content": "",
-                "tool_calls": [
-                    {"id": call_id, "type": "function", "function": {"name": "calculate", "arguments": arguments}}
-                ],
+                "tool_calls": [ToolCall(call_id, "calculate", arguments).to_param()],
             },
             {"role": "tool", "tool_call_id": call_id, "content": '{"expression": "25*4", "result": 100}'},
             {"role": "assistant", "content": answer},

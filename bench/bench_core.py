@@ -19,7 +19,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import openai  # noqa: E402
 
-from conversation_manager import Conversation, TurnRecorder, build_request, history_messages  # noqa: E402
+from conversation_manager import Conversation, RequestSpec, TurnRecorder, build_request, history_messages  # noqa: E402
 from events import Finished, TextDelta  # noqa: E402
 from llm_client import ChatParams, LLMClient, build_body  # noqa: E402
 from scripted_server import Reply, ScriptedServer  # noqa: E402
@@ -77,7 +77,7 @@ def bench_request(conversation: Conversation) -> tuple[float, float]:
         count_messages(flat, "gpt-4")
 
     def ours() -> None:
-        build_request(conversation, "standard", "en", [], "gpt-4", 2048)
+        build_request(conversation, RequestSpec("standard", "en", [], "gpt-4", 2048))
 
     return best_of(baseline), best_of(ours)
 

@@ -1,33 +1,15 @@
 """UI behaviour with streamlit.testing AppTest, talking to the scripted server over real HTTP."""
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app_driver import page_text, send, start
 from conftest import TEST_KEY
 from scripted_server import Reply
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-
-
-def start() -> AppTest:
-    return AppTest.from_file(APP, default_timeout=30).run()
-
-
-def send(at: AppTest, text: str) -> AppTest:
-    at.chat_input[0].set_value(text).run()
-    assert not at.exception, at.exception
-    return at
 
 
 def chat_texts(at: AppTest) -> list[tuple[str, list[str]]]:
     return [(m.name, [md.value for md in m.markdown]) for m in at.chat_message]
-
-
-def all_text(at: AppTest) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "error", "warning", "info") for e in getattr(at, kind)]
-    return "\n".join(str(p) for p in parts)
 
 
 def test_a_provider_without_its_key_gets_the_setup_explanation(monkeypatch):
@@ -115,7 +97,7 @@ def test_an_error_is_explained_and_nothing_typed_or_received_is_lost(app_env):
     assert [texts for _, texts in chat_texts(at)][:3] == [["one"], ["First answer."], ["two"]]
     raw = [c.value for c in at.code]
     assert any("AuthenticationError" in c for c in raw)
-    assert TEST_KEY not in all_text(at) + "".join(raw)
+    assert TEST_KEY not in page_text(at) + "".join(raw)
     send(at, "three")
     assert chat_texts(at)[-1] == ("assistant", ["Echo: three"])
 
@@ -145,7 +127,7 @@ def test_a_key_typed_in_the_sidebar_is_used_but_never_shown(server, monkeypatch)
     at.run()
     send(at, "hi")
     assert server.requests[-1]["headers"]["authorization"] == "Bearer sk-typed-in-sidebar-987654321"
-    assert "sk-typed-in-sidebar-987654321" not in all_text(at) + str([j.value for j in at.sidebar.json])
+    assert "sk-typed-in-sidebar-987654321" not in page_text(at) + str([j.value for j in at.sidebar.json])
 
 
 def test_chinese_interface(app_env, monkeypatch):
@@ -206,7 +188,7 @@ def test_a_preset_fills_its_base_url_and_model(app_env):
 
 
 def test_with_no_configuration_the_local_model_answers():
-    at = AppTest.from_file(APP, default_timeout=180).run()
+    at = start(timeout=180)
     assert not at.exception, at.exception
     assert at.sidebar.selectbox(key="provider").value == "local"
     assert any("Local demo model SmolLM2-135M-Instruct" in c.value for c in at.caption)

@@ -1,24 +1,11 @@
 """Tokens, cost, context and budget as the user sees them (AppTest against the scripted server)."""
 
-from pathlib import Path
-
 from streamlit.testing.v1 import AppTest
 
+from app_driver import send, start
 from prompt_templates import SUMMARY_INSTRUCTIONS
 from scripted_server import Reply
 from token_tracker import count_messages, count_tools
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-
-
-def start() -> AppTest:
-    return AppTest.from_file(APP, default_timeout=30).run()
-
-
-def send(at: AppTest, text: str) -> AppTest:
-    at.chat_input[0].set_value(text).run()
-    assert not at.exception, at.exception
-    return at
 
 
 def sidebar_text(at: AppTest) -> str:

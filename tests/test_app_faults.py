@@ -9,26 +9,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app_driver import page_text, send, start
 from conftest import TEST_KEY
 from scripted_server import Reply
 from store import Store
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-
-
-def start() -> AppTest:
-    return AppTest.from_file(APP, default_timeout=60).run()
-
-
-def send(at: AppTest, text: str) -> AppTest:
-    at.chat_input[0].set_value(text).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def page_text(at: AppTest) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "error", "warning", "info") for e in getattr(at, kind)]
-    return "\n".join(str(p) for p in parts)
 
 
 def intact(at: AppTest, *texts: str) -> None:

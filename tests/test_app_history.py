@@ -1,25 +1,9 @@
 """Conversations that last: AppTest sessions over one SQLite file and the scripted server."""
 
-from pathlib import Path
-
 from streamlit.testing.v1 import AppTest
 
+from app_driver import send, start
 from scripted_server import Reply
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-
-
-def start(chat_id: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    if chat_id:
-        at.query_params["chat"] = chat_id
-    return at.run()
-
-
-def send(at: AppTest, text: str) -> AppTest:
-    at.chat_input[0].set_value(text).run()
-    assert not at.exception, at.exception
-    return at
 
 
 def shown(at: AppTest) -> list[list[str]]:

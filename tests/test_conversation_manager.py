@@ -5,6 +5,7 @@ from conversation_manager import (
     STOPPED,
     Conversation,
     Message,
+    RequestSpec,
     TurnRecorder,
     build_request,
     history_messages,
@@ -98,7 +99,7 @@ def test_request_is_system_prompt_then_history_then_wrapped_new_message():
     conversation.add_user("first")
     record(conversation, [TextDelta("one"), Finished("stop")])
     conversation.add_user("second")
-    request = build_request(conversation, "chain_of_thought", "en", [], "gpt-4o-mini", 1000)
+    request = build_request(conversation, RequestSpec("chain_of_thought", "en", [], "gpt-4o-mini", 1000))
     contents = [m["content"] for m in request.messages]
     assert request.messages[0]["role"] == "system"
     assert contents[1:] == ["first", "one", "second\n\nLet's think step by step."]
@@ -112,7 +113,7 @@ def test_trimming_drops_whole_old_turns_keeps_tool_pairs_and_system_and_tells_th
         tool_turn(conversation, f"question {index} " + "padding " * 400, f"answer {index}", f"call_{index}")
     conversation.add_user("the newest question")
     # gpt-4 has an 8,192-token window; leave room for about two old turns
-    request = build_request(conversation, "standard", "en", [CALC], "gpt-4", 6000)
+    request = build_request(conversation, RequestSpec("standard", "en", [CALC], "gpt-4", 6000))
     messages = request.messages
     assert messages[0]["role"] == "system" and messages[0]["content"].startswith("You are a helpful")
     assert request.dropped_messages > 0 and request.dropped_messages % 4 == 0
@@ -131,7 +132,7 @@ def test_the_newest_turn_is_kept_even_when_it_alone_is_too_big():
     conversation.add_user("old")
     record(conversation, [TextDelta("reply"), Finished("stop")])
     conversation.add_user("huge " * 9000)
-    request = build_request(conversation, "standard", "zh", [], "gpt-4", 1000)
+    request = build_request(conversation, RequestSpec("standard", "zh", [], "gpt-4", 1000))
     assert request.messages[-1]["content"].startswith("huge")
     assert request.dropped_messages == 2
     assert "条消息未发送" in request.messages[1]["content"]
@@ -193,7 +194,7 @@ def test_older_whole_turns_are_summarised_and_replaced_by_the_summary():
     tool_turn(conversation, "second", "also four", "call_2")
     tool_turn(conversation, "third", "still four", "call_3")
     conversation.add_user("newest")
-    request = build_request(conversation, "standard", "en", [], "gpt-4", 1000)
+    request = build_request(conversation, RequestSpec("standard", "en", [], "gpt-4", 1000))
     assert turns_to_summarize(conversation, request, "gpt-4", 0) == []
     assert turns_to_summarize(conversation, request, "gpt-4", 99) == []
     older = turns_to_summarize(conversation, request, "gpt-4", 1)
@@ -207,7 +208,7 @@ def test_older_whole_turns_are_summarised_and_replaced_by_the_summary():
         Usage(300, 20),
         BOOK.cost("gpt-4o-mini", Usage(300, 20)),
     )
-    summarized = build_request(conversation, "standard", "en", [], "gpt-4", 1000)
+    summarized = build_request(conversation, RequestSpec("standard", "en", [], "gpt-4", 1000))
     assert summarized.messages[1]["content"].startswith("Summary of the earlier part of this conversation:")
     assert "They asked about 2*2 twice." in summarized.messages[1]["content"]
     assert [m["content"] for m in summarized.messages if m["role"] == "user"] == ["third", "newest"]
@@ -224,7 +225,7 @@ def test_the_request_records_which_messages_are_left_out():
     for index in range(4):
         tool_turn(conversation, f"question {index} " + "padding " * 400, f"answer {index}", f"call_{index}")
     conversation.add_user("newest")
-    request = build_request(conversation, "standard", "en", [], "gpt-4", 6000)
+    request = build_request(conversation, RequestSpec("standard", "en", [], "gpt-4", 6000))
     assert len(request.left_out_ids) == request.dropped_messages
     sent = {m["content"] for m in request.messages}
     for message in conversation.messages:

@@ -471,7 +471,8 @@ def model_picker(settings: Settings, default_model: str, lang: str) -> str:
 
 
 def export_controls(conversation: Conversation, store: Store, lang: str) -> None:
-    with st.expander(t("export", lang)):
+    notice = state().pop("import_notice", None)
+    with st.expander(t("export", lang), expanded=notice is not None):
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         buttons: list[tuple[str, str, Callable[[], str], str]] = [
             ("export_md", f"chat-{stamp}.md", lambda: exporters.to_markdown([conversation], lang), "text/markdown"),
@@ -495,7 +496,12 @@ def export_controls(conversation: Conversation, store: Store, lang: str) -> None
             st.download_button(
                 t(key, lang), data, file_name=name, mime=mime, key=key, on_click="ignore", use_container_width=True
             )
-        upload = st.file_uploader(t("import", lang), type=["json"], key="import_file")
+        upload = st.file_uploader(
+            t("import", lang),
+            type=["json"],
+            max_upload_size=exporters.MAX_IMPORT_BYTES // (1024 * 1024),
+            key="import_file",
+        )
         if upload is not None and state().get("imported") != upload.file_id:
             state().imported = upload.file_id
             try:
@@ -505,7 +511,10 @@ def export_controls(conversation: Conversation, store: Store, lang: str) -> None
                 return
             for item in imported:
                 store.save(item if store.load(item.id) is None else item.with_new_ids())
-            st.success(t("import_done", lang, count=len(imported)))
+            state().import_notice = t("import_done", lang, count=len(imported))
+            st.rerun()  # the chat list above must show the imported chats
+        if notice:
+            st.success(notice)
 
 
 def sidebar(

@@ -82,3 +82,24 @@ def test_stop_keeps_the_partial_reply_marked_stopped(server, launch_app, page):
     expect(reply).to_contain_text("w20")
     expect(reply).not_to_contain_text("w199")
     expect(reply.get_by_text("(estimated)")).to_be_visible()
+
+
+def test_importing_a_chatgpt_export_in_the_browser(server, launch_app, page, tmp_path):
+    import json
+
+    from test_exporters import CHATGPT
+
+    export = tmp_path / "conversations.json"
+    export.write_text(json.dumps(CHATGPT))
+    bad = tmp_path / "broken.json"
+    bad.write_text("{not json")
+    app = launch_app(**provider(server))
+    page.goto(app.url)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Export and import").click()
+    sidebar.locator("input[type=file]").set_input_files(str(bad))
+    expect(sidebar.get_by_text("Import failed: the file is not valid JSON")).to_be_visible(timeout=30_000)
+    sidebar.locator("input[type=file]").set_input_files(str(export))
+    expect(sidebar.get_by_text("Imported 1 chats")).to_be_visible(timeout=30_000)
+    sidebar.get_by_role("button", name="Paris trip").click()
+    expect(page.get_by_test_id("stMainBlockContainer").get_by_text("Eiffel Tower at dawn.")).to_be_visible()

@@ -6,11 +6,15 @@
    iterating the raw SDK stream, on one 8,000-chunk reply from the local scripted server.
 2. Request building: build_request on a 1,000-message conversation (whole turns, trimming) against
    one plain count_messages over the same messages.
+3. Page runs: one AppTest run of the app on that conversation showing the latest ~30 messages against
+   the same run showing all 1,000 (the cost the "show earlier" control avoids).
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -82,6 +86,31 @@ def bench_request(conversation: Conversation) -> tuple[float, float]:
     return best_of(baseline), best_of(ours)
 
 
+def bench_page(conversation: Conversation, server: ScriptedServer) -> tuple[float, float]:
+    from streamlit.testing.v1 import AppTest
+
+    from store import Store
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        os.environ.update(
+            DATA_DIR=data_dir, OPENAI_API_KEY="bench", OPENAI_BASE_URL=server.base_url, APP_ENV_FILE="/nonexistent"
+        )
+        Store(Path(data_dir) / "chats.db").save(conversation)
+
+        def page(show_all: bool) -> float:
+            at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+            at.query_params["chat"] = conversation.id
+            at.run()
+            at.session_state.show_all = show_all
+            started = time.perf_counter()
+            at.run()
+            return time.perf_counter() - started
+
+        recent = min(page(False) for _ in range(REPEATS))
+        everything = min(page(True) for _ in range(REPEATS))
+    return everything, recent
+
+
 def main() -> None:
     server = ScriptedServer().start()
     try:
@@ -96,6 +125,16 @@ def main() -> None:
     print(
         f"request from 1,000 messages: one count_messages {base * 1000:.1f} ms, "
         f"build_request with trimming {ours * 1000:.1f} ms, ratio {ours / base:.2f}x"
+    )
+
+    server = ScriptedServer().start()
+    try:
+        everything, recent = bench_page(conversation, server)
+    finally:
+        server.stop()
+    print(
+        f"page run on 1,000 messages: all shown {everything:.2f} s, latest ~30 shown {recent:.2f} s, "
+        f"ratio {recent / everything:.2f}x"
     )
 
 

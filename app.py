@@ -798,7 +798,7 @@ def main() -> None:
         key="chat_input",
     )
     shown = effective or chosen
-    schemas = ToolExecutor(state_registry(settings), enabled=tools).schemas()
+    schemas = state_registry(settings).schemas(tools)
     plan = build_request(conversation, RequestSpec(template, lang, schemas, shown.model, shown.max_tokens))
     with panel:
         render_usage(conversation, store, lang, shown, plan)

@@ -13,6 +13,7 @@ import inspect
 import json
 import math
 import operator
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Sequence
@@ -413,13 +414,16 @@ def _error(call: ToolCall, message: str) -> ToolOutcome:
 
 
 class ToolExecutor:
-    """Runs tool calls in worker threads; a hung tool is abandoned after ``timeout`` seconds."""
+    """Runs a round's tool calls in parallel threads; one that hangs is abandoned after ``timeout`` seconds.
+
+    Each round gets its own pool, released at once afterwards, so an abandoned tool never holds up
+    a later round.
+    """
 
     def __init__(self, registry: ToolRegistry, timeout: float = 15.0, enabled: Sequence[str] | None = None) -> None:
         self.registry = registry
         self.timeout = timeout
         self.enabled = list(registry.names() if enabled is None else enabled)
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tool")
 
     def schemas(self) -> list[dict[str, Any]]:
         return self.registry.schemas(self.enabled)
@@ -438,26 +442,30 @@ class ToolExecutor:
 
     def run_all(self, calls: Sequence[ToolCall]) -> list[ToolOutcome]:
         """Run several calls at once; results come back in the order of the calls."""
-        pending: list[tuple[ToolCall, Any]] = []
-        for call in calls:
-            try:
-                tool, arguments = self._prepare(call)
-            except ToolError as exc:
-                pending.append((call, exc))
-                continue
-            pending.append((call, self._pool.submit(tool.function, **arguments)))
-        return [self._collect(call, job) for call, job in pending]
+        pool = ThreadPoolExecutor(max_workers=max(len(calls), 1), thread_name_prefix="tool")
+        try:
+            pending: list[tuple[ToolCall, Any]] = []
+            for call in calls:
+                try:
+                    tool, arguments = self._prepare(call)
+                except ToolError as exc:
+                    pending.append((call, exc))
+                    continue
+                pending.append((call, pool.submit(tool.function, **arguments)))
+            deadline = time.monotonic() + self.timeout
+            return [self._collect(call, job, deadline) for call, job in pending]
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def run(self, call: ToolCall) -> ToolOutcome:
         return self.run_all([call])[0]
 
-    def _collect(self, call: ToolCall, job: Any) -> ToolOutcome:
+    def _collect(self, call: ToolCall, job: Any, deadline: float) -> ToolOutcome:
         if isinstance(job, ToolError):
             return _error(call, str(job))
         try:
-            value = job.result(timeout=self.timeout)
+            value = job.result(timeout=max(deadline - time.monotonic(), 0.0))
         except FutureTimeout:
-            job.cancel()
             return _error(call, f"tool {call.name!r} did not finish within {self.timeout:g} s")
         except ToolError as exc:
             return _error(call, str(exc))

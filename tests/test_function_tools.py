@@ -207,3 +207,16 @@ def test_knowledge_search_finds_english_and_chinese_passages():
     registry = default_registry("http://127.0.0.1:9/f", "http://127.0.0.1:9/g", knowledge=knowledge)
     outcome = ToolExecutor(registry).run(ToolCall("k", "search_knowledge_base", '{"query": "tool_call_id"}'))
     assert json.loads(outcome.content)[0]["source"] == "function-calling.md"
+
+
+def test_hanging_calls_in_one_round_share_one_deadline():
+    def hang(x: int) -> int:
+        """Never returns in time."""
+        time.sleep(3)
+        return x
+
+    executor = executor_with(hang, timeout=0.3)
+    started = time.monotonic()
+    outcomes = executor.run_all([ToolCall(str(i), "hang", '{"x": 1}') for i in range(3)])
+    assert time.monotonic() - started < 1.5
+    assert all(o.is_error and "did not finish" in o.content for o in outcomes)

@@ -132,6 +132,7 @@ def switch_version(store: Store, message_id: str) -> None:
 
 def request_action(kind: str, message_id: str | None = None) -> None:
     state().pending = (kind, message_id)
+    state().pop("held", None)
 
 
 def start_editing(message_id: str) -> None:
@@ -711,43 +712,43 @@ def budget_checks(conversation: Conversation, today: Totals, settings: Settings)
     )
 
 
-def hold_for_budget(prompt: str, check: BudgetCheck, lang: str) -> None:
-    """Over budget: keep the message and ask; "send anyway" sends it on the next run."""
-    state().held_prompt = prompt
+def hold_for_budget(action: tuple[str, str | None], check: BudgetCheck, lang: str) -> None:
+    """Over budget: keep what was asked for and ask; "send anyway" carries it out on the next run."""
+    state().held = action
     label = t(f"budget_{check.scope}", lang)
-    st.warning(
-        t(
-            "budget_over",
-            lang,
-            label=label,
-            spent=amount(check.spent, check.currency),
-            limit=amount(check.limit, check.currency),
-        )
-    )
-    st.code(prompt, language=None)
+    limit = amount(check.limit, check.currency)
+    st.warning(t("budget_over", lang, label=label, spent=amount(check.spent, check.currency), limit=limit))
+    kind, value = action
+    st.code(value if kind == "prompt" else t(kind, lang), language=None)
     send, cancel, _ = st.columns([2, 1, 3])
-    send.button(t("send_anyway", lang), key="send_anyway", on_click=request_action, args=("send_held",))
-    cancel.button(t("cancel", lang), key="cancel_held", on_click=lambda: state().pop("held_prompt", None))
+    send.button(t("send_anyway", lang), key="send_anyway", on_click=release_held)
+    cancel.button(t("cancel", lang), key="cancel_held", on_click=lambda: state().pop("held", None))
 
 
-def pending_text(conversation: Conversation, lang: str) -> tuple[str | None, bool]:
-    """Turns a requested action into (text to send, whether there is anything to send)."""
+def release_held() -> None:
     s = state()
-    kind, message_id = s.pop("pending", (None, None))
+    s.pending = s.pop("held")
+    s.budget_confirmed = True
+
+
+def text_to_send(conversation: Conversation, action: tuple[str, str | None], lang: str) -> tuple[str | None, bool]:
+    """Carries out an action: (text to send, None to answer again; whether there is anything to send)."""
+    s = state()
+    kind, value = action
+    if kind == "prompt":
+        return value, True
     if kind == "regenerate":
-        conversation.rewind_to(message_id)
+        conversation.rewind_to(value)
         return None, True
-    if kind == "edit" and message_id in conversation.nodes:
-        text = s.get(f"edit_text_{message_id}", "").strip()
+    if kind == "edit" and value in conversation.nodes:
+        text = s.get(f"edit_text_{value}", "").strip()
         s.editing = None
         if not text:
             return None, False
-        conversation.rewind_to(conversation.nodes[message_id].parent_id)
+        conversation.rewind_to(conversation.nodes[value].parent_id)
         return text, True
     if kind == "continue":
         return t("continue_prompt", lang), True
-    if kind == "send_held" and s.get("held_prompt"):
-        return s.pop("held_prompt"), True
     return None, False
 
 
@@ -804,13 +805,15 @@ def main() -> None:
         render_usage(conversation, store, lang, shown, plan)
     if blocked or effective is None:
         return
-    text, go = pending_text(conversation, lang)
-    if prompt and prompt.strip():
-        text, go = prompt, True
+    action = ("prompt", prompt) if prompt and prompt.strip() else s.pop("pending", None)
+    if action is None:
+        return
+    if not s.pop("budget_confirmed", False):
         over = [c for c in budget_checks(conversation, today_totals(store), effective) if c.level == OVER]
         if over:
-            hold_for_budget(prompt, over[0], lang)
+            hold_for_budget(action, over[0], lang)
             return
+    text, go = text_to_send(conversation, action, lang)
     if go:
         run_turn(effective, store, lang, template, tools, text)
 

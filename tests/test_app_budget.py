@@ -91,3 +91,15 @@ def test_summarising_older_turns_books_its_cost_and_keeps_tool_pairs_whole(app_e
     assert conversation.totals().usage.prompt_tokens >= 700
     view = "\n".join(t.value for t in at.sidebar.text)
     assert "📝 summarised · user: What is 6*7?" in view
+
+
+def test_regenerating_over_budget_asks_first_too(app_env, monkeypatch):
+    monkeypatch.setenv("BUDGET_PER_CHAT", "0.01")
+    app_env.expect(Reply(text="expensive", usage=(100_000, 0)))
+    at = send(start(), "question")
+    next(b for b in at.button if b.key.startswith("regenerate_")).click().run()
+    assert len(app_env.chat_requests()) == 1
+    assert "The Chat budget is used up" in at.warning[0].value and at.code[-1].value == "Regenerate"
+    at.button(key="send_anyway").click().run()
+    assert len(app_env.chat_requests()) == 2
+    assert any(c.value == "2 / 2" for c in at.caption)

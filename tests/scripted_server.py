@@ -192,7 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
-            pass
+            self.server.hung_up += 1  # the client closed the stream (the app's stop)
 
 
 class ScriptedServer(ThreadingHTTPServer):
@@ -203,6 +203,7 @@ class ScriptedServer(ThreadingHTTPServer):
         self.script: deque[Reply] = deque()
         self.requests: list[dict[str, Any]] = []
         self.models: list[str] = ["gpt-4o-mini", "gpt-4o", "deepseek-chat"]
+        self.hung_up = 0
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
@@ -229,6 +230,7 @@ class ScriptedServer(ThreadingHTTPServer):
         with self._lock:
             self.script.clear()
             self.requests.clear()
+            self.hung_up = 0
 
     def chat_requests(self) -> list[dict[str, Any]]:
         return [r["body"] for r in self.requests if r["method"] == "POST"]

@@ -74,6 +74,7 @@ def test_stop_keeps_the_partial_reply_marked_stopped(server, launch_app, page):
     expect(reply).to_contain_text("w20", timeout=30_000)
     page.get_by_test_id("stChatInputStopButton").click()
     page.wait_for_timeout(1500)
+    assert server.hung_up == 1  # stopping closed the HTTP stream, long before its 10 s of words
     seen = reply.inner_text()
     assert "w199" not in seen
     page.reload()

@@ -9,6 +9,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Literal
 from urllib.parse import urlsplit
 
 import streamlit as st
@@ -16,7 +17,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 import exporters
 import model_catalog
-from budget import OK, OVER, WARNING, BudgetCheck, check_budgets
+from budget import OVER, WARNING, BudgetCheck, check_budgets
 from config import LOCAL, PROVIDER_PRESETS, ConfigError, Secret, Settings, load_settings, redact
 from conversation_manager import (
     INTERRUPTED,
@@ -169,7 +170,9 @@ def error_text(error: dict, lang: str, base_url: str) -> str:
 def render_tool(call: dict[str, str], result: Message | None, lang: str) -> None:
     failed = result is not None and result.is_error
     label = ("⚠️ " if failed else "🔧 ") + t("tool_call", lang, name=call["name"])
-    status = "running" if result is None else ("error" if failed else "complete")
+    status: Literal["running", "complete", "error"] = (
+        "running" if result is None else ("error" if failed else "complete")
+    )
     with st.status(label, state=status, expanded=False):
         st.caption(t("tool_arguments", lang))
         st.code(call["arguments"] or "{}", language="json")
@@ -273,7 +276,7 @@ def render_user(conversation: Conversation, message: Message, store: Store, lang
 def render_history(conversation: Conversation, store: Store, lang: str, base_url: str) -> None:
     turns = conversation.turns()
     if not state().get("show_all"):
-        shown, kept = 0, []
+        shown, kept = 0, list[list[Message]]()
         for turn in reversed(turns):
             if shown >= VISIBLE_MESSAGES and kept:
                 break
@@ -351,7 +354,12 @@ def render_usage(conversation: Conversation, store: Store, lang: str, settings: 
             limit=amount(check.limit, check.currency),
             percent=check.share * 100,
         )
-        {OK: st.caption, WARNING: st.warning, OVER: st.error}[check.level](line)
+        if check.level == OVER:
+            st.error(line)
+        elif check.level == WARNING:
+            st.warning(line)
+        else:
+            st.caption(line)
     replies = conversation.per_reply()
     if len(replies) > 1:
         st.caption(t("chart_title", lang))
@@ -397,7 +405,7 @@ def chat_list(store: Store, lang: str) -> None:
     st.subheader(t("chats", lang))
     st.button(t("new_chat", lang), key="new_chat", on_click=new_chat, use_container_width=True)
     query = st.text_input(t("search_chats", lang), key="chat_search", placeholder="🔍")
-    summaries = store.search(query) if query.strip() else store.list(SIDEBAR_CHATS)
+    summaries = store.search(query) if query.strip() else store.recent(SIDEBAR_CHATS)
     if query.strip() and not summaries:
         st.caption(t("no_results", lang))
     for summary in summaries:
@@ -487,7 +495,7 @@ def export_controls(conversation: Conversation, store: Store, lang: str) -> None
             ]
 
         def everything() -> list[Conversation]:
-            return [c for s in store.list(limit=100_000) if (c := store.load(s.id)) is not None]
+            return [c for s in store.recent(limit=100_000) if (c := store.load(s.id)) is not None]
 
         buttons += [
             ("export_all_md", f"chats-{stamp}.md", lambda: exporters.to_markdown(everything(), lang), "text/markdown"),

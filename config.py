@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from dotenv import dotenv_values
 
@@ -181,7 +182,7 @@ class Settings:
     def key_for_client(self) -> str:
         return self.api_key.reveal() if self.api_key else NO_KEY_PLACEHOLDER
 
-    def with_overrides(self, **changes: object) -> Settings:
+    def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
 

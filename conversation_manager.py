@@ -250,9 +250,10 @@ class Conversation:
 
     def totals(self) -> Totals:
         """Everything this conversation cost, every version and any summary included."""
-        priced = [m for m in self.nodes.values() if m.usage and m.cost]
-        summary = [self.summary] if self.summary and self.summary.usage and self.summary.cost else []
-        return Totals.of((item.usage, item.cost) for item in [*priced, *summary] if item.usage and item.cost)
+        entries = [(m.usage, m.cost) for m in self.nodes.values() if m.usage and m.cost]
+        if self.summary and self.summary.usage and self.summary.cost:
+            entries.append((self.summary.usage, self.summary.cost))
+        return Totals.of(entries)
 
     def apply_summary(self, text: str, covers: Sequence[str], model: str, usage: Usage, cost: Cost) -> None:
         """A new summary replaces the old one; the cost of every summary call stays booked."""

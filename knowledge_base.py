@@ -46,7 +46,8 @@ class Hit:
 def split_sections(markdown: str, source: str) -> list[Passage]:
     """One passage per section; a section's title carries its document's title for context."""
     passages: list[Passage] = []
-    document, title, lines = "", source, []
+    document, title = "", source
+    lines: list[str] = []
 
     def close() -> None:
         if "".join(lines).strip():

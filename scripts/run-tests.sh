@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what is missing (venv, requirements, Debian's chromium), then runs the linter and every test.
+# Installs what is missing (venv, requirements, Debian's chromium), then runs the linter, the type checker and every test.
 # Exits non-zero on any failure, including a pytest run that collected no tests (exit code 5).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup-env.sh"
@@ -17,6 +17,8 @@ fi
 cd "$ROOT"
 echo "==> ruff"
 "$VENV/bin/python" -m ruff check .
+echo "==> mypy"
+"$VENV/bin/python" -m mypy
 echo "==> pytest"
 set +e
 "$VENV/bin/python" -m pytest "$@"

@@ -71,13 +71,13 @@ def test_list_is_newest_first_and_rename_and_delete_work(store):
     first, second = chat("first chat", "a"), chat("second chat", "b")
     store.save(first)
     store.save(second)
-    assert [s.title for s in store.list()] == ["second chat", "first chat"]
+    assert [s.title for s in store.recent()] == ["second chat", "first chat"]
     store.save(first, [])
-    assert [s.title for s in store.list()] == ["first chat", "second chat"]
+    assert [s.title for s in store.recent()] == ["first chat", "second chat"]
     store.rename(first.id, "renamed")
     assert store.load(first.id).title == "renamed"
     store.delete(first.id)
-    assert [s.id for s in store.list()] == [second.id]
+    assert [s.id for s in store.recent()] == [second.id]
     with sqlite3.connect(store.path) as db:
         assert db.execute("SELECT COUNT(*) FROM messages WHERE conversation_id = ?", (first.id,)).fetchone()[0] == 0
 

@@ -249,6 +249,11 @@ class Store:
                 found.append(ConversationSummary(row["id"], row["title"], row["updated_at"], snippet))
         return found
 
+    def today_totals(self) -> Totals:
+        """Since local midnight (the server's time zone)."""
+        midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        return self.totals(since=midnight.astimezone(UTC).isoformat(timespec="seconds"))
+
     def totals(self, since: str | None = None) -> Totals:
         """Usage and cost over every stored reply (optionally since an ISO timestamp)."""
         with self._connect() as db:

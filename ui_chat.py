@@ -1,0 +1,286 @@
+"""Drawing the conversation and the usage panel from state: no decisions, only rendering."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import streamlit as st
+
+import model_catalog
+from budget import OVER, WARNING, BudgetCheck, check_budgets
+from config import Settings
+from conversation_manager import (
+    INTERRUPTED,
+    STOPPED,
+    Conversation,
+    Message,
+    TurnRequest,
+)
+from events import Retrying, StreamEvent, Waiting
+from i18n import t
+from store import Store
+from token_tracker import Totals, Usage
+from ui_session import price_book, request_action, start_editing, state, stop_editing, switch_version
+
+VISIBLE_MESSAGES = 30
+
+
+def money(totals: Totals, lang: str) -> str:
+    if totals.cost.local:
+        return t("local_cost", lang)
+    if not totals.cost.priced:
+        return t("no_price", lang)
+    return f"${totals.cost.usd:.6f} · ¥{totals.cost.cny:.5f}"
+
+
+def usage_line(totals: Totals, lang: str) -> str:
+    usage = totals.usage
+    mark = f" {t('estimated', lang)}" if usage.estimated else ""
+    return (
+        f"↑{usage.prompt_tokens} ↓{usage.completion_tokens} = {usage.total_tokens} tokens{mark} · {money(totals, lang)}"
+    )
+
+
+def error_text(error: dict, lang: str, base_url: str) -> str:
+    return t(f"err_{error['kind']}", lang, status=error.get("status"), base_url=base_url)
+
+
+def render_tool(call: dict[str, str], result: Message | None, lang: str) -> None:
+    failed = result is not None and result.is_error
+    label = ("⚠️ " if failed else "🔧 ") + t("tool_call", lang, name=call["name"])
+    status: Literal["running", "complete", "error"] = (
+        "running" if result is None else ("error" if failed else "complete")
+    )
+    with st.status(label, state=status, expanded=False):
+        st.caption(t("tool_arguments", lang))
+        st.code(call["arguments"] or "{}", language="json")
+        if result is not None:
+            st.caption(t("tool_error", lang) if failed else t("tool_result", lang))
+            st.code(result.content, language="json")
+
+
+def notice_text(event: StreamEvent | None, lang: str) -> str | None:
+    if isinstance(event, Retrying):
+        return t("notice_retrying", lang, kind=event.error.kind, delay=event.delay, attempt=event.attempt)
+    if isinstance(event, Waiting):
+        return t("notice_waiting", lang, seconds=event.seconds)
+    return None
+
+
+def render_reply(messages: Sequence[Message], lang: str, base_url: str, notice: str | None = None) -> None:
+    """One assistant bubble: reasoning, text, tool calls with results, usage and any interruption."""
+    results = {m.tool_call_id: m for m in messages if m.role == "tool"}
+    for message in messages:
+        if message.role != "assistant":
+            continue
+        if message.trimmed:
+            st.info(t("context_trimmed", lang, count=message.trimmed))
+        if message.fallback_from:
+            kind = (message.error or {}).get("kind") or "error"
+            st.caption(t("fallback_badge", lang, model=message.model, primary=message.fallback_from, kind=kind))
+        if message.reasoning:
+            with st.expander(t("reasoning", lang)):
+                st.markdown(message.reasoning)
+        if message.content:
+            st.markdown(message.content)
+        for call in message.tool_calls:
+            render_tool(call, results.get(call["id"]), lang)
+        if message.status == STOPPED:
+            st.warning(t("status_stopped", lang))
+        if message.status == INTERRUPTED and message.error:
+            st.error(error_text(message.error, lang, base_url))
+            with st.expander(t("raw_error", lang)):
+                st.code(message.error.get("detail", ""))
+        if message.finish_reason == "length":
+            st.warning(t("status_length", lang))
+    if notice:
+        st.caption(notice)
+    priced = [m for m in messages if m.usage and m.cost]
+    if priced:
+        line = usage_line(Totals.of((m.usage, m.cost) for m in priced if m.usage and m.cost), lang)
+        measured = [m for m in priced if m.usage and not m.usage.estimated and m.estimated_prompt_tokens]
+        if measured:
+            estimate = sum(m.estimated_prompt_tokens or 0 for m in measured)
+            actual = sum(m.usage.prompt_tokens for m in measured if m.usage)
+            diff = (estimate - actual) / actual * 100 if actual else 0.0
+            line += " · " + t("estimate_vs_actual", lang, estimate=estimate, actual=actual, diff=diff)
+        st.caption(line)
+
+
+def version_switcher(conversation: Conversation, message: Message, store: Store, lang: str) -> None:
+    versions = conversation.versions(message)
+    if len(versions) < 2:
+        return
+    index = next(i for i, v in enumerate(versions) if v.id == message.id)
+    left, middle, right = st.columns([1, 2, 1], vertical_alignment="center")
+    left.button(
+        "‹",
+        key=f"prev_{message.id}",
+        help=t("previous_version", lang),
+        disabled=index == 0,
+        on_click=switch_version,
+        args=(store, versions[index - 1].id),
+    )
+    middle.caption(f"{index + 1} / {len(versions)}")
+    right.button(
+        "›",
+        key=f"next_{message.id}",
+        help=t("next_version", lang),
+        disabled=index == len(versions) - 1,
+        on_click=switch_version,
+        args=(store, versions[min(index + 1, len(versions) - 1)].id),
+    )
+
+
+def render_user(conversation: Conversation, message: Message, store: Store, lang: str) -> None:
+    with st.chat_message("user"):
+        if state().get("editing") == message.id:
+            st.text_area(t("edit", lang), value=message.content, key=f"edit_text_{message.id}")
+            save, cancel, _ = st.columns([2, 1, 3])
+            save.button(
+                t("save_send", lang), key=f"save_{message.id}", on_click=request_action, args=("edit", message.id)
+            )
+            cancel.button(t("cancel", lang), key=f"cancel_{message.id}", on_click=stop_editing)
+            return
+        st.markdown(message.content)
+        controls = st.columns([1, 3])
+        controls[0].button(
+            "✏️", key=f"edit_{message.id}", help=t("edit", lang), on_click=start_editing, args=(message.id,)
+        )
+        with controls[1]:
+            version_switcher(conversation, message, store, lang)
+
+
+def render_history(conversation: Conversation, store: Store, lang: str, base_url: str) -> None:
+    turns = conversation.turns()
+    if not state().get("show_all"):
+        shown, kept = 0, list[list[Message]]()
+        for turn in reversed(turns):
+            if shown >= VISIBLE_MESSAGES and kept:
+                break
+            kept.insert(0, turn)
+            shown += len(turn)
+        hidden = sum(len(turn) for turn in turns) - shown
+        if hidden > 0 and st.button(t("show_earlier", lang, count=hidden), key="show_earlier"):
+            state().show_all = True
+            st.rerun()
+        turns = kept
+    for position, turn in enumerate(turns):
+        if turn[0].role == "user":
+            render_user(conversation, turn[0], store, lang)
+            turn = turn[1:]
+        if not turn:
+            continue
+        with st.chat_message("assistant"):
+            render_reply(turn, lang, base_url)
+            last = position == len(turns) - 1
+            controls = st.columns([1, 1, 3])
+            if last:
+                controls[0].button(
+                    "🔄",
+                    key=f"regenerate_{turn[0].id}",
+                    help=t("regenerate", lang),
+                    on_click=request_action,
+                    args=("regenerate", turn[0].parent_id),
+                )
+                if turn[-1].status in (STOPPED, INTERRUPTED):
+                    controls[1].button(
+                        t("continue", lang), key=f"continue_{turn[-1].id}", on_click=request_action, args=("continue",)
+                    )
+            with controls[2]:
+                version_switcher(conversation, turn[0], store, lang)
+
+
+def render_usage(conversation: Conversation, store: Store, lang: str, settings: Settings, plan: TurnRequest) -> None:
+    st.subheader(t("usage", lang))
+    book = price_book(settings)
+    window = model_catalog.lookup(settings.model).context_window
+    st.markdown(f"**{t('next_request', lang)}**")
+    next_cost = Totals.of([(Usage(plan.prompt_tokens), book.cost(settings.model, Usage(plan.prompt_tokens)))])
+    st.caption(t("next_request_line", lang, tokens=plan.prompt_tokens, cost=money(next_cost, lang)))
+    share = plan.prompt_tokens / window if window else 0.0
+    st.progress(
+        min(share, 1.0), text=t("context_meter", lang, percent=share * 100, tokens=plan.prompt_tokens, window=window)
+    )
+    today = store.today_totals()
+    rows = [
+        (t("last_reply", lang), conversation.last_reply_totals()),
+        (t("conversation", lang), conversation.totals()),
+        (t("today", lang), today),
+        (t("all_time", lang), store.totals()),
+    ]
+    if any(row.calls for _, row in rows):
+        for label, row in rows:
+            usage = row.usage
+            mark = f" {t('estimated', lang)}" if usage.estimated else ""
+            st.markdown(
+                f"**{label}**{mark}  \n"
+                f"{t('prompt_tokens', lang)} {usage.prompt_tokens} · {t('completion_tokens', lang)} "
+                f"{usage.completion_tokens} · {t('total_tokens', lang)} {usage.total_tokens}  \n"
+                f"{t('cost', lang)} {money(row, lang)}"
+            )
+    else:
+        st.caption(t("no_usage_yet", lang))
+    st.caption(t("rate_note", lang, rate=settings.usd_cny_rate))
+    for check in budget_checks(conversation, today, settings):
+        label = t(f"budget_{check.scope}", lang)
+        line = t(
+            "budget_line",
+            lang,
+            label=label,
+            spent=amount(check.spent, check.currency),
+            limit=amount(check.limit, check.currency),
+            percent=check.share * 100,
+        )
+        if check.level == OVER:
+            st.error(line)
+        elif check.level == WARNING:
+            st.warning(line)
+        else:
+            st.caption(line)
+    replies = conversation.per_reply()
+    if len(replies) > 1:
+        st.caption(t("chart_title", lang))
+        st.bar_chart(
+            {
+                t("prompt_tokens", lang): [r.usage.prompt_tokens for r in replies],
+                t("completion_tokens", lang): [r.usage.completion_tokens for r in replies],
+            },
+            height=140,
+        )
+        st.line_chart({"USD": [r.cost.usd for r in replies]}, height=100)
+    with st.expander(t("context_view", lang)):
+        render_context_view(conversation, plan, lang)
+
+
+def amount(value: float, currency: str) -> str:
+    return f"¥{value:.4f}" if currency == "CNY" else f"${value:.4f}"
+
+
+def render_context_view(conversation: Conversation, plan: TurnRequest, lang: str) -> None:
+    prefix = len([m for m in plan.messages if m["role"] == "system"])
+    st.caption(t("ctx_prefix", lang, count=prefix))
+    if conversation.summary and plan.summarized_ids:
+        st.caption(t("ctx_summary", lang, count=len(plan.summarized_ids), text=conversation.summary.text[:200]))
+    for message in conversation.messages:
+        if message.role == "assistant" and message.is_empty:
+            continue
+        if message.id in plan.summarized_ids:
+            status = "📝 " + t("ctx_summarized", lang)
+        elif message.id in plan.left_out_ids:
+            status = "✂️ " + t("ctx_left_out", lang)
+        else:
+            status = "✅ " + t("ctx_sent", lang)
+        text = message.content or ", ".join(c["name"] for c in message.tool_calls)
+        st.text(f"{status} · {message.role}: {text[:80]}")
+
+
+def budget_checks(conversation: Conversation, today: Totals, settings: Settings) -> list[BudgetCheck]:
+    return check_budgets(
+        conversation.totals().cost,
+        today.cost,
+        settings.budget_per_chat,
+        settings.budget_per_day,
+        settings.budget_currency,
+    )

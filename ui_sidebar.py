@@ -1,0 +1,209 @@
+"""The sidebar: chats, connection, generation settings, exports and imports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+import exporters
+from config import LOCAL, PROVIDER_PRESETS, Secret, Settings
+from conversation_manager import (
+    Conversation,
+)
+from function_tools import ToolRegistry, default_registry
+from i18n import LANGUAGES, t
+from knowledge_base import KnowledgeBase
+from llm_client import fetch_models
+from prompt_templates import DEFAULT_TEMPLATE, TEMPLATES
+from store import Store
+from ui_session import default, delete_chat, new_chat, open_chat, rename_chat, state
+
+SIDEBAR_CHATS = 30
+
+
+@st.cache_resource
+def knowledge_base() -> KnowledgeBase:
+    return KnowledgeBase.bundled()
+
+
+def chat_list(store: Store, lang: str) -> None:
+    conversation: Conversation = state().conversation
+    st.subheader(t("chats", lang))
+    st.button(t("new_chat", lang), key="new_chat", on_click=new_chat, use_container_width=True)
+    query = st.text_input(t("search_chats", lang), key="chat_search", placeholder="🔍")
+    summaries = store.search(query) if query.strip() else store.recent(SIDEBAR_CHATS)
+    if query.strip() and not summaries:
+        st.caption(t("no_results", lang))
+    for summary in summaries:
+        label = summary.title or t("untitled", lang)
+        st.button(
+            label,
+            key=f"open_{summary.id}",
+            help=summary.snippet or None,
+            on_click=open_chat,
+            args=(store, summary.id),
+            type="primary" if summary.id == conversation.id else "secondary",
+            use_container_width=True,
+        )
+    if conversation.nodes:
+        default(f"title_{conversation.id}", conversation.title)
+        st.text_input(t("rename", lang), key=f"title_{conversation.id}", on_change=rename_chat, args=(store,))
+        with st.popover(t("delete", lang), use_container_width=True):
+            st.write(t("delete_confirm", lang, title=conversation.title))
+            st.button(
+                t("delete_yes", lang),
+                key="delete_yes",
+                type="primary",
+                on_click=delete_chat,
+                args=(store, conversation.id),
+            )
+
+
+def connection_controls(settings: Settings, lang: str) -> Settings:
+    """Provider preset, base URL, key and model; returns the settings they choose."""
+    presets = list(PROVIDER_PRESETS)
+    default("provider", settings.provider)
+    provider = st.selectbox(
+        t("provider", lang), presets, format_func=lambda key: PROVIDER_PRESETS[key].label, key="provider"
+    )
+    if provider == LOCAL:
+        return settings.with_overrides(provider=LOCAL, base_url=None, api_key=None)
+    preset = PROVIDER_PRESETS[provider]
+    configured = provider == settings.provider
+    default(f"base_url_{provider}", (settings.base_url if configured else preset.base_url) or "")
+    base_url = st.text_input(t("base_url", lang), help=t("base_url_help", lang), key=f"base_url_{provider}")
+    typed_key = st.text_input(t("api_key", lang), type="password", help=t("api_key_help", lang), key="api_key_input")
+    if settings.api_key and not typed_key:
+        st.caption(t("api_key_from_env", lang))
+    chosen = settings.with_overrides(
+        provider=provider,
+        base_url=base_url.strip().rstrip("/") or None,
+        api_key=Secret(typed_key.strip()) if typed_key.strip() else settings.api_key,
+    )
+    return chosen.with_overrides(
+        model=model_picker(chosen, settings.model if configured else preset.default_model, lang)
+    )
+
+
+def model_picker(settings: Settings, default_model: str, lang: str) -> str:
+    """The models GET /models lists (cached per base URL), with free text where it lists nothing."""
+    cache: dict[str, list[str]] = state().setdefault("model_lists", {})
+    source = settings.base_url or "https://api.openai.com/v1"
+    if source not in cache and not settings.needs_setup:
+        cache[source] = fetch_models(settings.key_for_client(), settings.base_url)
+    listed = cache.get(source, [])
+    key = f"model_{settings.provider}"
+    default(key, default_model or None)
+    current = state()[key]
+    options = listed if current in listed or not current else [current, *listed]
+    model = st.selectbox(t("model", lang), options, accept_new_options=True, key=key)
+    if not listed:
+        st.caption(t("models_unlisted", lang))
+    if st.button(t("refresh_models", lang), key="refresh_models"):
+        cache.pop(source, None)
+        st.rerun()
+    return (model or "").strip()
+
+
+def export_controls(conversation: Conversation, store: Store, lang: str) -> None:
+    notice = state().pop("import_notice", None)
+    with st.expander(t("export", lang), expanded=notice is not None):
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        buttons: list[tuple[str, str, Callable[[], str], str]] = [
+            ("export_md", f"chat-{stamp}.md", lambda: exporters.to_markdown([conversation], lang), "text/markdown"),
+            ("export_json", f"chat-{stamp}.json", lambda: exporters.to_json([conversation]), "application/json"),
+        ]
+        if conversation.last_request:
+            request = conversation.last_request
+            buttons += [
+                ("export_python", f"request-{stamp}.py", lambda: exporters.to_python(request), "text/x-python"),
+                ("export_curl", f"request-{stamp}.sh", lambda: exporters.to_curl(request), "text/x-shellscript"),
+            ]
+
+        def everything() -> list[Conversation]:
+            return [c for s in store.recent(limit=100_000) if (c := store.load(s.id)) is not None]
+
+        buttons += [
+            ("export_all_md", f"chats-{stamp}.md", lambda: exporters.to_markdown(everything(), lang), "text/markdown"),
+            ("export_all_json", f"chats-{stamp}.json", lambda: exporters.to_json(everything()), "application/json"),
+        ]
+        for key, name, data, mime in buttons:
+            st.download_button(
+                t(key, lang), data, file_name=name, mime=mime, key=key, on_click="ignore", use_container_width=True
+            )
+        upload = st.file_uploader(
+            t("import", lang),
+            type=["json"],
+            max_upload_size=exporters.MAX_IMPORT_BYTES // (1024 * 1024),
+            key="import_file",
+        )
+        if upload is not None and state().get("imported") != upload.file_id:
+            state().imported = upload.file_id
+            try:
+                imported = exporters.from_json(upload.getvalue())
+            except exporters.ImportFailed as error:
+                st.error(t("import_failed", lang, detail=str(error)))
+                return
+            for item in imported:
+                store.save(item if store.load(item.id) is None else item.with_new_ids())
+            state().import_notice = t("import_done", lang, count=len(imported))
+            st.rerun()  # the chat list above must show the imported chats
+        if notice:
+            st.success(notice)
+
+
+def sidebar(
+    settings: Settings, store: Store, lang_default: str
+) -> tuple[str, Settings, str, list[str], DeltaGenerator]:
+    """Draws the controls; returns language, chosen settings, template, enabled tools, and the usage panel."""
+    s = state()
+    with st.sidebar:
+        default("ui_language", lang_default)
+        lang = st.radio(
+            t("language", lang_default),
+            LANGUAGES,
+            format_func=lambda code: {"zh": "中文", "en": "English"}[code],
+            horizontal=True,
+            key="ui_language",
+        )
+        chat_list(store, lang)
+        with st.expander(t("connection", lang), expanded=settings.needs_setup or settings.is_local):
+            chosen = connection_controls(settings, lang)
+        default("temperature", settings.temperature)
+        temperature = st.slider(t("temperature", lang), 0.0, 2.0, step=0.1, key="temperature")
+        default("max_tokens", settings.max_tokens)
+        max_tokens = st.number_input(t("max_tokens", lang), 1, 200_000, step=256, key="max_tokens")
+        tool_names = state_registry(settings).names()
+        default("tools", tool_names)
+        tools = st.multiselect(t("tools", lang), tool_names, key="tools")
+        default("template", DEFAULT_TEMPLATE)
+        template = st.selectbox(
+            t("template", lang),
+            list(TEMPLATES),
+            format_func=lambda key: TEMPLATES[key].name[lang],
+            help=t("template_applies", lang),
+            key="template",
+        )
+        panel = st.container()
+        export_controls(s.conversation, store, lang)
+        if s.conversation.last_request:
+            with st.expander(t("last_request", lang)):
+                st.caption(t("last_request_help", lang))
+                st.json(s.conversation.last_request, expanded=False)
+    chosen = chosen.with_overrides(temperature=float(temperature), max_tokens=int(max_tokens))
+    return lang, chosen, template, tools, panel
+
+
+def state_registry(settings: Settings) -> ToolRegistry:
+    s = state()
+    if "registry" not in s:
+        s.registry = default_registry(
+            settings.weather_api_url,
+            settings.geocoding_api_url,
+            default_timezone=st.context.timezone or "UTC",
+            knowledge=knowledge_base(),
+        )
+    return s.registry

@@ -146,7 +146,7 @@ def run_turn(settings: Settings, store: Store, lang: str, template: str, tools: 
     runner = TurnRunner(targets, RetryPolicy(max_retries=settings.max_retries), limiter)
     params = ChatParams(settings.model, settings.temperature, settings.max_tokens)
     events = runner.run(request.messages, params, executor, settings.max_tool_rounds, shrink)
-    base_url = settings.base_url or "https://api.openai.com/v1"
+    base_url = settings.endpoint
     start = len(conversation.messages) - 1
     try:
         with st.chat_message("assistant"):
@@ -240,11 +240,11 @@ def main() -> None:
     st.title(conversation.title or t("title", lang))
     effective = connect_local(chosen, lang) if chosen.is_local else chosen
     if effective is not None:
-        host = urlsplit(effective.base_url).netloc if effective.base_url else "api.openai.com"
+        host = urlsplit(effective.endpoint).netloc
         st.caption(f"`{effective.model}` · {host}")
     if s.get("storage_error"):
         st.warning(s.pop("storage_error"))
-    render_history(conversation, store, lang, (effective or chosen).base_url or "https://api.openai.com/v1")
+    render_history(conversation, store, lang, (effective or chosen).endpoint)
     blocked = effective is None or effective.needs_setup
     if effective is not None and effective.needs_setup:
         st.info(f"**{t('setup_title', lang)}**\n\n{t('setup_body', lang)}")

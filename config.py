@@ -54,11 +54,12 @@ class ProviderPreset:
 
 LOCAL = "local"
 CUSTOM = "custom"
+OPENAI_DEFAULT_URL = "https://api.openai.com/v1"  # what the SDK uses when no base URL is set
 
 # key -> label, base URL, a model to start with, whether a key is required
 PROVIDER_PRESETS: dict[str, ProviderPreset] = {
     LOCAL: ProviderPreset("Local demo model (llama.cpp) / 本地演示模型", None, "", needs_key=False),
-    "openai": ProviderPreset("OpenAI", "https://api.openai.com/v1", "gpt-4o-mini", needs_key=True),
+    "openai": ProviderPreset("OpenAI", OPENAI_DEFAULT_URL, "gpt-4o-mini", needs_key=True),
     "deepseek": ProviderPreset("DeepSeek", "https://api.deepseek.com/v1", "deepseek-chat", needs_key=True),
     "moonshot": ProviderPreset("Moonshot / Kimi", "https://api.moonshot.cn/v1", "moonshot-v1-8k", needs_key=True),
     "qwen": ProviderPreset(
@@ -178,6 +179,18 @@ class Settings:
         if not self.model or (self.provider == CUSTOM and not self.base_url):
             return True
         return PROVIDER_PRESETS[self.provider].needs_key and self.api_key is None
+
+    @property
+    def endpoint(self) -> str:
+        return (self.base_url or OPENAI_DEFAULT_URL).rstrip("/")
+
+    def for_endpoint(self, provider: str, base_url: str | None, typed_key: str = "") -> Settings:
+        """Settings for another endpoint. A key typed for this session goes anywhere the user sends it;
+        the `.env` key only ever goes to the endpoint it was configured for."""
+        chosen = replace(self, provider=provider, base_url=base_url.rstrip("/") if base_url else None)
+        if typed_key:
+            return replace(chosen, api_key=Secret(typed_key))
+        return replace(chosen, api_key=self.api_key if chosen.endpoint == self.endpoint else None)
 
     def key_for_client(self) -> str:
         return self.api_key.reveal() if self.api_key else NO_KEY_PLACEHOLDER

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from config import OPENAI_DEFAULT_URL
 from conversation_manager import Conversation, Message
 from i18n import t
 from prompt_templates import get_template
@@ -134,7 +135,7 @@ def to_curl(request: dict[str, Any]) -> str:
     delimiter = "JSON"
     while delimiter in body:
         delimiter += "_END"
-    url = '"${OPENAI_BASE_URL:-https://api.openai.com/v1}/chat/completions"'
+    url = f'"${{OPENAI_BASE_URL:-{OPENAI_DEFAULT_URL}}}/chat/completions"'
     stream_flag = " -N" if request.get("stream") else ""
     return (
         f"curl{stream_flag} {url} \\\n"

@@ -136,7 +136,7 @@ class LLMClient:
                             yield TextDelta(choice.delta.content)
                         if choice.finish_reason:
                             result.finish_reason = choice.finish_reason
-        except (openai.APIError, OSError) as error:
+        except Exception as error:  # noqa: BLE001 - SDK errors, transport faults, a provider's malformed chunks
             result.error = classify(error, self._api_key)
             if result.shown:
                 kind = "stalled" if result.error.kind == "timeout" else "stream_cut"

@@ -9,7 +9,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 import exporters
-from config import LOCAL, PROVIDER_PRESETS, Secret, Settings
+from config import LOCAL, PROVIDER_PRESETS, Settings
 from conversation_manager import (
     Conversation,
 )
@@ -76,13 +76,9 @@ def connection_controls(settings: Settings, lang: str) -> Settings:
     default(f"base_url_{provider}", (settings.base_url if configured else preset.base_url) or "")
     base_url = st.text_input(t("base_url", lang), help=t("base_url_help", lang), key=f"base_url_{provider}")
     typed_key = st.text_input(t("api_key", lang), type="password", help=t("api_key_help", lang), key="api_key_input")
-    if settings.api_key and not typed_key:
+    chosen = settings.for_endpoint(provider, base_url.strip() or None, typed_key.strip())
+    if chosen.api_key is not None and chosen.api_key == settings.api_key:
         st.caption(t("api_key_from_env", lang))
-    chosen = settings.with_overrides(
-        provider=provider,
-        base_url=base_url.strip().rstrip("/") or None,
-        api_key=Secret(typed_key.strip()) if typed_key.strip() else settings.api_key,
-    )
     return chosen.with_overrides(
         model=model_picker(chosen, settings.model if configured else preset.default_model, lang)
     )
@@ -91,7 +87,7 @@ def connection_controls(settings: Settings, lang: str) -> Settings:
 def model_picker(settings: Settings, default_model: str, lang: str) -> str:
     """The models GET /models lists (cached per base URL), with free text where it lists nothing."""
     cache: dict[str, list[str]] = state().setdefault("model_lists", {})
-    source = settings.base_url or "https://api.openai.com/v1"
+    source = settings.endpoint
     if source not in cache and not settings.needs_setup:
         cache[source] = fetch_models(settings.key_for_client(), settings.base_url)
     listed = cache.get(source, [])

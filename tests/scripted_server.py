@@ -34,6 +34,7 @@ class Reply:
     chunk_delay: float = 0.0
     chunk_size: int = 0  # characters per content chunk; 0: one word per chunk
     finish_reason: str | None = None
+    raw_events: list[str] = field(default_factory=list)  # sent as they are after the text: malformed chunks
 
     @classmethod
     def fail(cls, status: int, message: str, code: str | None = None, **headers: str) -> Reply:
@@ -167,6 +168,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if reply.chunk_delay:
                     time.sleep(reply.chunk_delay)
                 self._event(body, {"content": piece})
+            for raw in reply.raw_events:
+                self._send_chunk(f"data: {raw}\n\n")
             for index, (name, arguments) in enumerate(reply.tool_calls):
                 first = {
                     "index": index,

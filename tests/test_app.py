@@ -201,3 +201,11 @@ def test_with_no_configuration_the_local_model_answers():
     assert reply.role == "assistant" and reply.content.strip() and reply.status == "done"
     assert reply.cost.local and reply.usage.estimated
     assert "local model, free" in "\n".join(md.value for md in at.sidebar.markdown)
+
+
+def test_the_env_key_is_not_offered_to_another_provider(app_env):
+    at = start()
+    at.sidebar.selectbox(key="provider").select("deepseek").run()
+    assert "This provider needs an API key" in at.info[0].value
+    assert at.chat_input[0].disabled
+    assert not any("Using the key from .env" in c.value for c in at.sidebar.caption)

@@ -87,3 +87,17 @@ def test_redact_removes_given_secrets_and_key_shaped_strings():
     assert "abcdefghijklmnop" not in cleaned
     assert "mysecretvalue" not in cleaned
     assert cleaned.count("[redacted]") == 2
+
+
+def test_the_env_key_only_goes_to_the_endpoint_it_was_configured_for():
+    settings = load_settings(
+        {"OPENAI_API_KEY": "sk-deepseek-0123456789", "OPENAI_BASE_URL": "https://api.deepseek.com/v1"}
+    )
+    same = settings.for_endpoint("deepseek", "https://api.deepseek.com/v1/")
+    assert same.api_key == settings.api_key
+    elsewhere = settings.for_endpoint("openai", "https://api.openai.com/v1")
+    assert elsewhere.api_key is None and elsewhere.needs_setup
+    typed = settings.for_endpoint("openai", None, "sk-typed-for-openai-123")
+    assert typed.api_key == Secret("sk-typed-for-openai-123") and typed.endpoint == "https://api.openai.com/v1"
+    openai_default = load_settings({"OPENAI_API_KEY": "sk-openai-0123456789"})
+    assert openai_default.for_endpoint("openai", "https://api.openai.com/v1").api_key == openai_default.api_key

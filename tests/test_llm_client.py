@@ -259,3 +259,20 @@ def test_a_context_overflow_is_retried_once_with_the_smaller_request(client, ser
     assert of_type(events, ContextTrimmed) == [ContextTrimmed(4)]
     assert server.chat_requests()[1]["messages"] == smaller
     assert events[-1].error.kind == "context_length" and len(server.chat_requests()) == 2
+
+
+def test_a_malformed_chunk_is_an_interruption_not_a_crash(client, server):
+    bad = json.dumps(
+        {
+            "id": "x",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": "m",
+            "choices": [{"index": 0, "delta": {"tool_calls": [{"function": {"arguments": "{"}}]}}],
+        }
+    )
+    server.expect(Reply(text="before ", raw_events=[bad]))
+    events = run(client)
+    assert "".join(e.text for e in of_type(events, TextDelta)) == "before "
+    assert isinstance(events[-1], Interrupted)
+    assert events[-1].error.kind == "stream_cut"

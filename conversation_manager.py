@@ -8,6 +8,7 @@ so an assistant tool-call message is never separated from its results, then the 
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -75,6 +76,8 @@ class Message:
     cost: Cost | None = None
     fallback_from: str | None = None  # the primary model this reply replaces
     estimated_prompt_tokens: int | None = None  # counted here before sending, to compare with usage
+    first_token_ms: int | None = None  # from sending the request to the first text of this message
+    stream_ms: int | None = None  # from the first text to the end of the stream
     trimmed: int = 0  # messages left out after the provider said the context was too long
     created_at: str = field(default_factory=_now)
 
@@ -293,12 +296,29 @@ class Conversation:
 class TurnRecorder:
     """Applies a turn's events to the conversation as they arrive, so a partial reply is never lost."""
 
-    def __init__(self, conversation: Conversation, model: str, template: str, price_book: PriceBook) -> None:
+    def __init__(
+        self,
+        conversation: Conversation,
+        model: str,
+        template: str,
+        price_book: PriceBook,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.conversation = conversation
         self.model = model
         self.template = template
         self.price_book = price_book
+        self.clock = clock
+        self.sent_at = self.first_at = 0.0
         self.current = self._new_assistant()
+
+    def _arrived(self) -> Message:
+        """The message text goes to, noting when its first token came."""
+        message = self._writable()
+        if message.first_token_ms is None:
+            self.first_at = self.clock()
+            message.first_token_ms = round((self.first_at - self.sent_at) * 1000)
+        return message
 
     def _new_assistant(self) -> Message:
         return self.conversation.append(
@@ -317,10 +337,11 @@ class TurnRecorder:
             target.estimated_prompt_tokens = count_messages(event.body["messages"], event.body["model"]) + count_tools(
                 event.body.get("tools") or [], event.body["model"]
             )
+            self.sent_at = self.clock()
         elif isinstance(event, TextDelta):
-            self._writable().content += event.text
+            self._arrived().content += event.text
         elif isinstance(event, ReasoningDelta):
-            self._writable().reasoning += event.text
+            self._arrived().reasoning += event.text
         elif isinstance(event, ToolCallStarted):
             self.current.tool_calls.append({"id": event.call_id, "name": event.name, "arguments": event.arguments})
         elif isinstance(event, ToolResult):
@@ -329,6 +350,8 @@ class TurnRecorder:
                 Message("tool", event.content, tool_call_id=event.call_id, name=event.name, is_error=event.is_error)
             )
         elif isinstance(event, UsageReported):
+            if self.current.first_token_ms is not None:
+                self.current.stream_ms = round((self.clock() - self.first_at) * 1000)
             self.current.usage = event.usage
             self.current.model = event.model
             self.current.cost = self.price_book.cost(event.model, event.usage)

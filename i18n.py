@@ -215,6 +215,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "估算 {estimate} → 实际 {actual}（{diff:+.1f}%）",
         "estimate {estimate} → actual {actual} ({diff:+.1f}%)",
     ),
+    "speed": ("首字 {first:.2f} 秒 · {rate:.0f} tokens/秒", "first token {first:.2f} s · {rate:.0f} tokens/s"),
     "chart_title": ("每条回复的 tokens 与费用", "Tokens and cost per reply"),
     "budget_chat": ("本对话预算", "Chat budget"),
     "budget_day": ("今日预算", "Daily budget"),

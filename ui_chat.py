@@ -105,6 +105,11 @@ def render_reply(messages: Sequence[Message], lang: str, base_url: str, notice: 
             actual = sum(m.usage.prompt_tokens for m in measured if m.usage)
             diff = (estimate - actual) / actual * 100 if actual else 0.0
             line += " · " + t("estimate_vs_actual", lang, estimate=estimate, actual=actual, diff=diff)
+        timed = [m for m in priced if m.first_token_ms is not None and m.stream_ms and m.usage]
+        if timed:
+            last = timed[-1]
+            rate = (last.usage.completion_tokens if last.usage else 0) / max((last.stream_ms or 0) / 1000, 0.001)
+            line += " · " + t("speed", lang, first=(last.first_token_ms or 0) / 1000, rate=rate)
         st.caption(line)
 
 

@@ -103,3 +103,12 @@ def test_regenerating_over_budget_asks_first_too(app_env, monkeypatch):
     at.button(key="send_anyway").click().run()
     assert len(app_env.chat_requests()) == 2
     assert any(c.value == "2 / 2" for c in at.caption)
+
+
+def test_each_reply_shows_its_first_token_time_and_speed(app_env):
+    app_env.expect(Reply(text="one two three four five six", usage=(10, 60), chunk_delay=0.05))
+    at = send(start(), "go")
+    caption = next(c.value for c in at.chat_message[-1].caption if "tokens/s" in c.value)
+    assert "first token" in caption
+    reply = at.session_state.conversation.messages[-1]
+    assert reply.first_token_ms >= 0 and reply.stream_ms >= 200

@@ -240,3 +240,16 @@ def test_each_request_records_its_own_estimate():
     record(conversation, [RequestSent(body, 1), TextDelta("hello"), UsageReported(Usage(99, 1), "gpt-4o")])
     expected = count_messages(body["messages"], "gpt-4o") + count_tools([CALC], "gpt-4o")
     assert conversation.messages[-1].estimated_prompt_tokens == expected
+
+
+def test_time_to_first_token_and_stream_time_are_recorded_per_message():
+    ticks = iter([10.0, 10.4, 12.4])
+    conversation = Conversation()
+    conversation.add_user("hi")
+    recorder = TurnRecorder(conversation, "gpt-4o", "standard", BOOK, clock=lambda: next(ticks))
+    recorder.apply(RequestSent({"model": "gpt-4o", "messages": []}, 1))
+    recorder.apply(TextDelta("a"))
+    recorder.apply(TextDelta("b"))
+    recorder.apply(UsageReported(Usage(5, 80), "gpt-4o"))
+    reply = conversation.messages[-1]
+    assert (reply.first_token_ms, reply.stream_ms) == (400, 2000)

@@ -144,7 +144,8 @@ def run_turn(settings: Settings, store: Store, lang: str, template: str, tools: 
     recorder = TurnRecorder(conversation, settings.model, template, book)
     limiter = rate_limiter(settings.base_url or "", settings.rate_limit_rpm, settings.rate_limit_tpm)
     runner = TurnRunner(targets, RetryPolicy(max_retries=settings.max_retries), limiter)
-    params = ChatParams(settings.model, settings.temperature, settings.max_tokens)
+    room = model_catalog.lookup(settings.model).output_room(settings.max_tokens)
+    params = ChatParams(settings.model, settings.temperature, room)
     events = runner.run(request.messages, params, executor, settings.max_tool_rounds, shrink)
     base_url = settings.endpoint
     start = len(conversation.messages) - 1

@@ -25,7 +25,10 @@ class ModelInfo:
     output_price: float
     currency: str  # "USD" or "CNY"
     priced: bool = True
-    local: bool = False
+
+    def output_room(self, requested: int) -> int:
+        """max_tokens to send: a known model's own limit caps it (asking for more is a 400)."""
+        return min(requested, self.max_output) if self.priced else requested
 
 
 _O200K = "o200k_base"

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-RETRYABLE_STATUS = frozenset({408, 409, 429})
 RETRYABLE_KINDS = frozenset({"connection", "timeout", "server", "rate_limit", "conflict"})
 
 

@@ -209,3 +209,10 @@ def test_the_env_key_is_not_offered_to_another_provider(app_env):
     assert "This provider needs an API key" in at.info[0].value
     assert at.chat_input[0].disabled
     assert not any("Using the key from .env" in c.value for c in at.sidebar.caption)
+
+
+def test_max_tokens_beyond_the_models_limit_is_capped(app_env):
+    at = start()
+    at.sidebar.number_input(key="max_tokens").set_value(100_000).run()
+    send(at, "long answer please")
+    assert app_env.chat_requests()[0]["max_tokens"] == 16_384

@@ -101,3 +101,12 @@ def test_the_env_key_only_goes_to_the_endpoint_it_was_configured_for():
     assert typed.api_key == Secret("sk-typed-for-openai-123") and typed.endpoint == "https://api.openai.com/v1"
     openai_default = load_settings({"OPENAI_API_KEY": "sk-openai-0123456789"})
     assert openai_default.for_endpoint("openai", "https://api.openai.com/v1").api_key == openai_default.api_key
+
+
+def test_every_error_kind_has_words_in_both_languages():
+    from errors import ERROR_KINDS
+    from i18n import STRINGS
+
+    for kind in ERROR_KINDS:
+        zh, en = STRINGS[f"err_{kind}"]
+        assert zh.strip() and en.strip()

@@ -224,3 +224,9 @@ def test_an_override_file_adds_and_reprices_models(tmp_path, monkeypatch):
     with pytest.raises(model_catalog.CatalogError, match="models.json"):
         model_catalog.lookup("gpt-4o")
     model_catalog._overrides.cache_clear()
+
+
+def test_a_known_models_output_limit_caps_max_tokens():
+    assert model_catalog.lookup("gpt-4o-mini").output_room(100_000) == 16_384
+    assert model_catalog.lookup("gpt-4o-mini").output_room(500) == 500
+    assert model_catalog.lookup("some-gateway-model").output_room(100_000) == 100_000

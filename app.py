@@ -30,14 +30,14 @@ from function_tools import ToolExecutor
 from i18n import pick_language, t
 from llm_client import ChatParams, SummaryFailed, Target, TurnRunner, summarize, targets_for
 from local_backend import LocalBackendUnavailable, LocalModelServer, LocalModelSpec, local_spec
-from prompt_templates import summary_messages
+from prompt_templates import TemplateFileError, all_templates, summary_messages
 from rate_limiter import RateLimiter
 from retry_policy import RetryPolicy
 from store import Store
 from token_tracker import PriceBook
 from ui_chat import amount, budget_checks, notice_text, render_history, render_reply, render_usage
 from ui_session import price_book, release_held, show_conversation, state
-from ui_sidebar import sidebar, state_registry
+from ui_sidebar import Choices, sidebar, state_registry
 
 FLUSH_INTERVAL = 0.05  # seconds; one visible update per 50 ms keeps long streams from flooding the browser
 SAVE_INTERVAL = 1.0  # seconds; a crash mid-reply loses at most this much
@@ -112,8 +112,9 @@ def summarize_older(
         status.update(label=t("summary_done", lang, count=len(older)), state="complete")
 
 
-def run_turn(settings: Settings, store: Store, lang: str, template: str, tools: list[str], text: str | None) -> None:
+def run_turn(settings: Settings, store: Store, choices: Choices, text: str | None) -> None:
     """Send ``text`` (None: answer again from the current leaf) and stream the reply into the conversation."""
+    lang, template, tools = choices.lang, choices.template, choices.tools
     conversation: Conversation = state().conversation
     conversation.settings = {
         "provider": settings.provider,
@@ -122,6 +123,7 @@ def run_turn(settings: Settings, store: Store, lang: str, template: str, tools: 
         "tools": tools,
         "temperature": settings.temperature,
         "max_tokens": settings.max_tokens,
+        "system_prompt": choices.custom_system,
     }
     if text is not None:
         conversation.add_user(text, template=template)
@@ -133,7 +135,7 @@ def run_turn(settings: Settings, store: Store, lang: str, template: str, tools: 
     schemas = executor.schemas()
     book = price_book(settings)
     targets = targets_for(settings)
-    spec = RequestSpec(template, lang, schemas, settings.model, settings.max_tokens)
+    spec = RequestSpec(template, lang, schemas, settings.model, settings.max_tokens, choices.custom_system)
     request = build_request(conversation, spec)
     older = turns_to_summarize(conversation, request, settings.model, settings.summarize_at)
     if older:
@@ -229,15 +231,17 @@ def main() -> None:
     try:
         settings = load_settings()
         model_catalog.table()
+        all_templates()
         store = open_store(str(settings.data_dir / "chats.db"))
-    except (ConfigError, model_catalog.CatalogError, sqlite3.Error, OSError) as error:
+    except (ConfigError, model_catalog.CatalogError, TemplateFileError, sqlite3.Error, OSError) as error:
         st.error(t("config_error", pick_language("auto", st.context.locale), detail=redact(str(error))))
         st.stop()
     conversation = current_conversation(store)
     if conversation.settle_unfinished(price_book(settings)):
         store.save(conversation)
     lang_default = pick_language(settings.ui_language, st.context.locale)
-    lang, chosen, template, tools, panel = sidebar(settings, store, lang_default)
+    choices = sidebar(settings, store, lang_default)
+    lang, chosen = choices.lang, choices.settings
     st.title(conversation.title or t("title", lang))
     effective = connect_local(chosen, lang) if chosen.is_local else chosen
     if effective is not None:
@@ -257,9 +261,10 @@ def main() -> None:
         key="chat_input",
     )
     shown = effective or chosen
-    schemas = state_registry(settings).schemas(tools)
-    plan = build_request(conversation, RequestSpec(template, lang, schemas, shown.model, shown.max_tokens))
-    with panel:
+    schemas = state_registry(settings).schemas(choices.tools)
+    spec = RequestSpec(choices.template, lang, schemas, shown.model, shown.max_tokens, choices.custom_system)
+    plan = build_request(conversation, spec)
+    with choices.panel:
         render_usage(conversation, store, lang, shown, plan)
     if blocked or effective is None:
         return
@@ -273,7 +278,7 @@ def main() -> None:
             return
     text, go = text_to_send(conversation, action, lang)
     if go:
-        run_turn(effective, store, lang, template, tools, text)
+        run_turn(effective, store, choices, text)
 
 
 main()

@@ -411,6 +411,7 @@ class RequestSpec:
     tools: Sequence[dict[str, Any]]
     model: str
     max_tokens: int
+    custom_system: str = ""  # the user's own system prompt for this chat, replacing the template's
 
 
 @dataclass(frozen=True)
@@ -430,7 +431,7 @@ def build_request(conversation: Conversation, spec: RequestSpec, budget: int | N
     ``budget`` (prompt tokens for messages) defaults to what the model's context window leaves.
     """
     template_key, language, tools, model = spec.template_key, spec.language, spec.tools, spec.model
-    prefix = prefix_messages(template_key, language, [t["function"]["name"] for t in tools])
+    prefix = prefix_messages(template_key, language, [t["function"]["name"] for t in tools], spec.custom_system)
     if budget is None:
         window = model_catalog.lookup(model).context_window
         budget = max(window - spec.max_tokens - count_tools(tools, model), 0)

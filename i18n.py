@@ -25,6 +25,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "max_tokens": ("最大输出 tokens", "Max output tokens"),
     "tools": ("启用的工具", "Enabled tools"),
     "template": ("提示模板", "Prompt template"),
+    "custom_system": ("自定义系统提示（本对话）", "Custom system prompt (this chat)"),
+    "custom_system_help": (
+        "填写后代替模板的系统提示发送；留空则使用模板。随对话保存。",
+        "Sent instead of the template's system prompt when filled in; empty uses the template. Saved with the chat.",
+    ),
     "template_applies": ("切换后从下一条消息生效", "Applies from the next message"),
     "usage": ("Tokens 与费用", "Tokens and cost"),
     "last_reply": ("上一条回复", "Last reply"),

@@ -6,8 +6,12 @@ it, and how the newest user message is worded. History is always sent as the use
 
 from __future__ import annotations
 
+import functools
+import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from function_tools import ToolCall
@@ -128,8 +132,56 @@ _FEW_SHOT_TOOL: dict[str, tuple[str, str, str]] = {
 }
 
 
+DEFAULT_TEMPLATES_FILE = Path(__file__).resolve().parent / "templates.json"
+
+
+class TemplateFileError(ValueError):
+    """The templates file cannot be read; the message names the file and the entry."""
+
+
+def _both(value: Any, field_name: str, key: str) -> dict[str, str]:
+    """A zh/en pair; a single string serves both languages."""
+    if isinstance(value, str):
+        return {"zh": value, "en": value}
+    if isinstance(value, dict) and all(isinstance(value.get(lang), str) for lang in ("zh", "en")):
+        return {"zh": value["zh"], "en": value["en"]}
+    raise TemplateFileError(f"template {key!r}: {field_name} must be a string or {{'zh': ..., 'en': ...}}")
+
+
+@functools.lru_cache(maxsize=4)
+def _file_templates(path: str) -> dict[str, PromptTemplate]:
+    """TEMPLATES_FILE (JSON): {"key": {"name", "system", "user_wrapper"?, "few_shot"?, "react"?}}."""
+    file = Path(path)
+    if not file.is_file():
+        return {}
+    try:
+        entries = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise TemplateFileError(f"{file}: {exc}") from exc
+    found = {}
+    for key, entry in entries.items():
+        if not isinstance(entry, dict):
+            raise TemplateFileError(f"{file}: template {key!r} must be an object")
+        wrapper = entry.get("user_wrapper")
+        found[key] = PromptTemplate(
+            key=key,
+            name=_both(entry.get("name", key), "name", key),
+            system=_both(entry.get("system"), "system", key),
+            user_wrapper=_both(wrapper, "user_wrapper", key) if wrapper else {},
+            few_shot=bool(entry.get("few_shot", False)),
+            react=bool(entry.get("react", False)),
+        )
+    return found
+
+
+def all_templates() -> dict[str, PromptTemplate]:
+    """The six built-in templates, then those of the templates file (TEMPLATES_FILE, default templates.json)."""
+    return {**TEMPLATES, **_file_templates(os.environ.get("TEMPLATES_FILE") or str(DEFAULT_TEMPLATES_FILE))}
+
+
 def get_template(key: str) -> PromptTemplate:
-    return TEMPLATES.get(key, TEMPLATES[DEFAULT_TEMPLATE])
+    templates = all_templates()
+    return templates.get(key, templates[DEFAULT_TEMPLATE])
 
 
 def few_shot_messages(language: str, tool_names: Sequence[str]) -> list[dict[str, Any]]:
@@ -167,10 +219,13 @@ def system_prompt(template: PromptTemplate, language: str, tool_names: Sequence[
     return text
 
 
-def prefix_messages(template_key: str, language: str, tool_names: Sequence[str]) -> list[dict[str, Any]]:
-    """The system prompt and any example turns that open every request."""
+def prefix_messages(
+    template_key: str, language: str, tool_names: Sequence[str], custom_system: str = ""
+) -> list[dict[str, Any]]:
+    """The system prompt (the user's own for this chat, when written) and any example turns."""
     template = get_template(template_key)
-    messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt(template, language, tool_names)}]
+    text = custom_system.strip() or system_prompt(template, language, tool_names)
+    messages: list[dict[str, Any]] = [{"role": "system", "content": text}]
     if template.few_shot:
         messages += few_shot_messages(language, tool_names)
     return messages

@@ -29,6 +29,7 @@ def apply_conversation_settings(conversation: Conversation) -> None:
     for key in ("template", "temperature", "max_tokens", "tools", "provider"):
         if key in saved:
             s[key] = saved[key]
+    s["system_prompt"] = saved.get("system_prompt", "")
     if saved.get("provider") and saved.get("model"):
         s[f"model_{saved['provider']}"] = saved["model"]
 

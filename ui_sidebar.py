@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import streamlit as st
@@ -17,7 +18,7 @@ from function_tools import ToolRegistry, default_registry
 from i18n import LANGUAGES, t
 from knowledge_base import KnowledgeBase
 from llm_client import fetch_models
-from prompt_templates import DEFAULT_TEMPLATE, TEMPLATES
+from prompt_templates import DEFAULT_TEMPLATE, all_templates
 from store import Store
 from ui_session import default, delete_chat, new_chat, open_chat, rename_chat, state
 
@@ -151,10 +152,20 @@ def export_controls(conversation: Conversation, store: Store, lang: str) -> None
             st.success(notice)
 
 
-def sidebar(
-    settings: Settings, store: Store, lang_default: str
-) -> tuple[str, Settings, str, list[str], DeltaGenerator]:
-    """Draws the controls; returns language, chosen settings, template, enabled tools, and the usage panel."""
+@dataclass(frozen=True)
+class Choices:
+    """What the sidebar's controls say for this run, and where the usage panel goes."""
+
+    lang: str
+    settings: Settings
+    template: str
+    tools: list[str]
+    custom_system: str
+    panel: DeltaGenerator
+
+
+def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
+    """Draws the controls and returns what they say."""
     s = state()
     with st.sidebar:
         default("ui_language", lang_default)
@@ -176,13 +187,19 @@ def sidebar(
         default("tools", tool_names)
         tools = st.multiselect(t("tools", lang), tool_names, key="tools")
         default("template", DEFAULT_TEMPLATE)
+        templates = all_templates()
         template = st.selectbox(
             t("template", lang),
-            list(TEMPLATES),
-            format_func=lambda key: TEMPLATES[key].name[lang],
+            list(templates),
+            format_func=lambda key: templates[key].name[lang],
             help=t("template_applies", lang),
             key="template",
         )
+        default("system_prompt", "")
+        with st.expander(t("custom_system", lang)):
+            custom_system = st.text_area(
+                t("custom_system", lang), help=t("custom_system_help", lang), key="system_prompt", height=120
+            )
         panel = st.container()
         export_controls(s.conversation, store, lang)
         if s.conversation.last_request:
@@ -190,7 +207,7 @@ def sidebar(
                 st.caption(t("last_request_help", lang))
                 st.json(s.conversation.last_request, expanded=False)
     chosen = chosen.with_overrides(temperature=float(temperature), max_tokens=int(max_tokens))
-    return lang, chosen, template, tools, panel
+    return Choices(lang, chosen, template, tools, custom_system.strip(), panel)
 
 
 def state_registry(settings: Settings) -> ToolRegistry:

@@ -107,3 +107,17 @@ def test_usage_totals_for_today_and_all_time_survive_a_new_session(app_env):
     sidebar = "\n".join(md.value for md in start().sidebar.markdown)
     assert "**All time**  \nPrompt 150 · Completion 15 · Total 165" in sidebar
     assert "**Today**  \nPrompt 150 · Completion 15 · Total 165" in sidebar
+
+
+def test_a_custom_system_prompt_is_sent_and_kept_with_the_chat(app_env):
+    at = start()
+    at.sidebar.text_area(key="system_prompt").input("Always answer in haiku.").run()
+    send(at, "Tell me about rain")
+    assert app_env.chat_requests()[0]["messages"][0] == {"role": "system", "content": "Always answer in haiku."}
+    haiku_id = at.session_state.conversation.id
+    at.sidebar.button(key="new_chat").click().run()
+    at.sidebar.text_area(key="system_prompt").input("").run()
+    send(at, "plain")
+    assert app_env.chat_requests()[1]["messages"][0]["content"].startswith("You are a helpful AI assistant")
+    at.sidebar.button(key=f"open_{haiku_id}").click().run()
+    assert at.sidebar.text_area(key="system_prompt").value == "Always answer in haiku."

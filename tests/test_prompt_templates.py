@@ -48,3 +48,40 @@ def test_react_lists_the_enabled_tools():
 
 def test_unknown_template_falls_back_to_standard():
     assert get_template("nope").key == "standard"
+
+
+def test_a_templates_file_adds_templates(tmp_path, monkeypatch):
+    import json
+
+    import prompt_templates
+
+    path = tmp_path / "templates.json"
+    path.write_text(
+        json.dumps(
+            {
+                "sql": {"name": {"zh": "SQL 专家", "en": "SQL expert"}, "system": "You write PostgreSQL."},
+                "poet": {
+                    "name": "Poet",
+                    "system": {"zh": "你是诗人。", "en": "You are a poet."},
+                    "user_wrapper": "Poem: {question}",
+                },
+            }
+        )
+    )
+    monkeypatch.setenv("TEMPLATES_FILE", str(path))
+    templates = prompt_templates.all_templates()
+    assert set(EXPECTED) < set(templates) and {"sql", "poet"} < set(templates)
+    assert prefix_messages("sql", "zh", [])[0]["content"] == "You write PostgreSQL."
+    assert prefix_messages("poet", "zh", [])[0]["content"] == "你是诗人。"
+    assert wrap_user("poet", "en", "rain") == "Poem: rain"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"x": {"system": 5}}))
+    monkeypatch.setenv("TEMPLATES_FILE", str(bad))
+    with pytest.raises(prompt_templates.TemplateFileError, match="system must be"):
+        prompt_templates.all_templates()
+
+
+def test_a_custom_system_prompt_replaces_the_templates():
+    messages = prefix_messages("few_shot", "en", ["calculate"], custom_system="Answer like a pirate.")
+    assert messages[0] == {"role": "system", "content": "Answer like a pirate."}
+    assert len(messages) > 1  # the template's examples still follow

@@ -269,13 +269,17 @@ def main() -> None:
     if blocked or effective is None:
         return
     action = ("prompt", prompt) if prompt and prompt.strip() else s.pop("pending", None)
-    if action is None:
+    held = s.get("held")
+    if action is None and held is None:
         return
-    if not s.pop("budget_confirmed", False):
-        over = [c for c in budget_checks(conversation, store.today_totals(), effective) if c.level == OVER]
-        if over:
-            hold_for_budget(action, over[0], lang)
-            return
+    over = [c for c in budget_checks(conversation, store.today_totals(), effective) if c.level == OVER]
+    if action is None:  # nothing new asked: keep showing what waits for confirmation, never send it unasked
+        if over and held:
+            hold_for_budget(held, over[0], lang)
+        return
+    if over and not s.pop("budget_confirmed", False):
+        hold_for_budget(action, over[0], lang)
+        return
     text, go = text_to_send(conversation, action, lang)
     if go:
         run_turn(effective, store, choices, text)

@@ -39,6 +39,7 @@ def show_conversation(conversation: Conversation) -> None:
     s.conversation = conversation
     s.show_all = False
     s.editing = None
+    s.pop("held", None)
     st.query_params["chat"] = conversation.id
     apply_conversation_settings(conversation)
 
@@ -54,6 +55,7 @@ def new_chat() -> None:
     s.conversation = Conversation()
     s.show_all = False
     s.editing = None
+    s.pop("held", None)
     st.query_params.clear()
 
 

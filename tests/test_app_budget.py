@@ -112,3 +112,25 @@ def test_each_reply_shows_its_first_token_time_and_speed(app_env):
     assert "first token" in caption
     reply = at.session_state.conversation.messages[-1]
     assert reply.first_token_ms >= 0 and reply.stream_ms >= 200
+
+
+def test_a_held_message_stays_on_screen_while_other_controls_change(app_env, monkeypatch):
+    monkeypatch.setenv("BUDGET_PER_CHAT", "0.01")
+    app_env.expect(Reply(text="expensive", usage=(100_000, 0)))
+    at = send(start(), "question")
+    send(at, "kept for later")
+    at.sidebar.slider(key="temperature").set_value(0.2).run()
+    assert "The Chat budget is used up" in at.warning[0].value and at.code[-1].value == "kept for later"
+    at.button(key="send_anyway").click().run()
+    assert app_env.chat_requests()[-1]["messages"][-1]["content"] == "kept for later"
+    assert app_env.chat_requests()[-1]["temperature"] == 0.2
+
+
+def test_a_held_message_is_never_sent_into_another_chat(app_env, monkeypatch):
+    monkeypatch.setenv("BUDGET_PER_CHAT", "0.01")
+    app_env.expect(Reply(text="expensive", usage=(100_000, 0)))
+    at = send(start(), "question")
+    send(at, "held here")
+    at.sidebar.button(key="new_chat").click().run()
+    assert len(app_env.chat_requests()) == 1 and not at.warning
+    assert at.session_state.conversation.nodes == {}

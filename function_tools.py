@@ -306,7 +306,8 @@ def make_weather_tool(api_url: str, geocoding_url: str, timeout: float = 8.0) ->
         unit: Annotated[Literal["celsius", "fahrenheit"], "Temperature unit"] = "celsius",
     ) -> dict[str, Any]:
         """Get the current weather for a city (live data from Open-Meteo)."""
-        places = _get_json(geocoding_url, {"name": city, "count": 1, "format": "json"}, timeout)
+        language = "zh" if any("\u3400" <= char <= "\u9fff" for char in city) else "en"
+        places = _get_json(geocoding_url, {"name": city, "count": 1, "language": language, "format": "json"}, timeout)
         results = places.get("results") if isinstance(places, dict) else None
         if not results:
             raise ToolError(f"no place called {city!r} was found")

@@ -148,6 +148,7 @@ class _OpenMeteo(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         if url.path == "/search":
             name = query["name"][0]
+            assert query["language"] == (["zh"] if name == "北京" else ["en"])
             results = (
                 [{"name": name, "country": "China", "latitude": 39.9, "longitude": 116.4}] if name == "北京" else []
             )

@@ -21,6 +21,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "api_key_from_env": ("已从 .env 读取 Key", "Using the key from .env"),
     "model": ("模型", "Model"),
+    "parameters": ("参数与工具", "Parameters and tools"),
     "temperature": ("温度", "Temperature"),
     "max_tokens": ("最大输出 tokens", "Max output tokens"),
     "tools": ("启用的工具", "Enabled tools"),

@@ -180,12 +180,13 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
         with st.expander(t("connection", lang), expanded=settings.needs_setup or settings.is_local):
             chosen = connection_controls(settings, lang)
         default("temperature", settings.temperature)
-        temperature = st.slider(t("temperature", lang), 0.0, 2.0, step=0.1, key="temperature")
         default("max_tokens", settings.max_tokens)
-        max_tokens = st.number_input(t("max_tokens", lang), 1, 200_000, step=256, key="max_tokens")
         tool_names = state_registry(settings).names()
         default("tools", tool_names)
-        tools = st.multiselect(t("tools", lang), tool_names, key="tools")
+        with st.expander(t("parameters", lang)):
+            temperature = st.slider(t("temperature", lang), 0.0, 2.0, step=0.1, key="temperature")
+            max_tokens = st.number_input(t("max_tokens", lang), 1, 200_000, step=256, key="max_tokens")
+            tools = st.multiselect(t("tools", lang), tool_names, key="tools")
         default("template", DEFAULT_TEMPLATE)
         templates = all_templates()
         template = st.selectbox(

@@ -181,3 +181,12 @@ def test_a_retry_is_visible_while_it_waits(app_env, monkeypatch):
     at = send(start(), "hello")
     assert at.session_state.conversation.messages[-1].content == "Echo: hello"
     assert len(app_env.chat_requests()) == 2
+
+
+def test_a_message_too_long_for_any_window_is_explained_and_kept(app_env):
+    huge = "字" * 30_000
+    app_env.expect(Reply.fail(400, "maximum context length is 128000 tokens", code="context_length_exceeded"))
+    at = send(start(), huge)
+    assert "longer than the model's context window" in at.error[0].value
+    assert len(app_env.chat_requests()) == 1  # nothing older to leave out, so no second try
+    intact(at, huge)

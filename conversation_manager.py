@@ -23,6 +23,7 @@ from events import (
     Interrupted,
     ReasoningDelta,
     RequestSent,
+    ResponseSampled,
     StreamEvent,
     TextDelta,
     ToolCallStarted,
@@ -156,6 +157,7 @@ class Conversation:
         self.nodes: dict[str, Message] = {}
         self.leaf_id: str | None = None
         self.last_request: dict[str, Any] | None = None
+        self.last_response: ResponseSampled | None = None  # this session only: not saved
         self.summary: Summary | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -366,6 +368,8 @@ class TurnRecorder:
             self.current.model = event.model
         elif isinstance(event, ContextTrimmed):
             self.current.trimmed += event.dropped_messages
+        elif isinstance(event, ResponseSampled):
+            self.conversation.last_response = event
 
 
 def history_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:

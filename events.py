@@ -59,6 +59,14 @@ class Interrupted:
 
 
 @dataclass(frozen=True)
+class ResponseSampled:
+    """The first and last chunks of a response as received (JSON), for learners to see the wire format."""
+
+    chunks: list[dict[str, Any]]
+    total: int
+
+
+@dataclass(frozen=True)
 class Retrying:
     """A request failed before any text was shown and will be sent again after ``delay`` seconds."""
 
@@ -103,4 +111,5 @@ StreamEvent = (
     | Waiting
     | FallbackUsed
     | ContextTrimmed
+    | ResponseSampled
 )

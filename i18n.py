@@ -53,6 +53,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "实际通过 HTTP 发送的 JSON（Key 在请求头中，不显示）",
         "The JSON body sent over HTTP (the key travels in a header and is not shown)",
     ),
+    "last_response_help": (
+        "收到的响应：共 {total} 个 chunk，这里显示开头和结尾的 {shown} 个（流式时每个都是一行 SSE data:）",
+        "What came back: {total} chunks, the first and last {shown} shown (streamed, each was one SSE data: line)",
+    ),
     "trimmed": (
         "为适应上下文窗口，较早的 {count} 条消息未发送",
         "{count} earlier messages were left out to fit the context window",

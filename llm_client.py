@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -31,6 +32,7 @@ from events import (
     Interrupted,
     ReasoningDelta,
     RequestSent,
+    ResponseSampled,
     Retrying,
     StreamEvent,
     TextDelta,
@@ -63,6 +65,13 @@ class RoundResult:
     finish_reason: str | None = None
     error: ErrorInfo | None = None
     shown: bool = False  # text or reasoning reached the user: never retried silently
+
+
+SAMPLE_HEAD, SAMPLE_TAIL = 8, 3  # chunks of a response kept for the "what came back" view
+
+
+def _sample(received: list[Any], total: int) -> ResponseSampled:
+    return ResponseSampled([item.model_dump(exclude_unset=True) for item in received], total)
 
 
 def _tool_calls(message: Any) -> list[ToolCall]:
@@ -119,9 +128,14 @@ class LLMClient:
         result = RoundResult()
         state: ChatCompletionStreamState[Any] = ChatCompletionStreamState(input_tools=body.get("tools") or [])
         api_usage = None
+        head: list[Any] = []
+        tail: deque[Any] = deque(maxlen=SAMPLE_TAIL)
+        count = 0
         try:
             with self._client.chat.completions.create(**body) as stream:
                 for chunk in stream:
+                    count += 1
+                    (head if len(head) < SAMPLE_HEAD else tail).append(chunk)
                     state.handle_chunk(chunk)
                     api_usage = chunk.usage or api_usage
                     for choice in chunk.choices[:1]:
@@ -138,6 +152,8 @@ class LLMClient:
                             result.finish_reason = choice.finish_reason
         except Exception as error:  # noqa: BLE001 - SDK errors, transport faults, a provider's malformed chunks
             result.error = classify(error, self._api_key)
+            if count:
+                yield _sample([*head, *tail], count)
             if result.shown:
                 kind = "stalled" if result.error.kind == "timeout" else "stream_cut"
                 result.error = replace(result.error, kind=kind)
@@ -145,6 +161,7 @@ class LLMClient:
             return result
         if result.finish_reason is not None:
             result.tool_calls = _tool_calls(state.current_completion_snapshot.choices[0].message)
+        yield _sample([*head, *tail], count)
         yield self._usage(body, result, api_usage)
         if result.finish_reason is None:
             result.error = ErrorInfo("stream_cut", "the stream ended without a finish_reason")
@@ -163,6 +180,7 @@ class LLMClient:
         result.finish_reason = choice.finish_reason
         result.text = choice.message.content or ""
         result.tool_calls = _tool_calls(choice.message)
+        yield _sample([response], 1)
         yield UsageReported(usage_from_api(response.usage), body["model"])
         return result
 

@@ -207,6 +207,10 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
             with st.expander(t("last_request", lang)):
                 st.caption(t("last_request_help", lang))
                 st.json(s.conversation.last_request, expanded=False)
+                sample = s.conversation.last_response
+                if sample is not None:
+                    st.caption(t("last_response_help", lang, shown=len(sample.chunks), total=sample.total))
+                    st.json(sample.chunks, expanded=False)
     chosen = chosen.with_overrides(temperature=float(temperature), max_tokens=int(max_tokens))
     return Choices(lang, chosen, template, tools, custom_system.strip(), panel)
 

@@ -216,3 +216,13 @@ def test_max_tokens_beyond_the_models_limit_is_capped(app_env):
     at.sidebar.number_input(key="max_tokens").set_value(100_000).run()
     send(at, "long answer please")
     assert app_env.chat_requests()[0]["max_tokens"] == 16_384
+
+
+def test_the_sidebar_shows_what_went_out_and_what_came_back(app_env):
+    app_env.expect(Reply(text="Short answer.", usage=(9, 2)))
+    at = send(start(), "hi")
+    shown = [j.value for j in at.sidebar.json]
+    request, response = shown[-2], shown[-1]
+    assert '"stream_options"' in request and '"include_usage"' in request
+    assert '"chat.completion.chunk"' in response and '"completion_tokens"' in response
+    assert any("What came back: 5 chunks" in c.value for c in at.sidebar.caption)

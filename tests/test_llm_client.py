@@ -11,6 +11,7 @@ from events import (
     Interrupted,
     ReasoningDelta,
     RequestSent,
+    ResponseSampled,
     Retrying,
     TextDelta,
     ToolCallStarted,
@@ -276,3 +277,14 @@ def test_a_malformed_chunk_is_an_interruption_not_a_crash(client, server):
     assert "".join(e.text for e in of_type(events, TextDelta)) == "before "
     assert isinstance(events[-1], Interrupted)
     assert events[-1].error.kind == "stream_cut"
+
+
+def test_the_first_and_last_chunks_are_sampled_for_the_wire_view(client, server):
+    server.expect(Reply(text=" ".join(f"w{i}" for i in range(30)), usage=(5, 30)))
+    events = run(client)
+    (sample,) = of_type(events, ResponseSampled)
+    assert sample.total == 33  # role chunk, 30 words, finish chunk, usage chunk
+    assert len(sample.chunks) == 11
+    assert sample.chunks[0]["object"] == "chat.completion.chunk"
+    assert sample.chunks[1]["choices"][0]["delta"]["content"] == "w0 "
+    assert sample.chunks[-1]["usage"]["completion_tokens"] == 30 and sample.chunks[-1]["choices"] == []

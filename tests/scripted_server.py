@@ -207,6 +207,7 @@ class ScriptedServer(ThreadingHTTPServer):
         self.requests: list[dict[str, Any]] = []
         self.models: list[str] = ["gpt-4o-mini", "gpt-4o", "deepseek-chat"]
         self.hung_up = 0
+        self.echo_delay = 0.0  # seconds between the words of the default echo reply
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
@@ -234,6 +235,7 @@ class ScriptedServer(ThreadingHTTPServer):
             self.script.clear()
             self.requests.clear()
             self.hung_up = 0
+            self.echo_delay = 0.0
 
     def chat_requests(self) -> list[dict[str, Any]]:
         return [r["body"] for r in self.requests if r["method"] == "POST"]
@@ -244,7 +246,7 @@ class ScriptedServer(ThreadingHTTPServer):
                 return self.script.popleft()
         users = [m for m in body.get("messages", []) if m.get("role") == "user"]
         last = users[-1]["content"] if users else ""
-        return Reply(text=f"Echo: {last}")
+        return Reply(text=f"Echo: {last}", chunk_delay=self.echo_delay)
 
 
 if __name__ == "__main__":

@@ -104,3 +104,29 @@ def test_importing_a_chatgpt_export_in_the_browser(server, launch_app, page, tmp
     expect(sidebar.get_by_text("Imported 1 chats")).to_be_visible(timeout=30_000)
     sidebar.get_by_role("button", name="Paris trip").click()
     expect(page.get_by_test_id("stMainBlockContainer").get_by_text("Eiffel Tower at dawn.")).to_be_visible()
+
+
+def test_two_browser_sessions_streaming_into_different_chats_lose_nothing(server, launch_app, browser, tmp_path):
+    import os
+
+    from store import Store
+
+    app = launch_app(**provider(server))
+    server.echo_delay = 0.03
+    pages = [browser.new_context().new_page() for _ in range(2)]
+    texts = [" ".join(f"{side}{i}" for i in range(40)) for side in ("left", "right")]
+    for page in pages:
+        page.goto(app.url)
+    for page, text in zip(pages, texts, strict=True):
+        send(page, text)
+    for page, text in zip(pages, texts, strict=True):
+        main = page.get_by_test_id("stMainBlockContainer")
+        expect(main.get_by_text(f"Echo: {text}")).to_be_visible(timeout=60_000)
+    store = Store(os.path.join(os.environ["DATA_DIR"], "chats.db"))
+    stored = {s.title: store.load(s.id) for s in store.recent()}
+    assert len(stored) == 2
+    for text in texts:
+        (conversation,) = [c for title, c in stored.items() if text.startswith(title.rstrip("…"))]
+        assert [m.content for m in conversation.messages] == [text, f"Echo: {text}"]
+    for page in pages:
+        page.context.close()

@@ -226,3 +226,11 @@ def test_the_sidebar_shows_what_went_out_and_what_came_back(app_env):
     assert '"stream_options"' in request and '"include_usage"' in request
     assert '"chat.completion.chunk"' in response and '"completion_tokens"' in response
     assert any("What came back: 5 chunks" in c.value for c in at.sidebar.caption)
+
+
+def test_a_local_model_that_cannot_start_says_why(monkeypatch):
+    monkeypatch.setenv("LOCAL_MODEL_PATH", "/nowhere/model.gguf")
+    monkeypatch.setenv("UI_LANGUAGE", "en")
+    at = start()
+    assert "The local model cannot start: LOCAL_MODEL_PATH=/nowhere/model.gguf is not a file" in at.error[0].value
+    assert at.chat_input[0].disabled

@@ -6,6 +6,7 @@ that might reach a page, a log or an export.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -131,6 +132,21 @@ def parse_fallbacks(text: str, values: Mapping[str, str], errors: list[str]) -> 
         key = Secret(values[key_variable]) if key_variable else None
         found.append(Fallback(model.strip(), base_url.strip().rstrip("/") or None, key))
     return tuple(found)
+
+
+def read_json_object(path: str | Path, error: type[ValueError]) -> dict[str, Any]:
+    """An override file (models, templates) as a JSON object: {} when there is none, ``error`` naming
+    the file when it cannot be read."""
+    file = Path(path)
+    if not file.is_file():
+        return {}
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise error(f"{file}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise error(f"{file}: must hold a JSON object")
+    return data
 
 
 class ConfigError(ValueError):

@@ -8,10 +8,11 @@ A JSON file (MODELS_FILE, default models.json beside the app) adds or overrides 
 from __future__ import annotations
 
 import functools
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from config import read_json_object
 
 
 @dataclass(frozen=True)
@@ -69,13 +70,7 @@ class CatalogError(ValueError):
 def _overrides(path: str) -> dict[str, tuple[str, int, int, float, float, float, str]]:
     """MODELS_FILE (JSON): {"model": {"encoding", "context_window", "max_output", "input",
     "cached_input", "output", "currency"}}; missing fields keep the built-in (or default) value."""
-    file = Path(path)
-    if not file.is_file():
-        return {}
-    try:
-        entries = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CatalogError(f"{file}: {exc}") from exc
+    entries = read_json_object(path, CatalogError)
     rows = {}
     for name, entry in entries.items():
         base = MODEL_TABLE.get(name.lower(), (_O200K, UNKNOWN_CONTEXT_WINDOW, 4_096, 0.0, 0.0, 0.0, "USD"))
@@ -90,7 +85,7 @@ def _overrides(path: str) -> dict[str, tuple[str, int, int, float, float, float,
                 str(entry.get("currency", base[6])).upper(),
             )
         except (TypeError, ValueError, AttributeError) as exc:
-            raise CatalogError(f"{file}: entry {name!r}: {exc}") from exc
+            raise CatalogError(f"{path}: entry {name!r}: {exc}") from exc
     return rows
 
 

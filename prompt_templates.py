@@ -7,13 +7,13 @@ it, and how the newest user message is worded. History is always sent as the use
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from config import read_json_object
 from function_tools import ToolCall
 
 
@@ -151,17 +151,11 @@ def _both(value: Any, field_name: str, key: str) -> dict[str, str]:
 @functools.lru_cache(maxsize=4)
 def _file_templates(path: str) -> dict[str, PromptTemplate]:
     """TEMPLATES_FILE (JSON): {"key": {"name", "system", "user_wrapper"?, "few_shot"?, "react"?}}."""
-    file = Path(path)
-    if not file.is_file():
-        return {}
-    try:
-        entries = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise TemplateFileError(f"{file}: {exc}") from exc
+    entries = read_json_object(path, TemplateFileError)
     found = {}
     for key, entry in entries.items():
         if not isinstance(entry, dict):
-            raise TemplateFileError(f"{file}: template {key!r} must be an object")
+            raise TemplateFileError(f"{path}: template {key!r} must be an object")
         wrapper = entry.get("user_wrapper")
         found[key] = PromptTemplate(
             key=key,

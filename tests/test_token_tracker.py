@@ -46,6 +46,33 @@ COOKBOOK_MESSAGES = [
 ]
 
 
+COOKBOOK_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_current_weather",
+            "description": "Get the current weather in a given location",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "location": {"type": "string", "description": "The city and state, e.g. San Francisco, CA"},
+                    "unit": {
+                        "type": "string",
+                        "description": "The unit of temperature to return",
+                        "enum": ["celsius", "fahrenheit"],
+                    },
+                },
+                "required": ["location"],
+            },
+        },
+    }
+]
+COOKBOOK_TOOL_MESSAGES = [
+    {"role": "system", "content": "You are a helpful assistant that can answer to questions about the weather."},
+    {"role": "user", "content": "What's the weather like in San Francisco?"},
+]
+
+
 def test_cookbook_message_counts():
     assert count_messages(COOKBOOK_MESSAGES, "gpt-3.5-turbo") == 129
     assert count_messages(COOKBOOK_MESSAGES, "gpt-4") == 129
@@ -70,29 +97,16 @@ def test_tool_calls_and_tool_definitions_add_tokens():
         }
     ]
     assert count_messages(with_call, "gpt-4o") > count_messages(plain, "gpt-4o")
-    tool = {
-        "type": "function",
-        "function": {
-            "name": "get_current_weather",
-            "description": "Get the current weather in a given location",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "location": {"type": "string", "description": "The city and state, e.g. San Francisco, CA"},
-                    "unit": {"type": "string", "description": "The unit of temperature", "enum": ["c", "f"]},
-                },
-            },
-        },
-    }
-    # func_init 7 + name:desc + prop_init 3 + 2 keys * 3 + enum (-3 + 2*(3+1)) + lines + func_end 12
+    # func_init 7 + name:desc + prop_init 3 + 2 keys * 3 + enum (-3 + 2 * 3 + item tokens) + lines + func_end 12
     encoding = tiktoken.get_encoding("o200k_base")
     lines = [
         "get_current_weather:Get the current weather in a given location",
         "location:string:The city and state, e.g. San Francisco, CA",
-        "unit:string:The unit of temperature",
+        "unit:string:The unit of temperature to return",
     ]
-    expected = 7 + 3 + 6 + (-3 + 2 * 3 + 2) + 12 + sum(len(encoding.encode(line)) for line in lines)
-    assert count_tools([tool], "gpt-4o") == expected
+    items = len(encoding.encode("celsius")) + len(encoding.encode("fahrenheit"))
+    expected = 7 + 3 + 6 + (-3 + 2 * 3 + items) + 12 + sum(len(encoding.encode(line)) for line in lines)
+    assert count_tools(COOKBOOK_TOOLS, "gpt-4o") == expected
     assert count_tools([], "gpt-4o") == 0
 
 
@@ -152,33 +166,6 @@ def test_encodings_load_from_the_bundled_files_without_network(tmp_path, monkeyp
     monkeypatch.setattr(tiktoken.registry, "ENCODINGS", {})
     encoding = tiktoken.get_encoding("o200k_base")
     assert encoding.encode("hello world") == [24912, 2375]
-
-
-COOKBOOK_TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_current_weather",
-            "description": "Get the current weather in a given location",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "location": {"type": "string", "description": "The city and state, e.g. San Francisco, CA"},
-                    "unit": {
-                        "type": "string",
-                        "description": "The unit of temperature to return",
-                        "enum": ["celsius", "fahrenheit"],
-                    },
-                },
-                "required": ["location"],
-            },
-        },
-    }
-]
-COOKBOOK_TOOL_MESSAGES = [
-    {"role": "system", "content": "You are a helpful assistant that can answer to questions about the weather."},
-    {"role": "user", "content": "What's the weather like in San Francisco?"},
-]
 
 
 def test_cookbook_tool_counts():

@@ -234,3 +234,14 @@ def test_a_local_model_that_cannot_start_says_why(monkeypatch):
     at = start()
     assert "The local model cannot start: LOCAL_MODEL_PATH=/nowhere/model.gguf is not a file" in at.error[0].value
     assert at.chat_input[0].disabled
+
+
+def test_an_unusable_data_directory_is_explained_not_a_traceback(monkeypatch, tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the data directory should be")
+    monkeypatch.setenv("DATA_DIR", str(blocker))
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    at = start()
+    assert not at.exception
+    assert "Configuration problem" in at.error[0].value or "配置有误" in at.error[0].value
+    assert "not-a-directory" in at.error[0].value

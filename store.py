@@ -65,9 +65,34 @@ _V3 = """
 ALTER TABLE conversations ADD COLUMN summary TEXT;
 """
 
+# Usage and cost as columns, so totals are one SUM instead of parsing every message's JSON.
+_V4 = """
+ALTER TABLE messages ADD COLUMN prompt_tokens INTEGER;
+ALTER TABLE messages ADD COLUMN completion_tokens INTEGER;
+ALTER TABLE messages ADD COLUMN cached_tokens INTEGER;
+ALTER TABLE messages ADD COLUMN reasoning_tokens INTEGER;
+ALTER TABLE messages ADD COLUMN estimated INTEGER;
+ALTER TABLE messages ADD COLUMN cost_usd REAL;
+ALTER TABLE messages ADD COLUMN cost_cny REAL;
+ALTER TABLE messages ADD COLUMN priced INTEGER;
+ALTER TABLE messages ADD COLUMN local INTEGER;
+UPDATE messages SET
+    prompt_tokens = json_extract(data, '$.usage.prompt_tokens'),
+    completion_tokens = json_extract(data, '$.usage.completion_tokens'),
+    cached_tokens = json_extract(data, '$.usage.cached_tokens'),
+    reasoning_tokens = json_extract(data, '$.usage.reasoning_tokens'),
+    estimated = json_extract(data, '$.usage.estimated'),
+    cost_usd = json_extract(data, '$.cost.usd'),
+    cost_cny = json_extract(data, '$.cost.cny'),
+    priced = json_extract(data, '$.cost.priced'),
+    local = json_extract(data, '$.cost.local')
+WHERE json_extract(data, '$.usage') IS NOT NULL AND json_extract(data, '$.cost') IS NOT NULL;
+CREATE INDEX messages_priced_by_time ON messages(created_at) WHERE prompt_tokens IS NOT NULL;
+"""
+
 # Numbered migrations: MIGRATIONS[n - 1] upgrades a file from version n - 1 to n, in one transaction.
 # Never edit one that has shipped; add the next.
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 SCHEMA_VERSION = len(MIGRATIONS)
 SEARCH_MIN_TRIGRAM = 3
 
@@ -164,10 +189,16 @@ class Store:
             order = {message_id: index for index, message_id in enumerate(conversation.nodes)}
             db.executemany(
                 """
-                INSERT INTO messages (id, conversation_id, parent_id, role, content, data, created_at, seq)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO messages (id, conversation_id, parent_id, role, content, data, created_at, seq,
+                    prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, estimated,
+                    cost_usd, cost_cny, priced, local)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET content = excluded.content, data = excluded.data,
-                    parent_id = excluded.parent_id
+                    parent_id = excluded.parent_id, prompt_tokens = excluded.prompt_tokens,
+                    completion_tokens = excluded.completion_tokens, cached_tokens = excluded.cached_tokens,
+                    reasoning_tokens = excluded.reasoning_tokens, estimated = excluded.estimated,
+                    cost_usd = excluded.cost_usd, cost_cny = excluded.cost_cny, priced = excluded.priced,
+                    local = excluded.local
                 """,
                 [
                     (
@@ -179,6 +210,7 @@ class Store:
                         json.dumps(m.to_dict(), ensure_ascii=False),
                         m.created_at,
                         order.get(m.id, len(order)),
+                        *_usage_columns(m),
                     )
                     for m in to_write
                 ],
@@ -257,17 +289,48 @@ class Store:
     def totals(self, since: str | None = None) -> Totals:
         """Usage and cost over every stored reply (optionally since an ISO timestamp)."""
         with self._connect() as db:
-            rows = db.execute(
+            row = db.execute(
                 """
-                SELECT json_extract(data, '$.usage') AS usage, json_extract(data, '$.cost') AS cost
-                FROM messages WHERE json_extract(data, '$.usage') IS NOT NULL AND created_at >= ?
-                UNION ALL
-                SELECT json_extract(summary, '$.usage'), json_extract(summary, '$.cost') FROM conversations
-                WHERE json_extract(summary, '$.usage') IS NOT NULL AND json_extract(summary, '$.created_at') >= ?
+                SELECT COUNT(*) AS calls, SUM(prompt_tokens) AS prompt, SUM(completion_tokens) AS completion,
+                    SUM(cached_tokens) AS cached, SUM(reasoning_tokens) AS reasoning, MAX(estimated) AS estimated,
+                    SUM(cost_usd) AS usd, SUM(cost_cny) AS cny, MIN(priced) AS priced, MIN(local) AS local
+                FROM messages WHERE prompt_tokens IS NOT NULL AND created_at >= ?
                 """,
-                (since or "", since or ""),
+                (since or "",),
+            ).fetchone()
+            summaries = db.execute(
+                """
+                SELECT json_extract(summary, '$.usage') AS usage, json_extract(summary, '$.cost') AS cost
+                FROM conversations WHERE json_extract(summary, '$.cost') IS NOT NULL
+                    AND json_extract(summary, '$.created_at') >= ?
+                """,
+                (since or "",),
             ).fetchall()
-        return Totals.of((Usage(**json.loads(r["usage"])), Cost(**json.loads(r["cost"]))) for r in rows if r["cost"])
+        entries = [(Usage(**json.loads(r["usage"])), Cost(**json.loads(r["cost"]))) for r in summaries]
+        if row["calls"]:
+            usage = Usage(row["prompt"], row["completion"], row["cached"], row["reasoning"], bool(row["estimated"]))
+            cost = Cost(row["usd"], row["cny"], bool(row["priced"]), bool(row["local"]))
+            totals = Totals.of([(usage, cost), *entries])
+            return Totals(totals.usage, totals.cost, row["calls"] + len(entries))
+        return Totals.of(entries)
+
+
+def _usage_columns(message: Message) -> tuple[object, ...]:
+    """The message's usage and cost as column values; all NULL when it has none (it is not counted)."""
+    usage, cost = message.usage, message.cost
+    if usage is None or cost is None:
+        return (None,) * 9
+    return (
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        usage.cached_tokens,
+        usage.reasoning_tokens,
+        int(usage.estimated),
+        cost.usd,
+        cost.cny,
+        int(cost.priced),
+        int(cost.local),
+    )
 
 
 def _like(word: str) -> str:

@@ -8,11 +8,15 @@
    one plain count_messages over the same messages.
 3. Page runs: one AppTest run of the app on that conversation showing the latest ~30 messages against
    the same run showing all 1,000 (the cost the "show earlier" control avoids).
+4. All-time totals over 20,000 stored messages: the SUM over usage columns (store.totals) against
+   parsing every message's JSON, as the store did before migration 4.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import sys
 import tempfile
 import time
@@ -24,10 +28,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import openai  # noqa: E402
 
 from conversation_manager import Conversation, RequestSpec, TurnRecorder, build_request, history_messages  # noqa: E402
-from events import Finished, TextDelta  # noqa: E402
+from events import Finished, TextDelta, UsageReported  # noqa: E402
 from llm_client import ChatParams, LLMClient, build_body  # noqa: E402
 from scripted_server import Reply, ScriptedServer  # noqa: E402
-from token_tracker import PriceBook, count_messages  # noqa: E402
+from token_tracker import Cost, PriceBook, Totals, Usage, count_messages  # noqa: E402
 
 CHUNKS = 8_000
 REPEATS = 3
@@ -70,6 +74,7 @@ def sample_conversation(messages: int) -> Conversation:
         conversation.add_user(f"question {index}: " + "words about streaming and tokens " * 8)
         recorder = TurnRecorder(conversation, "gpt-4o-mini", "standard", book)
         recorder.apply(TextDelta(f"answer {index}: " + "a reply with several sentences. " * 12))
+        recorder.apply(UsageReported(Usage(120 + index, 80), "gpt-4o-mini"))
         recorder.apply(Finished("stop"))
     return conversation
 
@@ -111,6 +116,25 @@ def bench_page(conversation: Conversation, server: ScriptedServer) -> tuple[floa
     return everything, recent
 
 
+def bench_totals() -> tuple[float, float]:
+    from store import Store
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        store = Store(Path(data_dir) / "chats.db")
+        for _ in range(20):
+            store.save(sample_conversation(1_000))
+
+        def json_scan() -> None:
+            with sqlite3.connect(store.path) as db:
+                rows = db.execute(
+                    "SELECT json_extract(data, '$.usage'), json_extract(data, '$.cost') FROM messages "
+                    "WHERE json_extract(data, '$.usage') IS NOT NULL"
+                ).fetchall()
+            Totals.of((Usage(**json.loads(u)), Cost(**json.loads(c))) for u, c in rows if c)
+
+        return best_of(json_scan), best_of(store.totals)
+
+
 def main() -> None:
     server = ScriptedServer().start()
     try:
@@ -135,6 +159,12 @@ def main() -> None:
     print(
         f"page run on 1,000 messages: all shown {everything:.2f} s, latest ~30 shown {recent:.2f} s, "
         f"ratio {recent / everything:.2f}x"
+    )
+
+    scan, columns = bench_totals()
+    print(
+        f"all-time totals over 20,000 messages: JSON scan {scan * 1000:.1f} ms, usage columns {columns * 1000:.1f} ms, "
+        f"ratio {columns / scan:.2f}x"
     )
 
 

@@ -59,10 +59,30 @@ def test_a_version_1_file_is_upgraded_and_its_messages_become_searchable(tmp_pat
             "INSERT INTO messages VALUES ('m1', 'c1', NULL, 'user', ?, ?, '2025-01-01T00:00:00+00:00', 0)",
             (data["content"], json.dumps(data)),
         )
+        reply = {
+            "role": "assistant",
+            "content": "晴",
+            "id": "m2",
+            "parent_id": "m1",
+            "usage": {
+                "prompt_tokens": 40,
+                "completion_tokens": 2,
+                "cached_tokens": 0,
+                "reasoning_tokens": 0,
+                "estimated": False,
+            },
+            "cost": {"usd": 0.5, "cny": 3.5, "priced": True, "local": False},
+        }
+        db.execute(
+            "INSERT INTO messages VALUES ('m2', 'c1', 'm1', 'assistant', '晴', ?, '2025-01-01T00:00:01+00:00', 1)",
+            (json.dumps(reply),),
+        )
     store = Store(path)
     assert store.schema_version() == SCHEMA_VERSION
+    totals = store.totals()  # usage kept in version 1's JSON is counted by the columns added in version 4
+    assert (totals.calls, totals.usage.prompt_tokens, totals.cost.cny, totals.cost.priced) == (1, 40, 3.5, True)
     loaded = store.load("c1")
-    assert loaded.title == "旧对话" and loaded.messages[0].content == "上海的天气怎么样"
+    assert loaded.title == "旧对话" and [m.content for m in loaded.messages] == ["上海的天气怎么样", "晴"]
     assert loaded.settings == {}
     assert [s.id for s in store.search("天气怎么样")] == ["c1"]
 
@@ -129,7 +149,10 @@ def test_streamed_updates_overwrite_the_same_rows_and_reindex(store):
     recorder.apply(TextDelta("partial"))
     store.save(conversation)
     recorder.apply(TextDelta(" answer with zebra"))
+    recorder.apply(UsageReported(Usage(7, 5), "gpt-4o-mini"))
+    assert store.totals().calls == 0
     store.save(conversation, conversation.messages[-1:])
+    assert store.totals().usage.completion_tokens == 5
     loaded = store.load(conversation.id)
     assert loaded.messages[-1].content == "partial answer with zebra"
     assert loaded.messages[-1].status == "streaming"

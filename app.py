@@ -272,7 +272,7 @@ def main() -> None:
     held = s.get("held")
     if action is None and held is None:
         return
-    over = [c for c in budget_checks(conversation, store.today_totals(), effective) if c.level == OVER]
+    over = [c for c in budget_checks(conversation.totals(), store.today_totals(), effective) if c.level == OVER]
     if action is None:  # nothing new asked: keep showing what waits for confirmation, never send it unasked
         if over and held:
             hold_for_budget(held, over[0], lang)

@@ -208,10 +208,10 @@ def render_usage(conversation: Conversation, store: Store, lang: str, settings: 
     st.progress(
         min(share, 1.0), text=t("context_meter", lang, percent=share * 100, tokens=plan.prompt_tokens, window=window)
     )
-    today = store.today_totals()
+    today, chat = store.today_totals(), conversation.totals()
     rows = [
         (t("last_reply", lang), conversation.last_reply_totals()),
-        (t("conversation", lang), conversation.totals()),
+        (t("conversation", lang), chat),
         (t("today", lang), today),
         (t("all_time", lang), store.totals()),
     ]
@@ -228,7 +228,7 @@ def render_usage(conversation: Conversation, store: Store, lang: str, settings: 
     else:
         st.caption(t("no_usage_yet", lang))
     st.caption(t("rate_note", lang, rate=settings.usd_cny_rate))
-    for check in budget_checks(conversation, today, settings):
+    for check in budget_checks(chat, today, settings):
         label = t(f"budget_{check.scope}", lang)
         line = t(
             "budget_line",
@@ -281,9 +281,9 @@ def render_context_view(conversation: Conversation, plan: TurnRequest, lang: str
         st.text(f"{status} · {message.role}: {text[:80]}")
 
 
-def budget_checks(conversation: Conversation, today: Totals, settings: Settings) -> list[BudgetCheck]:
+def budget_checks(chat: Totals, today: Totals, settings: Settings) -> list[BudgetCheck]:
     return check_budgets(
-        conversation.totals().cost,
+        chat.cost,
         today.cost,
         settings.budget_per_chat,
         settings.budget_per_day,

@@ -45,13 +45,19 @@ def test_a_chat_is_still_there_after_a_refresh(server, launch_app, page):
     expect(kept).to_be_visible(timeout=30_000)
 
 
-def test_a_crash_mid_reply_loses_at_most_the_last_second(server, launch_app, page):
+def stream_slowly(server, launch_app, page, question: str, until: str):
+    """Start the app, ask, and wait until the 20-words-a-second reply has reached ``until``."""
     app = launch_app(**provider(server))
     server.expect(Reply(text=WORDS, chunk_delay=0.05))
     page.goto(app.url)
-    send(page, "Count slowly")
+    send(page, question)
     reply = page.get_by_test_id("stChatMessage").nth(1)
-    expect(reply).to_contain_text("w60", timeout=30_000)
+    expect(reply).to_contain_text(until, timeout=30_000)
+    return app, reply
+
+
+def test_a_crash_mid_reply_loses_at_most_the_last_second(server, launch_app, page):
+    app, _ = stream_slowly(server, launch_app, page, "Count slowly", "w60")
     chat_url = page.url
     assert "chat=" in chat_url
     app.process.kill()
@@ -66,12 +72,7 @@ def test_a_crash_mid_reply_loses_at_most_the_last_second(server, launch_app, pag
 
 
 def test_stop_keeps_the_partial_reply_marked_stopped(server, launch_app, page):
-    app = launch_app(**provider(server))
-    server.expect(Reply(text=WORDS, chunk_delay=0.05))
-    page.goto(app.url)
-    send(page, "Count until I stop you")
-    reply = page.get_by_test_id("stChatMessage").nth(1)
-    expect(reply).to_contain_text("w20", timeout=30_000)
+    _, reply = stream_slowly(server, launch_app, page, "Count until I stop you", "w20")
     page.get_by_test_id("stChatInputStopButton").click()
     page.wait_for_timeout(1500)
     assert server.hung_up == 1  # stopping closed the HTTP stream, long before its 10 s of words

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Sequence
-from urllib.parse import urlsplit
+from dataclasses import replace
+from typing import Any
 
 import streamlit as st
 
 import model_catalog
 from budget import OVER, BudgetCheck
-from config import ConfigError, Settings, load_settings, redact
+from config import ConfigError, Secret, Settings, display_url, load_settings, redact
 from conversation_manager import (
     Conversation,
     Message,
@@ -28,15 +28,15 @@ from conversation_manager import (
 from events import ReasoningDelta, TextDelta
 from function_tools import ToolExecutor
 from i18n import pick_language, t
-from llm_client import ChatParams, SummaryFailed, Target, TurnRunner, summarize, targets_for
+from llm_client import ChatParams, ReplyLimits, SummaryFailed, Target, TurnRunner, summarize, targets_for
 from local_backend import LocalBackendUnavailable, LocalModelServer, LocalModelSpec, local_spec
 from prompt_templates import TemplateFileError, all_templates, summary_messages
 from rate_limiter import RateLimiter
 from retry_policy import RetryPolicy
 from store import Store
 from token_tracker import PriceBook
-from ui_chat import amount, budget_checks, notice_text, render_history, render_reply, render_usage
-from ui_session import price_book, release_held, show_conversation, state
+from ui_chat import amount, budget_checks, literal_markdown, notice_text, render_history, render_reply, render_usage
+from ui_session import price_book, release_held, save_chat, show_conversation, state, unsaved
 from ui_sidebar import Choices, sidebar, state_registry
 
 FLUSH_INTERVAL = 0.05  # seconds; one visible update per 50 ms keeps long streams from flooding the browser
@@ -70,7 +70,11 @@ def connect_local(settings: Settings, lang: str) -> Settings | None:
         spec = local_spec(
             settings.local_model_path, settings.local_chat_format, settings.local_threads, settings.local_context
         )
-        server = local_server(spec)
+    except LocalBackendUnavailable as error:
+        st.error(t("local_unavailable", lang, detail=str(error)))
+        return None
+    server = local_server(spec)
+    try:
         if server.healthy():
             server.ensure_running()
         else:
@@ -79,21 +83,15 @@ def connect_local(settings: Settings, lang: str) -> Settings | None:
                 status.update(label=t("local_ready", lang), state="complete")
     except LocalBackendUnavailable as error:
         st.error(t("local_unavailable", lang, detail=str(error)))
+        st.button(t("local_try_again", lang), key="local_try_again", on_click=server.reset)
         return None
     state().local_models.add(spec.alias)
+    state().local_server = server
     st.caption(t("local_badge", lang, model=spec.alias))
-    return settings.with_overrides(base_url=server.base_url, model=spec.alias)
+    return settings.with_overrides(base_url=server.base_url, model=spec.alias, api_key=Secret(server.api_key))
 
 
 # --- a turn ----------------------------------------------------------------------------------------
-
-
-def save(store: Store, conversation: Conversation, messages: Sequence[Message] | None, lang: str) -> None:
-    """Storage trouble is reported, never lets the reply be lost: it stays in the page's state."""
-    try:
-        store.save(conversation, messages)
-    except (sqlite3.Error, OSError) as error:
-        state().storage_error = t("storage_error", lang, detail=str(error))
 
 
 def summarize_older(
@@ -112,42 +110,58 @@ def summarize_older(
         status.update(label=t("summary_done", lang, count=len(older)), state="complete")
 
 
-def run_turn(settings: Settings, store: Store, choices: Choices, text: str | None) -> None:
-    """Send ``text`` (None: answer again from the current leaf) and stream the reply into the conversation."""
-    lang, template, tools = choices.lang, choices.template, choices.tools
-    conversation: Conversation = state().conversation
-    conversation.settings = {
+def request_spec(settings: Settings, choices: Choices, schemas: list[dict[str, Any]]) -> RequestSpec:
+    """What shapes the next request. Its output room is max_tokens as the model can take it (the request asks
+    for exactly that), so the history's budget leaves that room and no more."""
+    room = model_catalog.lookup(settings.model).output_room(settings.max_tokens)
+    return RequestSpec(choices.template, choices.lang, schemas, settings.model, room, choices.custom_system)
+
+
+def chat_settings(settings: Settings, choices: Choices) -> dict[str, Any]:
+    """What a chat keeps of the controls, to restore them when it is opened again (never a key or a URL)."""
+    return {
         "provider": settings.provider,
         "model": settings.model,
-        "template": template,
-        "tools": tools,
+        "template": choices.template,
+        "tools": choices.tools,
         "temperature": settings.temperature,
         "max_tokens": settings.max_tokens,
         "system_prompt": choices.custom_system,
     }
+
+
+def run_turn(settings: Settings, store: Store, choices: Choices, text: str | None) -> None:
+    """Send ``text`` (None: answer again from the current leaf) and stream the reply into the conversation."""
+    lang, template, tools = choices.lang, choices.template, choices.tools
+    conversation: Conversation = state().conversation
+    conversation.settings = chat_settings(settings, choices)
+    saving = True  # after a failed save, the rest waits for the final one (each try may wait on a lock)
+    waiting = unsaved()
     if text is not None:
         conversation.add_user(text, template=template)
-        save(store, conversation, conversation.messages[-1:], lang)
+        saving = save_chat(store, conversation, conversation.messages[-1:], waiting)
         st.query_params["chat"] = conversation.id
         with st.chat_message("user"):
-            st.markdown(text)
+            st.markdown(literal_markdown(text))
     executor = ToolExecutor(state_registry(settings), timeout=settings.tool_timeout, enabled=tools)
     schemas = executor.schemas()
     book = price_book(settings)
     targets = targets_for(settings)
-    spec = RequestSpec(template, lang, schemas, settings.model, settings.max_tokens, choices.custom_system)
+    if settings.is_local:  # a crash of the local server is explained with its log
+        targets[0] = replace(targets[0], explain=state().local_server.explain)
+    spec = request_spec(settings, choices, schemas)
     request = build_request(conversation, spec)
     older = turns_to_summarize(conversation, request, settings.model, settings.summarize_at)
     if older:
         summarize_older(conversation, older, targets[0], book, lang)
-        save(store, conversation, [], lang)
+        saving = saving and save_chat(store, conversation, [], waiting)
         request = build_request(conversation, spec)
     shrink = shrinker(conversation, spec, request)
     recorder = TurnRecorder(conversation, settings.model, template, book)
     limiter = rate_limiter(settings.base_url or "", settings.rate_limit_rpm, settings.rate_limit_tpm)
-    runner = TurnRunner(targets, RetryPolicy(max_retries=settings.max_retries), limiter)
-    room = model_catalog.lookup(settings.model).output_room(settings.max_tokens)
-    params = ChatParams(settings.model, settings.temperature, room)
+    limits = ReplyLimits(settings.max_reply_chars, settings.max_reply_seconds)
+    runner = TurnRunner(targets, RetryPolicy(max_retries=settings.max_retries), limiter, limits=limits)
+    params = ChatParams(settings.model, settings.temperature, spec.max_tokens)
     events = runner.run(request.messages, params, executor, settings.max_tool_rounds, shrink)
     base_url = settings.endpoint
     start = len(conversation.messages) - 1
@@ -167,14 +181,14 @@ def run_turn(settings: Settings, store: Store, choices: Choices, text: str | Non
                     with slot.container():
                         render_reply(turn, lang, base_url, notice)
                     last_flush = now
-                if now - last_save >= SAVE_INTERVAL:
-                    save(store, conversation, turn, lang)
+                if saving and now - last_save >= SAVE_INTERVAL:
+                    saving = save_chat(store, conversation, turn, waiting)
                     last_save = now
     finally:
         # Runs on a normal end and on Stop alike (Streamlit stops the script inside the loop).
         events.close()
         conversation.settle_unfinished(book)
-        save(store, conversation, conversation.messages[start:], lang)
+        save_chat(store, conversation, conversation.messages[start:], waiting)
     st.rerun()
 
 
@@ -230,25 +244,24 @@ def main() -> None:
     s = state()
     try:
         settings = load_settings()
-        model_catalog.table()
-        all_templates()
+        model_catalog.table(settings.models_file)
+        all_templates(settings.templates_file)
         store = open_store(str(settings.data_dir / "chats.db"))
     except (ConfigError, model_catalog.CatalogError, TemplateFileError, sqlite3.Error, OSError) as error:
         st.error(t("config_error", pick_language("auto", st.context.locale), detail=redact(str(error))))
         st.stop()
     conversation = current_conversation(store)
     if conversation.settle_unfinished(price_book(settings)):
-        store.save(conversation)
+        save_chat(store, conversation)
     lang_default = pick_language(settings.ui_language, st.context.locale)
     choices = sidebar(settings, store, lang_default)
     lang, chosen = choices.lang, choices.settings
-    st.title(conversation.title or t("title", lang))
+    st.title(literal_markdown(conversation.title) if conversation.title else t("title", lang))
     effective = connect_local(chosen, lang) if chosen.is_local else chosen
     if effective is not None:
-        host = urlsplit(effective.endpoint).netloc
-        st.caption(f"`{effective.model}` · {host}")
+        st.caption(f"`{effective.model}` · {display_url(effective.endpoint)}")
     if s.get("storage_error"):
-        st.warning(s.pop("storage_error"))
+        st.warning(t("storage_error", lang, detail=s.pop("storage_error")))
     render_history(conversation, store, lang, (effective or chosen).endpoint)
     blocked = effective is None or effective.needs_setup
     if effective is not None and effective.needs_setup:
@@ -262,8 +275,7 @@ def main() -> None:
     )
     shown = effective or chosen
     schemas = state_registry(settings).schemas(choices.tools)
-    spec = RequestSpec(choices.template, lang, schemas, shown.model, shown.max_tokens, choices.custom_system)
-    plan = build_request(conversation, spec)
+    plan = build_request(conversation, request_spec(shown, choices, schemas))
     with choices.panel:
         render_usage(conversation, store, lang, shown, plan)
     if blocked or effective is None:

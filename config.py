@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -23,6 +24,8 @@ DEFAULTS: dict[str, str] = {
     "TEMPERATURE": "0.7",
     "MAX_TOKENS": "2048",
     "MAX_TOOL_ROUNDS": "5",
+    "MAX_REPLY_CHARS": "200000",
+    "MAX_REPLY_SECONDS": "600",
     "REQUEST_TIMEOUT": "60",
     "CONNECT_TIMEOUT": "10",
     "RATE_LIMIT_RPM": "0",
@@ -37,6 +40,8 @@ DEFAULTS: dict[str, str] = {
     "USD_CNY_RATE": "7.1",
     "UI_LANGUAGE": "auto",
     "DATA_DIR": str(APP_DIR / "data"),
+    "MODELS_FILE": str(APP_DIR / "models.json"),
+    "TEMPLATES_FILE": str(APP_DIR / "templates.json"),
     "LOCAL_CHAT_FORMAT": "chatml-function-calling",
     "LOCAL_THREADS": "1",
     "LOCAL_CONTEXT": "2048",
@@ -161,6 +166,8 @@ class Settings:
     temperature: float
     max_tokens: int
     max_tool_rounds: int
+    max_reply_chars: int
+    max_reply_seconds: float
     request_timeout: float
     connect_timeout: float
     rate_limit_rpm: int
@@ -175,6 +182,8 @@ class Settings:
     usd_cny_rate: float
     ui_language: str
     data_dir: Path
+    models_file: Path
+    templates_file: Path
     weather_api_url: str
     geocoding_api_url: str
     local_model_path: str | None
@@ -201,8 +210,8 @@ class Settings:
         return (self.base_url or OPENAI_DEFAULT_URL).rstrip("/")
 
     def for_endpoint(self, provider: str, base_url: str | None, typed_key: str = "") -> Settings:
-        """Settings for another endpoint. A key typed for this session goes anywhere the user sends it;
-        the `.env` key only ever goes to the endpoint it was configured for."""
+        """Settings for another endpoint. ``typed_key`` is the key the user typed for *this* endpoint (the
+        sidebar remembers one per endpoint); the `.env` key only ever goes to the endpoint it was configured for."""
         chosen = replace(self, provider=provider, base_url=base_url.rstrip("/") if base_url else None)
         if typed_key:
             return replace(chosen, api_key=Secret(typed_key))
@@ -228,13 +237,25 @@ def _number(values: Mapping[str, str], name: str, kind: type, low: float, high: 
     return value
 
 
-def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
+def setting_values(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> dict[str, str]:
     """Merge defaults, `.env` (or the file APP_ENV_FILE names) and the environment (the environment wins)."""
     environment = os.environ if environ is None else environ
     file_values = dotenv_values(env_file or environment.get("APP_ENV_FILE") or APP_DIR / ".env")
     merged: dict[str, str] = dict(DEFAULTS)
     merged.update({k: v for k, v in file_values.items() if v is not None and v != ""})
     merged.update({k: v for k, v in environment.items() if v != ""})
+    return merged
+
+
+def table_file(name: str, values: Mapping[str, str] | None = None) -> Path:
+    """MODELS_FILE or TEMPLATES_FILE. Without ``values`` it is read as load_settings reads it, for lookups
+    deep in the code that hold no Settings (a price, a template); unrelated invalid settings do not fail them."""
+    return Path((setting_values() if values is None else values)[name]).expanduser()
+
+
+def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
+    """Settings from defaults, `.env` and the environment (see ``setting_values``), validated."""
+    merged = setting_values(environ, env_file)
     errors: list[str] = []
     base_url = merged.get("OPENAI_BASE_URL")
     if base_url and not re.match(r"^https?://", base_url):
@@ -254,6 +275,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         temperature=_number(merged, "TEMPERATURE", float, 0.0, 2.0, errors),
         max_tokens=_number(merged, "MAX_TOKENS", int, 1, 1_000_000, errors),
         max_tool_rounds=_number(merged, "MAX_TOOL_ROUNDS", int, 1, 20, errors),
+        max_reply_chars=_number(merged, "MAX_REPLY_CHARS", int, 1, 100_000_000, errors),
+        max_reply_seconds=_number(merged, "MAX_REPLY_SECONDS", float, 1.0, 86_400.0, errors),
         request_timeout=_number(merged, "REQUEST_TIMEOUT", float, 1.0, 3600.0, errors),
         connect_timeout=_number(merged, "CONNECT_TIMEOUT", float, 0.5, 600.0, errors),
         rate_limit_rpm=_number(merged, "RATE_LIMIT_RPM", int, 0, 1_000_000, errors),
@@ -268,6 +291,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         usd_cny_rate=_number(merged, "USD_CNY_RATE", float, 0.01, 1000.0, errors),
         ui_language=language,
         data_dir=Path(merged["DATA_DIR"]).expanduser(),
+        models_file=table_file("MODELS_FILE", merged),
+        templates_file=table_file("TEMPLATES_FILE", merged),
         weather_api_url=merged["WEATHER_API_URL"],
         geocoding_api_url=merged["GEOCODING_API_URL"],
         local_model_path=merged.get("LOCAL_MODEL_PATH") or None,
@@ -281,10 +306,31 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     return settings
 
 
+# A URL in free text: scheme, optional user:password@ (up to the last @), host and path, then ?query / #fragment.
+_URL_IN_TEXT = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?:[^\s/?#]*@)?(?P<rest>[^\s?#]*)(?:[?#][^\s'\"<>]*)?")
+
+
 def redact(text: str, *secrets: Secret | str | None) -> str:
-    """Remove keys from text: the given secrets, and anything shaped like an API key."""
+    """Remove keys from text: the given secrets, anything shaped like an API key, and the user:password and
+    query string of any URL (gateways take keys there too)."""
     for secret in secrets:
         value = secret.reveal() if isinstance(secret, Secret) else secret
         if value and len(value) >= 6:
             text = text.replace(value, "[redacted]")
+    text = _URL_IN_TEXT.sub(lambda match: match["scheme"] + match["rest"], text)
     return re.sub(r"\b(sk|pk|key)-[A-Za-z0-9_\-]{8,}", r"\1-[redacted]", text)
+
+
+def display_url(url: str) -> str:
+    """A base URL as it may be shown anywhere (page, errors, exports): scheme, host and port only, so a
+    user:password, a key in the path or the query string never reaches a screen. Empty when it is no URL."""
+    parts = urlsplit(url.strip())
+    host = parts.hostname
+    if not parts.scheme or not host:
+        return ""
+    try:
+        port = parts.port
+    except ValueError:  # a port that is no number: leave it out
+        port = None
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")

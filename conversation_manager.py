@@ -22,6 +22,7 @@ from events import (
     Finished,
     Interrupted,
     ReasoningDelta,
+    RefusalDelta,
     RequestSent,
     ResponseSampled,
     StreamEvent,
@@ -32,6 +33,7 @@ from events import (
 )
 from function_tools import ToolCall
 from prompt_templates import prefix_messages, wrap_user
+from provider_dialects import assistant_message
 from token_tracker import (
     REPLY_PRIMING,
     Cost,
@@ -62,8 +64,10 @@ class Message:
     role: str
     content: str = ""
     id: str = field(default_factory=_new_id)
-    reasoning: str = ""
+    reasoning: str = ""  # sent back only to providers that need it (provider_dialects)
+    refusal: str = ""  # the model declined: shown as a refusal
     tool_calls: list[dict[str, str]] = field(default_factory=list)  # {"id", "name", "arguments"}
+    tool_call_extras: dict[str, dict[str, Any]] = field(default_factory=dict)  # opaque fields by call id
     tool_call_id: str | None = None
     parent_id: str | None = None
     name: str | None = None
@@ -84,16 +88,15 @@ class Message:
 
     @property
     def is_empty(self) -> bool:
-        return not self.content and not self.tool_calls
+        return not self.content and not self.tool_calls and not self.refusal
 
     def to_api(self) -> dict[str, Any]:
         if self.role == "tool":
             return {"role": "tool", "tool_call_id": self.tool_call_id, "content": self.content}
-        # content stays a string even beside tool calls: llama.cpp's server rejects null
-        message: dict[str, Any] = {"role": self.role, "content": self.content}
-        if self.tool_calls:
-            message["tool_calls"] = [ToolCall(c["id"], c["name"], c["arguments"]).to_param() for c in self.tool_calls]
-        return message
+        if self.role != "assistant":
+            return {"role": self.role, "content": self.content}
+        calls = [ToolCall(c["id"], c["name"], c["arguments"]) for c in self.tool_calls]
+        return assistant_message(self.content or self.refusal, calls, self.reasoning, self.tool_call_extras)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -200,10 +203,12 @@ class Conversation:
 
     @property
     def messages(self) -> list[Message]:
-        """The active path, oldest first."""
+        """The active path, oldest first; it ends at a missing parent or one seen before (damaged data never hangs)."""
         path: list[Message] = []
+        seen: set[str] = set()
         node_id = self.leaf_id
-        while node_id is not None:
+        while node_id is not None and node_id in self.nodes and node_id not in seen:
+            seen.add(node_id)
             node = self.nodes[node_id]
             path.append(node)
             node_id = node.parent_id
@@ -231,9 +236,10 @@ class Conversation:
         return [m for m in self.children(message.parent_id) if m.role == message.role]
 
     def select(self, message_id: str) -> None:
-        """Make a version current: follow its newest descendants down to a leaf."""
-        node_id = message_id
-        while True:
+        """Make a version current: follow its newest descendants down to a leaf (or to one seen before)."""
+        node_id, seen = message_id, set()
+        while node_id not in seen:
+            seen.add(node_id)
             newer = self.children(node_id)
             if not newer:
                 break
@@ -344,8 +350,12 @@ class TurnRecorder:
             self._arrived().content += event.text
         elif isinstance(event, ReasoningDelta):
             self._arrived().reasoning += event.text
+        elif isinstance(event, RefusalDelta):
+            self._arrived().refusal += event.text
         elif isinstance(event, ToolCallStarted):
             self.current.tool_calls.append({"id": event.call_id, "name": event.name, "arguments": event.arguments})
+            if event.extra:
+                self.current.tool_call_extras[event.call_id] = event.extra
         elif isinstance(event, ToolResult):
             self.current.status = DONE
             self.conversation.append(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx2
 import openai
 
 from config import redact
@@ -28,6 +29,9 @@ ERROR_KINDS = (
     "stream_cut",
     "stalled",
     "tool_rounds",
+    "bad_response",
+    "reply_limit",
+    "local_crashed",
     "unknown",
 )
 
@@ -41,12 +45,19 @@ class ErrorInfo:
     retry_after: float | None = None
 
 
-def _error_code(error: openai.APIStatusError) -> str | None:
+def _error_body(error: openai.APIStatusError) -> dict[str, object]:
+    """The provider's error object: under "error" or not, alone or first in a list (Gemini)."""
     body = error.body
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("code"):
-            return str(inner["code"])
+    if isinstance(body, list) and body:
+        body = body[0]
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    return inner if isinstance(inner, dict) else {}
+
+
+def _error_code(error: openai.APIStatusError) -> str | None:
+    inner = _error_body(error)
+    if inner.get("code"):
+        return str(inner["code"])
     return getattr(error, "code", None)
 
 
@@ -73,13 +84,55 @@ def _status_kind(status: int, code: str | None, text: str) -> str:
 def classify(error: BaseException, secret: str | None = None) -> ErrorInfo:
     """Map an SDK (or transport) exception to an ErrorInfo, with keys scrubbed from its text."""
     detail = redact(f"{type(error).__name__}: {error}", secret)
-    if isinstance(error, openai.APITimeoutError):
+    if isinstance(error, openai.APITimeoutError | httpx2.TimeoutException):
         return ErrorInfo("timeout", detail)
-    if isinstance(error, openai.APIConnectionError):
+    if isinstance(error, openai.APIConnectionError | httpx2.RequestError):  # raw reads raise the transport's own
         return ErrorInfo("connection", detail)
     if isinstance(error, openai.APIStatusError):
+        message = _error_body(error).get("message")
+        if isinstance(message, str) and message not in detail:  # the SDK keeps only "Error code: 400" of a list
+            detail += f" - {redact(message, secret)}"
         code = _error_code(error)
-        kind = _status_kind(error.status_code, code, str(error).lower())
+        kind = _status_kind(error.status_code, code, detail.lower())
         wait = retry_after_seconds(dict(error.response.headers))
         return ErrorInfo(kind, detail, status=error.status_code, code=code, retry_after=wait)
     return ErrorInfo("unknown", detail)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An error a provider sent inside a reply, as found there (stream_assembly reads every shape of it)."""
+
+    message: str
+    status: int | None = None
+    code: str | None = None
+    unreadable: bool = False  # no provider's error: a reply that is not OpenAI-compatible at all
+
+
+def from_provider(problem: Problem, secret: str | None = None) -> ErrorInfo:
+    """An error a provider sent inside a reply (HTTP 200 body or mid-stream), with its own message."""
+    message = redact(problem.message, secret)
+    if problem.unreadable:
+        return ErrorInfo("bad_response", message)
+    detail = f"{problem.code}: {message}" if problem.code and problem.code not in message else message
+    if problem.status is not None:
+        kind = _status_kind(problem.status, problem.code, message.lower())
+    else:
+        kind = _kind_from_words(f"{problem.code or ''} {message}".lower())
+    return ErrorInfo(kind, detail, status=problem.status, code=problem.code)
+
+
+_WORDS = (
+    ("context_length", ("context_length", "context length", "maximum context")),
+    ("quota", ("insufficient_quota", "quota")),
+    ("rate_limit", ("rate_limit", "rate limit", "too many requests")),
+    ("auth", ("invalid_api_key", "unauthenticated", "authentication")),
+    ("permission", ("permission",)),
+    ("not_found", ("not_found", "not found", "does not exist")),
+    ("bad_request", ("invalid_request", "bad_request", "invalid_argument", "invalid argument", "validation")),
+)
+
+
+def _kind_from_words(text: str) -> str:
+    """A kind for an error without a status, from its code and words; otherwise the provider failed."""
+    return next((kind for kind, words in _WORDS if any(word in text for word in words)), "server")

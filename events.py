@@ -28,10 +28,18 @@ class ReasoningDelta:
 
 
 @dataclass(frozen=True)
+class RefusalDelta:
+    """The model declined to answer (OpenAI's ``refusal`` field): shown as a refusal, not as an answer."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class ToolCallStarted:
     call_id: str
     name: str
     arguments: str
+    extra: dict[str, Any] | None = None  # opaque fields the provider wants back (Gemini's thought signature)
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,7 @@ StreamEvent = (
     RequestSent
     | TextDelta
     | ReasoningDelta
+    | RefusalDelta
     | ToolCallStarted
     | ToolResult
     | UsageReported

@@ -1,32 +1,33 @@
 """Conversation export (Markdown, JSON, a runnable Python script, a curl command) and import.
 
 Settings never travel: no key, no base URL. JSON holds every message of the tree with its parent,
-so importing an export restores every version (the round trip is lossless). ChatGPT's
-``conversations.json`` imports too.
+so importing an export restores every version (the round trip is lossless but for fresh ids). ChatGPT's
+``conversations.json`` imports too. The same typed records read a stored conversation back (``readable``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import pprint
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from config import OPENAI_DEFAULT_URL
-from conversation_manager import Conversation, Message
+from conversation_manager import STOPPED, STREAMING, Conversation, Message, Summary
+from errors import ERROR_KINDS
 from i18n import t
 from prompt_templates import get_template
+from token_tracker import Cost, Usage
 
 EXPORT_FORMAT = "ai-chat-app/conversations"
 EXPORT_VERSION = 2
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
-
-
-class ImportFailed(ValueError):
-    """The file is not an export this app can read; the message says why."""
 
 
 def to_json(conversations: Iterable[Conversation]) -> str:
@@ -146,71 +147,379 @@ def to_curl(request: dict[str, Any]) -> str:
 
 
 # --- import ------------------------------------------------------------------------------------------
+# Every file is checked whole before anything is stored: JSON that nothing downstream can hold (deep
+# nesting, NaN, lone surrogates), then each field's type (pydantic, strict), then the tree (ids unique,
+# parents present, no loops). Imports get fresh ids, so they can never touch a stored chat.
+
+MAX_DEPTH = 100  # nesting of JSON values; an export needs about 15
+MAX_ID_CHARS = 200
+MAX_COUNT = 10**9  # tokens, milliseconds, dollars: bounded so SQLite's integer sums cannot overflow
+LATEST_TIMESTAMP = 253_402_200_000  # a day before the end of year 9999, the last a datetime holds
+
+
+class ImportFailed(ValueError):
+    """The file is not an export this app can read; the message says why."""
+
+
+def _iso_time(value: str) -> str:
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("not an ISO 8601 time") from None  # pydantic names the field; the value stays out
+    return value
+
+
+def _error_kind(kind: str) -> str:
+    if kind not in ERROR_KINDS:
+        raise ValueError(f"unknown error kind {kind[:40]!r}")
+    return kind
+
+
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Amount = Annotated[float, Field(ge=0, le=MAX_COUNT, allow_inf_nan=False)]
+IsoTime = Annotated[str, AfterValidator(_iso_time)]
+Seconds = Annotated[float, Field(ge=0, le=LATEST_TIMESTAMP, allow_inf_nan=False)]
+
+
+class _Record(BaseModel):
+    """Strict types (no "1" for 1, no 1 for True); unknown keys, from a newer version, are ignored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class UsageRecord(_Record):
+    prompt_tokens: Count = 0
+    completion_tokens: Count = 0
+    cached_tokens: Count = 0
+    reasoning_tokens: Count = 0
+    estimated: bool = False
+
+
+class CostRecord(_Record):
+    usd: Amount = 0.0
+    cny: Amount = 0.0
+    priced: bool = True
+    local: bool = False
+
+
+class ToolCallRecord(_Record):
+    id: str
+    name: str
+    arguments: str
+
+
+class ErrorRecord(_Record):
+    kind: Annotated[str, AfterValidator(_error_kind)]
+    detail: str = ""
+    status: Annotated[int, Field(ge=0, le=999)] | None = None
+    code: str | None = None
+    retry_after: Amount | None = None
+
+
+class MessageRecord(_Record):
+    """One message as exported and stored: every field of conversation_manager.Message, typed."""
+
+    role: Literal["user", "assistant", "tool"]
+    content: str = ""
+    id: Id
+    reasoning: str = ""
+    refusal: str = ""
+    tool_calls: list[ToolCallRecord] = []
+    tool_call_extras: dict[str, dict[str, Any]] = {}  # opaque, by tool call id
+    tool_call_id: str | None = None
+    parent_id: Id | None = None
+    name: str | None = None
+    is_error: bool = False
+    status: Literal["done", "stopped", "interrupted", "streaming"] = "done"
+    finish_reason: str | None = None
+    error: ErrorRecord | None = None
+    model: str | None = None
+    template: str | None = None
+    usage: UsageRecord | None = None
+    cost: CostRecord | None = None
+    fallback_from: str | None = None
+    estimated_prompt_tokens: Count | None = None
+    first_token_ms: Count | None = None
+    stream_ms: Count | None = None
+    trimmed: Count = 0
+    created_at: IsoTime = ""  # unset fields take Message's defaults: a default here is never used
+
+
+class SummaryRecord(_Record):
+    text: str
+    covers: list[Id]
+    model: str = ""
+    usage: UsageRecord | None = None
+    cost: CostRecord | None = None
+    created_at: IsoTime = ""
+
+
+class SettingsRecord(_Record):
+    """What a chat restores into the sidebar's widgets, typed and within the widgets' ranges."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+    provider: str = ""
+    model: str = ""
+    template: str = ""
+    tools: list[str] = []
+    temperature: Annotated[float, Field(ge=0, le=2, allow_inf_nan=False)] = 0.0
+    max_tokens: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    system_prompt: str = ""
+
+
+class ConversationRecord(_Record):
+    id: Id | None = None
+    title: str = ""
+    created_at: IsoTime | None = None
+    settings: SettingsRecord = SettingsRecord()
+    leaf_id: Id | None = None
+    last_request: dict[str, Any] | None = None
+    summary: SummaryRecord | None = None
+    messages: list[MessageRecord] = []
+
+
+class AppExport(_Record):
+    format: Literal["ai-chat-app/conversations"]
+    version: Annotated[int, Field(ge=1)]
+    conversations: list[ConversationRecord]
+
+
+class ChatGptAuthor(_Record):
+    role: str
+
+
+class ChatGptContent(_Record):
+    parts: list[Any] | None = None
+    text: str | None = None
+
+
+class ChatGptMetadata(_Record):
+    model_slug: str | None = None
+
+
+class ChatGptMessage(_Record):
+    author: ChatGptAuthor
+    content: ChatGptContent | None = None
+    create_time: Seconds | None = None
+    metadata: ChatGptMetadata | None = None
+
+
+class ChatGptNode(_Record):
+    message: ChatGptMessage | None = None
+    parent: str | None = None
+    children: list[str] = []
+
+
+class ChatGptConversation(_Record):
+    title: str | None = None
+    create_time: Seconds | None = None
+    current_node: str | None = None
+    mapping: dict[str, ChatGptNode]
+
+
+_CHATGPT = TypeAdapter(list[ChatGptConversation])
 
 
 def _parse(data: bytes) -> Any:
     if len(data) > MAX_IMPORT_BYTES:
         raise ImportFailed(f"the file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB")
     try:
-        return json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ImportFailed(f"the file is not valid JSON ({exc})") from exc
+        document = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, and integers too long to read
+        raise ImportFailed(f"the file is not valid JSON ({str(exc)[:200]})") from exc
+    except RecursionError as exc:
+        raise ImportFailed(f"the file nests deeper than {MAX_DEPTH} levels") from exc
+    _check_values(document)
+    return document
+
+
+def _check_values(document: Any) -> None:
+    """Refuse what JSON allows but nothing downstream can hold: deep nesting, NaN or infinity, lone surrogates."""
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ImportFailed(f"the file nests deeper than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            stack += [(key, depth) for key in value] + [(item, depth + 1) for item in value.values()]
+        elif isinstance(value, list):
+            stack += [(item, depth + 1) for item in value]
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ImportFailed("the file holds a number that is not finite (NaN or Infinity)")
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ImportFailed("the file holds text that is not valid Unicode (a lone surrogate)") from exc
+
+
+def _refusal(error: ValidationError) -> ImportFailed:
+    """The first problem pydantic found, where it is and what it is; one line, without the value."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "the top level"
+    more = error.error_count() - 1
+    return ImportFailed(f"the export is damaged at {where}: {first['msg']}" + (f" (and {more} more)" if more else ""))
 
 
 def from_json(data: bytes) -> list[Conversation]:
-    """Read this app's export, or ChatGPT's conversations.json."""
+    """Read this app's export, or ChatGPT's conversations.json: every chat under fresh ids, or ImportFailed."""
     document = _parse(data)
-    if isinstance(document, dict) and document.get("format") == EXPORT_FORMAT:
-        try:
-            return [Conversation.from_dict(item) for item in document.get("conversations", [])]
-        except (TypeError, KeyError, ValueError) as exc:
-            raise ImportFailed(f"the export is damaged ({exc})") from exc
-    if isinstance(document, list) and all(isinstance(item, dict) and "mapping" in item for item in document):
-        return [_from_chatgpt(item) for item in document]
-    raise ImportFailed("not an ai-chat-app export nor a ChatGPT conversations.json")
+    try:
+        if isinstance(document, dict) and document.get("format") == EXPORT_FORMAT:
+            records = AppExport.model_validate(document).conversations
+            conversations = [_from_record(record, f"conversation {n}") for n, record in enumerate(records, 1)]
+        elif isinstance(document, list) and all(isinstance(item, dict) and "mapping" in item for item in document):
+            items = _CHATGPT.validate_python(document)
+            conversations = [_from_chatgpt(item, f"conversation {n}") for n, item in enumerate(items, 1)]
+        else:
+            raise ImportFailed("not an ai-chat-app export nor a ChatGPT conversations.json")
+    except ValidationError as exc:
+        raise _refusal(exc) from exc
+    if not conversations:
+        raise ImportFailed("the file holds no conversations")
+    return conversations
 
 
-def _chatgpt_text(message: dict[str, Any]) -> str:
-    content = message.get("content") or {}
-    parts = content.get("parts") or ([content["text"]] if isinstance(content.get("text"), str) else [])
+def _depths(parents: Mapping[str, str | None], where: str) -> dict[str, int]:
+    """How far each node is from its root; refuses a parent that is not in the file, or parents that loop."""
+    depth: dict[str, int] = {}
+    for start in parents:
+        chain: dict[str, None] = {}  # the walk up from ``start``, in order
+        node: str | None = start
+        while node is not None and node not in depth:
+            if node in chain:
+                raise ImportFailed(f"{where}: the messages' parents form a loop (at {node[:40]!r})")
+            if node not in parents:
+                raise ImportFailed(f"{where}: {next(reversed(chain))[:40]!r} has a parent that is not in the file")
+            chain[node] = None
+            node = parents[node]
+        base = -1 if node is None else depth[node]
+        for step, item in enumerate(reversed(chain), 1):
+            depth[item] = base + step
+    return depth
+
+
+def _message(record: MessageRecord) -> Message:
+    values = record.model_dump(exclude={"usage", "cost"}, exclude_unset=True)
+    usage = Usage(**record.usage.model_dump()) if record.usage else None
+    cost = Cost(**record.cost.model_dump()) if record.cost else None
+    return Message(**values, usage=usage, cost=cost)
+
+
+def _summary(record: SummaryRecord) -> Summary:
+    values = record.model_dump(exclude={"usage", "cost"}, exclude_unset=True)
+    usage = Usage(**record.usage.model_dump()) if record.usage else None
+    cost = Cost(**record.cost.model_dump()) if record.cost else None
+    return Summary(**values, usage=usage, cost=cost)
+
+
+def _from_record(record: ConversationRecord, where: str) -> Conversation:
+    """A conversation of this app's export, its tree checked, under fresh ids; a reply left streaming is stopped."""
+    ids = [message.id for message in record.messages]
+    if len(set(ids)) != len(ids):
+        raise ImportFailed(f"{where}: two messages share one id")
+    _depths({message.id: message.parent_id for message in record.messages}, where)
+    if record.leaf_id is not None and record.leaf_id not in ids:
+        raise ImportFailed(f"{where}: the current message is not in the file")
+    if record.summary and not set(ids).issuperset(record.summary.covers):
+        raise ImportFailed(f"{where}: the summary stands for messages that are not in the file")
+    conversation = Conversation(None, record.title, record.created_at, record.settings.model_dump(exclude_unset=True))
+    for item in record.messages:
+        message = _message(item)
+        if message.status == STREAMING:
+            message.status = STOPPED
+        conversation.nodes[message.id] = message
+    conversation.leaf_id = record.leaf_id
+    conversation.last_request = record.last_request or None
+    conversation.summary = _summary(record.summary) if record.summary else None
+    return conversation.with_new_ids()
+
+
+def _stamp(seconds: float | None) -> str | None:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds") if seconds else None
+
+
+def _chatgpt_text(message: ChatGptMessage) -> str:
+    content = message.content or ChatGptContent()
+    parts = content.parts or ([content.text] if content.text else [])
     return "\n".join(part for part in parts if isinstance(part, str)).strip()
 
 
-def _from_chatgpt(item: dict[str, Any]) -> Conversation:
-    created = item.get("create_time")
-    conversation = Conversation(
-        title=str(item.get("title") or ""),
-        created_at=datetime.fromtimestamp(created, UTC).isoformat(timespec="seconds") if created else None,
-    )
-    mapping: dict[str, dict[str, Any]] = item["mapping"]
-    kept: dict[str, str] = {}  # ChatGPT node id -> our message id
-
-    def nearest_kept(node_id: str | None) -> str | None:
-        while node_id is not None and node_id not in kept:
-            node_id = (mapping.get(node_id) or {}).get("parent")
-        return kept.get(node_id) if node_id else None
-
-    roots = [key for key, node in mapping.items() if not node.get("parent")]
-    queue = list(roots)
-    while queue:
-        node_id = queue.pop(0)
-        node = mapping.get(node_id) or {}
-        message = node.get("message") or {}
-        role = (message.get("author") or {}).get("role")
+def _from_chatgpt(item: ChatGptConversation, where: str) -> Conversation:
+    """The user and assistant messages of a ChatGPT conversation, with its branches (its parent links)."""
+    parents = {key: node.parent for key, node in item.mapping.items()}
+    depth = _depths(parents, where)
+    conversation = Conversation(title=item.title or "", created_at=_stamp(item.create_time))
+    nearest: dict[str, str | None] = {}  # ChatGPT node id -> our message at or above it
+    for node_id in sorted(parents, key=depth.__getitem__):  # parents first; siblings keep their order
+        node = item.mapping[node_id]
+        nearest[node_id] = nearest[node.parent] if node.parent is not None else None
+        message = node.message
         text = _chatgpt_text(message) if message else ""
-        if role in ("user", "assistant") and text:
-            stamp = message.get("create_time")
-            ours = Message(
-                role,
-                text,
-                parent_id=nearest_kept(node.get("parent")),
-                model=(message.get("metadata") or {}).get("model_slug") if role == "assistant" else None,
-                created_at=datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds")
-                if stamp
-                else conversation.created_at,
-            )
-            conversation.nodes[ours.id] = ours
-            kept[node_id] = ours.id
-        queue.extend(node.get("children") or [])
-    conversation.leaf_id = nearest_kept(item.get("current_node")) or next(reversed(conversation.nodes), None)
+        if message is None or not text or message.author.role not in ("user", "assistant"):
+            continue
+        ours = Message(
+            message.author.role,
+            text,
+            parent_id=nearest[node_id],
+            model=(message.metadata or ChatGptMetadata()).model_slug if message.author.role == "assistant" else None,
+            created_at=_stamp(message.create_time) or conversation.created_at,
+        )
+        conversation.nodes[ours.id] = ours
+        nearest[node_id] = ours.id
+    current = nearest.get(item.current_node) if item.current_node is not None else None
+    conversation.leaf_id = current or next(reversed(conversation.nodes), None)
     return conversation
+
+
+# --- reading a stored conversation -------------------------------------------------------------------
+
+
+def readable(record: Mapping[str, Any]) -> Conversation:
+    """A stored conversation (the export's shape) as far as it reads, ids kept: a damaged message or field
+    is left out, and a parent that is missing or leads round in a loop is cut (that message becomes a root),
+    so opening a chat never hangs or raises."""
+    messages = [_message(m) for item in record.get("messages") or [] if (m := _lenient(MessageRecord, item))]
+    _cut_to_a_tree(messages)
+    settings = _lenient(SettingsRecord, record.get("settings"))
+    conversation = Conversation(
+        record.get("id"),
+        record.get("title") or "",
+        record.get("created_at"),
+        settings.model_dump(exclude_unset=True) if settings else {},
+    )
+    conversation.nodes = {message.id: message for message in messages}
+    leaf = record.get("leaf_id")
+    conversation.leaf_id = leaf if leaf in conversation.nodes else next(reversed(conversation.nodes), None)
+    last_request = record.get("last_request")
+    conversation.last_request = last_request if isinstance(last_request, dict) and last_request else None
+    summary = _lenient(SummaryRecord, record.get("summary"))
+    conversation.summary = _summary(summary) if summary else None
+    return conversation
+
+
+RecordT = TypeVar("RecordT", bound=_Record)
+
+
+def _lenient(model: type[RecordT], value: Any) -> RecordT | None:
+    try:
+        return model.model_validate(value)
+    except ValidationError:
+        return None
+
+
+def _cut_to_a_tree(messages: list[Message]) -> None:
+    """Drop each parent link that points nowhere or back into its own chain, so every walk up ends."""
+    by_id = {message.id: message for message in messages}
+    settled: set[str] = set()  # messages whose way up is known to end at a root
+    for message in messages:
+        chain: set[str] = set()
+        node: Message | None = message
+        while node is not None and node.id not in settled:
+            chain.add(node.id)
+            parent = by_id.get(node.parent_id) if node.parent_id is not None else None
+            if node.parent_id is not None and (parent is None or parent.id in chain):
+                node.parent_id, parent = None, None
+            node = parent
+        settled |= chain

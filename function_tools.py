@@ -9,11 +9,21 @@ turns every failure into an error result for the model instead of an exception.
 from __future__ import annotations
 
 import ast
+import atexit
+import functools
 import inspect
 import json
+import logging
 import math
 import operator
+import os
+import resource
+import select
+import subprocess
+import sys
+import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Sequence
@@ -21,10 +31,13 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, available_timezones
 
 from knowledge_base import KnowledgeBase
+
+_log = logging.getLogger(__name__)
 
 
 class ToolError(Exception):
@@ -107,13 +120,17 @@ class Tool:
         return checked
 
 
-# --- calculate: a parsed AST with a whitelist, never eval -------------------------------------
+# --- calculate: a parsed AST with a whitelist, never eval, in a worker process that can be killed --
 
 MAX_EXPRESSION_LENGTH = 500
 MAX_NODES = 200
 MAX_EXPONENT = 10_000
 MAX_RESULT_DIGITS = 1_000
 MAX_FACTORIAL = 500
+CALCULATION_SECONDS = 2.0  # wall clock for one expression; the worker is killed when it overruns
+CALCULATION_CPU_SECONDS = 2  # CPU time for one expression; past it the kernel kills the worker
+CALCULATION_MEMORY = 256 * 2**20  # address space of the worker, in bytes
+WORKER_START_SECONDS = 10.0  # a fresh worker imports this module first; a busy machine may be slow
 
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -133,6 +150,15 @@ def _factorial(n: float) -> int:
     return math.factorial(int(n))
 
 
+def _round(number: float, digits: int | None = None) -> float:
+    """round() with the digits bounded: round(1, -10**7) alone builds a ten-million-digit power of ten."""
+    if digits is None:
+        return round(number)
+    if not isinstance(digits, int) or abs(digits) > MAX_RESULT_DIGITS:
+        raise ToolError(f"round takes a whole number of digits from -{MAX_RESULT_DIGITS} to {MAX_RESULT_DIGITS}")
+    return round(number, digits)
+
+
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "sqrt": math.sqrt,
     "cbrt": math.cbrt,
@@ -149,7 +175,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "degrees": math.degrees,
     "radians": math.radians,
     "abs": abs,
-    "round": round,
+    "round": _round,
     "floor": math.floor,
     "ceil": math.ceil,
     "factorial": _factorial,
@@ -162,6 +188,8 @@ _SPELLINGS = {"×": "*", "÷": "/", "^": "**", "（": "(", "）": ")", "，": ",
 
 
 def _check_magnitude(value: Any) -> Any:
+    if isinstance(value, complex):
+        raise ToolError("result is not a real number")
     if isinstance(value, int) and value.bit_length() > MAX_RESULT_DIGITS * 3.33:
         raise ToolError(f"result has more than {MAX_RESULT_DIGITS} digits")
     if isinstance(value, float) and math.isinf(value):
@@ -175,32 +203,35 @@ def _power(base: Any, exponent: Any) -> Any:
     if isinstance(base, int) and isinstance(exponent, int) and exponent > 0 and abs(base) > 1:
         if exponent * math.log10(abs(base)) > MAX_RESULT_DIGITS:
             raise ToolError(f"result has more than {MAX_RESULT_DIGITS} digits")
-    try:
-        return base**exponent
-    except OverflowError as exc:
-        raise ToolError("result is too large") from exc
+    return base**exponent
+
+
+def _binary(op: ast.operator, left: Any, right: Any) -> Any:
+    if isinstance(op, ast.Pow):
+        return _power(left, right)
+    if isinstance(op, ast.Mult) and isinstance(left, int) and isinstance(right, int):
+        if left.bit_length() + right.bit_length() > MAX_RESULT_DIGITS * 3.33:
+            raise ToolError(f"result has more than {MAX_RESULT_DIGITS} digits")
+    return _BINARY[type(op)](left, right)
 
 
 def _evaluate(node: ast.AST) -> Any:
     if isinstance(node, ast.Expression):
         return _evaluate(node.body)
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return node.value
+        return _check_magnitude(node.value)
     if isinstance(node, ast.Name) and node.id in _CONSTANTS:
         return _CONSTANTS[node.id]
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)](_evaluate(node.operand))
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left, right = _evaluate(node.left), _evaluate(node.right)
-        if isinstance(node.op, ast.Pow):
-            return _check_magnitude(_power(left, right))
-        if isinstance(node.op, ast.Mult) and isinstance(left, int) and isinstance(right, int):
-            if left.bit_length() + right.bit_length() > MAX_RESULT_DIGITS * 3.33:
-                raise ToolError(f"result has more than {MAX_RESULT_DIGITS} digits")
         try:
-            return _check_magnitude(_BINARY[type(node.op)](left, right))
+            return _check_magnitude(_binary(node.op, left, right))
         except ZeroDivisionError as exc:
             raise ToolError("division by zero") from exc
+        except OverflowError as exc:
+            raise ToolError("result is too large") from exc
     if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
@@ -210,15 +241,18 @@ def _evaluate(node: ast.AST) -> Any:
         args = [_evaluate(arg) for arg in node.args]
         try:
             return _check_magnitude(_FUNCTIONS[node.func.id](*args))
-        except (ValueError, TypeError, OverflowError) as exc:
+        except (ArithmeticError, ValueError, TypeError) as exc:
             raise ToolError(f"{node.func.id}: {exc}") from exc
     if isinstance(node, ast.Name):
         raise ToolError(f"unknown name {node.id!r}; allowed: {', '.join(sorted(_FUNCTIONS) + sorted(_CONSTANTS))}")
-    raise ToolError(f"not allowed in an expression: {type(node).__name__}")
+    raise ToolError(f"not allowed in an expression: {type(getattr(node, 'op', node)).__name__}")
 
 
 def evaluate_expression(expression: str) -> int | float:
-    """Evaluate arithmetic safely: numbers, + - * / // % **, whitelisted math functions."""
+    """Evaluate arithmetic safely: numbers, + - * / // % **, whitelisted math functions.
+
+    Every operation is bounded, but this runs in the calculator's worker process (see ``Calculator``)
+    so that a case the bounds miss costs a killed worker, not a frozen app."""
     if len(expression) > MAX_EXPRESSION_LENGTH:
         raise ToolError(f"expression is longer than {MAX_EXPRESSION_LENGTH} characters")
     for written, python in _SPELLINGS.items():
@@ -232,9 +266,125 @@ def evaluate_expression(expression: str) -> int | float:
     return _evaluate(tree)
 
 
+def _lower_limit(kind: int, value: int) -> None:
+    """Set a soft resource limit, never above the hard one."""
+    _, hard = resource.getrlimit(kind)
+    resource.setrlimit(kind, (value if hard == resource.RLIM_INFINITY else min(value, hard), hard))
+
+
+def _answer(request: bytes) -> dict[str, Any]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    _lower_limit(resource.RLIMIT_CPU, math.ceil(usage.ru_utime + usage.ru_stime) + CALCULATION_CPU_SECONDS)
+    try:
+        return {"result": evaluate_expression(json.loads(request)["expression"])}
+    except ToolError as exc:
+        return {"error": str(exc)}
+    except MemoryError:
+        return {"error": "the calculation needs too much memory"}
+    except Exception as exc:  # noqa: BLE001 - the worker answers every request, and never with a traceback
+        return {"error": f"the calculation failed ({type(exc).__name__})"}
+
+
+def serve_calculations() -> None:
+    """The worker's loop: a JSON request per line on stdin, a JSON answer per line on stdout, until EOF
+    (the app closed the pipe or died)."""
+    _lower_limit(resource.RLIMIT_AS, CALCULATION_MEMORY)
+    _lower_limit(resource.RLIMIT_CORE, 0)  # a worker killed for CPU time leaves no core file
+    for request in sys.stdin.buffer:
+        sys.stdout.buffer.write(json.dumps(_answer(request)).encode("ascii") + b"\n")
+        sys.stdout.buffer.flush()
+
+
+_WORKER_CODE = (
+    f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); "
+    "import function_tools; function_tools.serve_calculations()"
+)
+
+
+def _read_line(fd: int, deadline: float) -> bytes:
+    """One line from a pipe; TimeoutError at the deadline, EOFError when the writer is gone."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    data = b""
+    while not data.endswith(b"\n"):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not poller.poll(remaining * 1000):
+            raise TimeoutError
+        chunk = os.read(fd, 65_536)
+        if not chunk:
+            raise EOFError
+        data += chunk
+    return data
+
+
+class Calculator:
+    """Evaluates expressions in a separate Python process with CPU and memory limits.
+
+    Big-integer work holds the GIL inside one C call, so a thread cannot be timed out; a process can
+    be killed. One worker serves the whole app (a lock takes turns, each turn bounded by ``seconds``);
+    it starts on first use, with an empty environment (no API key), and is replaced after a kill.
+    """
+
+    def __init__(self, seconds: float = CALCULATION_SECONDS) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def evaluate(self, expression: str) -> int | float:
+        with self._lock:
+            answer = self._ask(json.dumps({"expression": expression}).encode("ascii") + b"\n")
+        if "error" in answer:
+            raise ToolError(answer["error"])
+        return answer["result"]
+
+    def close(self) -> None:
+        """Stop the worker (the next evaluation starts a new one)."""
+        with self._lock:
+            self._stop()
+
+    def _ask(self, request: bytes) -> dict[str, Any]:
+        deadline = time.monotonic() + self.seconds
+        if self._process is None or self._process.poll() is not None:
+            self._stop()
+            self._process = subprocess.Popen(
+                [sys.executable, "-I", "-c", _WORKER_CODE],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env={},
+            )
+            deadline += WORKER_START_SECONDS
+        process = self._process
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            process.stdin.write(request)
+            process.stdin.flush()
+            return dict(json.loads(_read_line(process.stdout.fileno(), deadline)))
+        except TimeoutError as exc:
+            self._stop()
+            raise ToolError(f"the calculation took longer than {self.seconds:g} s; try a simpler expression") from exc
+        except (OSError, EOFError, ValueError) as exc:
+            self._stop()
+            raise ToolError("the calculation needed too much time or memory; try a simpler expression") from exc
+
+    def _stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.kill()
+        self._process.wait()
+        for pipe in (self._process.stdin, self._process.stdout):
+            if pipe is not None:
+                pipe.close()
+        self._process = None
+
+
+CALCULATOR = Calculator()
+atexit.register(CALCULATOR.close)
+
+
 def calculate(expression: Annotated[str, "Arithmetic expression, e.g. 123*456 or sqrt(2)/3"]) -> dict[str, Any]:
     """Evaluate a math expression exactly. Supports + - * / // % ** and sqrt, log, sin, cos, factorial, pi, e."""
-    result = evaluate_expression(expression)
+    result = CALCULATOR.evaluate(expression)
     if isinstance(result, float) and result.is_integer() and abs(result) < 1e15:
         result = int(result)
     return {"expression": expression, "result": result}
@@ -243,16 +393,24 @@ def calculate(expression: Annotated[str, "Arithmetic expression, e.g. 123*456 or
 # --- get_current_time: honours the timezone -------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1)
+def _time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """Input echoed in an error message, cut short: the model needs a hint, not its own 5,000 characters back."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
 def make_time_tool(default_timezone: str = "UTC") -> Callable[..., dict[str, Any]]:
     def get_current_time(
         timezone: Annotated[str, "IANA time zone such as Asia/Shanghai or Europe/London"] = default_timezone,
     ) -> dict[str, Any]:
         """Get the current date and time in a time zone."""
-        try:
-            zone = ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ToolError(f"unknown time zone {timezone!r}; use an IANA name like Asia/Shanghai") from exc
-        now = datetime.now(UTC).astimezone(zone)
+        if timezone not in _time_zones():  # checked first: ZoneInfo's own errors name files on this server
+            raise ToolError(f"unknown time zone {_shown(timezone)}; use an IANA name like Asia/Shanghai")
+        now = datetime.now(UTC).astimezone(ZoneInfo(timezone))
         return {
             "timezone": timezone,
             "datetime": now.isoformat(timespec="seconds"),
@@ -289,13 +447,21 @@ _WEATHER_CODES: dict[int, str] = {
 }
 
 
+def _reason(exc: OSError) -> str:
+    """Why a request failed, in words without file names (an OSError's text may carry a path)."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code}"
+    reason = getattr(exc, "reason", exc)
+    return (reason.strerror if isinstance(reason, OSError) else None) or type(reason).__name__
+
+
 def _get_json(url: str, params: dict[str, Any], timeout: float) -> Any:
     full = f"{url}?{urllib.parse.urlencode(params)}"
     try:
         with urllib.request.urlopen(full, timeout=timeout) as response:  # noqa: S310 (configured https URL)
             return json.loads(response.read().decode("utf-8"))
     except OSError as exc:
-        raise ToolError(f"weather service unreachable ({exc}); try again later") from exc
+        raise ToolError(f"weather service unreachable ({_reason(exc)}); try again later") from exc
     except ValueError as exc:
         raise ToolError("weather service sent an unreadable answer") from exc
 
@@ -310,7 +476,7 @@ def make_weather_tool(api_url: str, geocoding_url: str, timeout: float = 8.0) ->
         places = _get_json(geocoding_url, {"name": city, "count": 1, "language": language, "format": "json"}, timeout)
         results = places.get("results") if isinstance(places, dict) else None
         if not results:
-            raise ToolError(f"no place called {city!r} was found")
+            raise ToolError(f"no place called {_shown(city)} was found")
         place = results[0]
         forecast = _get_json(
             api_url,
@@ -348,7 +514,7 @@ def make_knowledge_tool(knowledge: KnowledgeBase) -> Callable[..., list[dict[str
             raise ToolError("top_k must be between 1 and 5")
         hits = knowledge.search(query, top_k)
         if not hits:
-            return [{"note": f"nothing in the knowledge base matches {query!r}"}]
+            return [{"note": f"nothing in the knowledge base matches {_shown(query)}"}]
         return [{"title": h.title, "source": h.source, "text": h.text, "score": round(h.score, 3)} for h in hits]
 
     return search_knowledge_base
@@ -471,5 +637,6 @@ class ToolExecutor:
         except ToolError as exc:
             return _error(call, str(exc))
         except Exception as exc:  # noqa: BLE001 - any tool failure goes back to the model
-            return _error(call, f"tool {call.name!r} failed: {type(exc).__name__}: {exc}")
+            _log.warning("tool %r failed", call.name, exc_info=exc)
+            return _error(call, f"tool {call.name!r} failed unexpectedly ({type(exc).__name__})")
         return ToolOutcome(call, json.dumps(value, ensure_ascii=False, default=str), False)

@@ -20,6 +20,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "A key typed here lives only in this browser session; keys from .env never reach the browser",
     ),
     "api_key_from_env": ("已从 .env 读取 Key", "Using the key from .env"),
+    "base_url_from_env": (
+        "使用 .env 中的 Base URL（只显示协议、主机和端口）",
+        "Using the base URL from .env (only its scheme, host and port are shown)",
+    ),
     "model": ("模型", "Model"),
     "parameters": ("参数与工具", "Parameters and tools"),
     "temperature": ("温度", "Temperature"),
@@ -69,6 +73,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "status_stopped": ("已停止，已保留收到的内容", "Stopped; what arrived is kept"),
     "status_interrupted": ("回复中断，已保留收到的内容", "Reply interrupted; what arrived is kept"),
     "status_length": ("回复达到最大 tokens 上限被截断", "The reply hit the max tokens limit and was cut short"),
+    "status_filtered": (
+        "回复被服务商的内容过滤拦截（finish_reason: content_filter），以上是过滤前收到的内容。",
+        "The provider's content filter stopped this reply (finish_reason: content_filter); above is what arrived before.",
+    ),
+    "status_refused": ("模型拒绝回答：{text}", "The model declined to answer: {text}"),
     "raw_error": ("原始错误", "Raw error"),
     "provider": ("服务商", "Provider"),
     "refresh_models": ("刷新模型列表", "Refresh model list"),
@@ -84,6 +93,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "in the sidebar.",
     ),
     "local_loading": ("正在加载本地模型…", "Loading the local model…"),
+    "local_try_again": ("重新启动本地模型", "Start the local model again"),
     "local_ready": ("本地模型已就绪", "Local model ready"),
     "local_unavailable": (
         "本地模型无法启动：{detail}",
@@ -150,6 +160,14 @@ STRINGS: dict[str, tuple[str, str]] = {
         "模型连续调用工具的轮数达到上限，已停止。可以换个问法，或在 .env 中调大 MAX_TOOL_ROUNDS。",
         "The model kept calling tools until the round limit and was stopped. Rephrase, or raise MAX_TOOL_ROUNDS in `.env`.",
     ),
+    "err_reply_limit": (
+        "回复超过了长度或时长上限（MAX_REPLY_CHARS / MAX_REPLY_SECONDS），已停止。已收到的内容已保留；可以让模型继续，或在 .env 中调大上限。",
+        "The reply went past its length or time limit (MAX_REPLY_CHARS / MAX_REPLY_SECONDS) and was stopped. What arrived is kept; ask the model to continue, or raise the limits in `.env`.",
+    ),
+    "err_local_crashed": (
+        "本地模型服务意外退出（崩溃或被终止），其日志最后几行见原始错误。你的消息已保留；发送下一条消息时会自动重启它一次。",
+        "The local model server stopped unexpectedly (crashed or was killed); its last log lines are in the raw error. Your message is kept; it restarts once with your next message.",
+    ),
     "err_conflict": (
         "请求冲突（409），服务端暂时无法处理。请稍后重试。",
         "The request conflicted (409) and the service could not handle it now. Try again shortly.",
@@ -173,6 +191,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "context_trimmed": (
         "上下文超出模型窗口：已再省略 {count} 条较早的消息并重试。",
         "The context was too long for the model: {count} more earlier messages were left out and the request was retried.",
+    ),
+    "err_bad_response": (
+        "服务返回的内容不是可识别的 OpenAI 兼容回复（例如 HTML 页面，或缺少必要字段）。请查看原始错误，并检查 Base URL 与模型名。",
+        "The service answered with something that is not a usable OpenAI-compatible reply (an HTML page, or missing fields). See the raw error and check the base URL and model name.",
     ),
     "err_unknown": (
         "发生了意外错误。已收到的内容已保留，请查看原始错误后重试。",
@@ -208,6 +230,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "import_done": ("已导入 {count} 个对话", "Imported {count} chats"),
     "import_failed": ("导入失败：{detail}", "Import failed: {detail}"),
+    "import_not_saved": (
+        "导入失败：无法写入对话数据库（{detail}），未导入任何对话。",
+        "Import failed: the chat database could not be written ({detail}); nothing was imported.",
+    ),
     "storage_error": (
         "无法保存到对话数据库（{detail}）。本次会话中的消息仍然保留在页面中；请检查 DATA_DIR 的磁盘空间和权限。",
         "Could not save to the chat database ({detail}). Messages stay in this page; check disk space and permissions of DATA_DIR.",

@@ -1,9 +1,10 @@
 """The streaming client and the turn runner (retries, rate limit, fallback models, the tool loop).
 
-``LLMClient`` talks to one OpenAI-compatible service through the official SDK and turns its chunks
-into the typed events of events.py; tool-call fragments are assembled by the SDK's own
-``ChatCompletionStreamState``. A stream that ends without a finish reason (a cut connection: the
-SDK then just stops iterating) is an interruption, never a normal end.
+``LLMClient`` talks to one OpenAI-compatible service through the official SDK and reads the raw
+reply itself: every chunk, in whatever shape the provider sends it, is normalised by
+stream_assembly (which also assembles tool calls) and only then turned into the typed events of
+events.py, so a provider's quirks never reach the SDK's strict parsers. A stream that ends without
+a finish reason (a cut connection) is an interruption, never a normal end.
 
 ``TurnRunner`` runs one turn over a chain of targets (primary model, then fallbacks): it retries
 what is retryable before any text was shown, waits for the client-side rate limit, switches to the
@@ -14,6 +15,7 @@ tool calls up to a bound.
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -21,16 +23,18 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import openai
-from openai.lib.streaming.chat import ChatCompletionStreamState
+import pydantic
+from openai.types import CompletionUsage
 
 from config import NO_KEY_PLACEHOLDER, Settings
-from errors import ErrorInfo, classify
+from errors import ErrorInfo, classify, from_provider
 from events import (
     ContextTrimmed,
     FallbackUsed,
     Finished,
     Interrupted,
     ReasoningDelta,
+    RefusalDelta,
     RequestSent,
     ResponseSampled,
     Retrying,
@@ -42,11 +46,12 @@ from events import (
     Waiting,
 )
 from function_tools import ToolCall, ToolExecutor
+from provider_dialects import assistant_message, outgoing
 from rate_limiter import RateLimiter
 from retry_policy import RETRYABLE_KINDS, RetryPolicy
+from stream_assembly import Payload, ToolCallAssembler, normalize, read_payloads
 from token_tracker import count_messages, estimate_usage, usage_from_api
 
-_REASONING_FIELDS = ("reasoning_content", "reasoning")
 # o-series reasoning models take max_completion_tokens and no temperature.
 _REASONING_MODEL_PREFIXES = ("o1", "o3", "o4")
 
@@ -65,29 +70,29 @@ class RoundResult:
     finish_reason: str | None = None
     error: ErrorInfo | None = None
     shown: bool = False  # text or reasoning reached the user: never retried silently
+    reasoning: str = ""  # kept to send back where the provider needs it (provider_dialects)
+    extras: dict[str, dict[str, Any]] = field(default_factory=dict)  # opaque fields per tool call id
 
 
 SAMPLE_HEAD, SAMPLE_TAIL = 8, 3  # chunks of a response kept for the "what came back" view
 
 
-def _sample(received: list[Any], total: int) -> ResponseSampled:
-    return ResponseSampled([item.model_dump(exclude_unset=True) for item in received], total)
-
-
-def _tool_calls(message: Any) -> list[ToolCall]:
-    """Function calls of an SDK message (or stream snapshot) as our ToolCall."""
-    return [
-        ToolCall(call.id, call.function.name, call.function.arguments or "")
-        for call in message.tool_calls or []
-        if call.type == "function"
-    ]
+def _usage_of(raw: dict[str, Any] | None) -> CompletionUsage | None:
+    """A provider's usage object, read leniently (nulls and missing totals are zeros); None if unreadable."""
+    if raw is None:
+        return None
+    counts = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    try:
+        return CompletionUsage.model_validate(counts | {k: v for k, v in raw.items() if v is not None})
+    except pydantic.ValidationError:
+        return None
 
 
 def build_body(
     messages: Sequence[dict[str, Any]], params: ChatParams, tools: Sequence[dict[str, Any]], stream: bool = True
 ) -> dict[str, Any]:
     """The request body, kept as plain JSON so the UI can show exactly what goes over the wire."""
-    body: dict[str, Any] = {"model": params.model, "messages": copy.deepcopy(list(messages)), "stream": stream}
+    body: dict[str, Any] = {"model": params.model, "messages": outgoing(messages, params.model), "stream": stream}
     if stream:
         body["stream_options"] = {"include_usage": True}
     reasoning_model = params.model.startswith(_REASONING_MODEL_PREFIXES)
@@ -99,6 +104,93 @@ def build_body(
         body["tools"] = copy.deepcopy(list(tools))
         body["tool_choice"] = "auto"  # OpenAI's default, but llama.cpp's server offers no tools without it
     return body
+
+
+class _Round:
+    """One call's reply as it arrives: normalised pieces become events; tool calls, usage and samples pile up."""
+
+    def __init__(self, body: dict[str, Any], live: bool, secret: str) -> None:
+        self.body, self.live, self.secret = body, live, secret
+        self.result = RoundResult()
+        self.tools = ToolCallAssembler()
+        self.usage: dict[str, Any] | None = None
+        self.answered = False  # anything but usage arrived: text, reasoning, a refusal, a tool call, a finish
+        self.head: list[dict[str, Any]] = []
+        self.tail: deque[dict[str, Any]] = deque(maxlen=SAMPLE_TAIL)
+        self.count = 0
+
+    def take(self, payload: Payload) -> Iterator[StreamEvent]:
+        """Events for one received value; a provider's error ends the round (``result.error``)."""
+        self.count += 1
+        (self.head if len(self.head) < SAMPLE_HEAD else self.tail).append(payload.sample())
+        piece = normalize(payload)
+        result = self.result
+        if piece.problem is not None:
+            result.error = from_provider(piece.problem, self.secret)
+            return
+        self.usage = piece.usage or self.usage  # cumulative where sent on every chunk: the last one counts
+        result.reasoning += piece.reasoning
+        result.text += piece.text
+        for fragment in piece.tool_calls:
+            self.tools.add(fragment)
+        result.finish_reason = piece.finish_reason or result.finish_reason
+        parts = (ReasoningDelta(piece.reasoning), RefusalDelta(piece.refusal), TextDelta(piece.text))
+        shown = [part for part in parts if part.text]
+        self.answered = self.answered or bool(shown or piece.tool_calls or piece.finish_reason)
+        if self.live and shown:
+            result.shown = True
+            yield from shown
+
+    def fail(self, error: ErrorInfo) -> Iterator[StreamEvent]:
+        """A transport or SDK failure: what was shown stays, and is never silently retried."""
+        result = self.result
+        result.error = error
+        if self.count:
+            yield self.sample()
+        if result.shown:
+            result.error = replace(error, kind="stalled" if error.kind == "timeout" else "stream_cut")
+            yield self.usage_event()
+
+    def end(self) -> Iterator[StreamEvent]:
+        """After the last value: settle tool calls, the finish, the sample and usage."""
+        result = self.result
+        yield self.sample()
+        if result.error is not None:  # the provider's own error, in its words
+            if result.shown:
+                yield self.usage_event()
+            return
+        calls, result.extras, nameless = self.tools.result()
+        if not self.answered:
+            result.error = ErrorInfo("bad_response", "the reply held no answer (no choices, no text, no finish)")
+            return
+        result.tool_calls = calls
+        if nameless:
+            result.error, result.tool_calls = ErrorInfo("bad_response", "; ".join(nameless)), []
+            result.shown = result.shown or bool(result.text)
+            return
+        if result.finish_reason is None and not self.live:
+            result.finish_reason = "tool_calls" if calls else "stop"  # a whole reply that just left it out
+        yield self.usage_event()
+        if result.finish_reason is None:
+            result.error = ErrorInfo("stream_cut", "the stream ended without a finish_reason")
+            result.shown = True
+
+    def sample(self) -> ResponseSampled:
+        return ResponseSampled([*self.head, *self.tail], self.count)
+
+    def usage_event(self) -> UsageReported:
+        model = self.body["model"]
+        api_usage = _usage_of(self.usage)
+        if api_usage is not None:
+            return UsageReported(usage_from_api(api_usage), model)
+        result = self.result
+        completion = result.text + "".join(call.name + call.arguments for call in result.tool_calls)
+        usage = estimate_usage(self.body["messages"], completion, model, self.body.get("tools") or [])
+        return UsageReported(usage, model)
+
+
+class ModelListError(RuntimeError):
+    """GET /models answered with something that is not a model list (an HTML page, a bare error)."""
 
 
 class LLMClient:
@@ -120,77 +212,44 @@ class LLMClient:
         return str(self._client.base_url)
 
     def list_models(self) -> list[str]:
-        """Model ids from GET /models; an empty list where a provider lists nothing."""
-        return sorted(model.id for model in self._client.models.list())
+        """Model ids from GET /models; an empty list where a provider lists nothing.
+
+        Raises ModelListError, with what came back, when the answer is not a model list.
+        """
+        text = self._client.models.with_raw_response.list().http_response.text
+        try:
+            listing = json.loads(text)
+        except ValueError:
+            raise ModelListError(f"GET /models did not answer JSON: {text.strip()[:120]!r}") from None
+        if isinstance(listing, dict):
+            listing = listing.get("data", listing.get("models"))
+        if not isinstance(listing, list):
+            raise ModelListError(f"GET /models did not answer a model list: {text.strip()[:120]!r}")
+        ids = [item.get("id") or item.get("name") for item in listing if isinstance(item, dict)]
+        return sorted(str(model_id) for model_id in ids if model_id)
 
     def stream_round(self, body: dict[str, Any]) -> Generator[StreamEvent, None, RoundResult]:
         """One streamed API call: yields deltas as they arrive; returns what the round produced."""
-        result = RoundResult()
-        state: ChatCompletionStreamState[Any] = ChatCompletionStreamState(input_tools=body.get("tools") or [])
-        api_usage = None
-        head: list[Any] = []
-        tail: deque[Any] = deque(maxlen=SAMPLE_TAIL)
-        count = 0
-        try:
-            with self._client.chat.completions.create(**body) as stream:
-                for chunk in stream:
-                    count += 1
-                    (head if len(head) < SAMPLE_HEAD else tail).append(chunk)
-                    state.handle_chunk(chunk)
-                    api_usage = chunk.usage or api_usage
-                    for choice in chunk.choices[:1]:
-                        for name in _REASONING_FIELDS:
-                            reasoning = getattr(choice.delta, name, None)
-                            if isinstance(reasoning, str) and reasoning:
-                                result.shown = True
-                                yield ReasoningDelta(reasoning)
-                        if choice.delta.content:
-                            result.text += choice.delta.content
-                            result.shown = True
-                            yield TextDelta(choice.delta.content)
-                        if choice.finish_reason:
-                            result.finish_reason = choice.finish_reason
-        except Exception as error:  # noqa: BLE001 - SDK errors, transport faults, a provider's malformed chunks
-            result.error = classify(error, self._api_key)
-            if count:
-                yield _sample([*head, *tail], count)
-            if result.shown:
-                kind = "stalled" if result.error.kind == "timeout" else "stream_cut"
-                result.error = replace(result.error, kind=kind)
-                yield self._usage(body, result, None)
-            return result
-        if result.finish_reason is not None:
-            result.tool_calls = _tool_calls(state.current_completion_snapshot.choices[0].message)
-        yield _sample([*head, *tail], count)
-        yield self._usage(body, result, api_usage)
-        if result.finish_reason is None:
-            result.error = ErrorInfo("stream_cut", "the stream ended without a finish_reason")
-            result.shown = True
-        return result
+        return (yield from self._round(body, live=True))
 
     def complete_round(self, body: dict[str, Any]) -> Generator[StreamEvent, None, RoundResult]:
-        """A non-stream call (the tool decision for servers that cannot stream tool calls)."""
-        result = RoundResult()
-        try:
-            response = self._client.chat.completions.create(**body)
-        except (openai.APIError, OSError) as error:
-            result.error = classify(error, self._api_key)
-            return result
-        choice = response.choices[0]
-        result.finish_reason = choice.finish_reason
-        result.text = choice.message.content or ""
-        result.tool_calls = _tool_calls(choice.message)
-        yield _sample([response], 1)
-        yield UsageReported(usage_from_api(response.usage), body["model"])
-        return result
+        """A non-stream call (the tool decision for servers that cannot stream tool calls, summaries)."""
+        return (yield from self._round(body, live=False))
 
-    @staticmethod
-    def _usage(body: dict[str, Any], result: RoundResult, api_usage: Any) -> UsageReported:
-        if api_usage is not None:
-            return UsageReported(usage_from_api(api_usage), body["model"])
-        completion = result.text + "".join(call.name + call.arguments for call in result.tool_calls)
-        usage = estimate_usage(body["messages"], completion, body["model"], body.get("tools") or [])
-        return UsageReported(usage, body["model"])
+    def _round(self, body: dict[str, Any], live: bool) -> Generator[StreamEvent, None, RoundResult]:
+        """The SDK makes the request; the reply's lines are read raw, so no provider quirk reaches its parsers."""
+        reading = _Round(body, live, self._api_key)
+        try:
+            with self._client.chat.completions.with_streaming_response.create(**body) as response:
+                for payload in read_payloads(response.iter_lines()):
+                    yield from reading.take(payload)
+                    if reading.result.error is not None:
+                        break
+        except Exception as error:  # noqa: BLE001 - SDK errors and transport faults, mapped to a kind
+            yield from reading.fail(classify(error, self._api_key))
+            return reading.result
+        yield from reading.end()
+        return reading.result
 
 
 def drain(round_call: Generator[StreamEvent, None, RoundResult]) -> tuple[list[StreamEvent], RoundResult]:
@@ -217,12 +276,25 @@ class SummaryFailed(RuntimeError):
     """The summary call failed; the turn goes on with plain trimming."""
 
 
+@dataclass(frozen=True)
+class ModelList:
+    ids: list[str]
+    problem: str | None = None  # why no list could be read, in words to show beside the picker
+
+
+def model_list(api_key: str, base_url: str | None, timeout: float = 5.0) -> ModelList:
+    """The provider's model list for the picker, or why there is none (unreachable, not a list)."""
+    try:
+        return ModelList(LLMClient(api_key, base_url, read_timeout=timeout, connect_timeout=timeout).list_models())
+    except ModelListError as error:
+        return ModelList([], str(error))
+    except (openai.APIError, OSError) as error:
+        return ModelList([], classify(error, api_key).detail)
+
+
 def fetch_models(api_key: str, base_url: str | None, timeout: float = 5.0) -> list[str]:
     """The provider's model list for the picker; empty when it lists none or cannot be reached."""
-    try:
-        return LLMClient(api_key, base_url, read_timeout=timeout, connect_timeout=timeout).list_models()
-    except (openai.APIError, OSError):
-        return []
+    return model_list(api_key, base_url, timeout).ids
 
 
 @dataclass(frozen=True)
@@ -232,10 +304,21 @@ class Target:
     client: LLMClient
     model: str
     stream_tools: bool = True
+    # Turns a failed call's error into a better one (the local server: "it crashed", with its log).
+    explain: Callable[[ErrorInfo], ErrorInfo] | None = None
 
 
 # Rebuild the request with fewer old messages after a context-length error: (messages, dropped) or None.
 Shrink = Callable[[], tuple[list[dict[str, Any]], int] | None]
+
+
+@dataclass(frozen=True)
+class ReplyLimits:
+    """How long a reply may grow and last (MAX_REPLY_CHARS of text and reasoning, MAX_REPLY_SECONDS from the
+    first request): a provider that streams forever is stopped, and what arrived is kept."""
+
+    chars: int
+    seconds: float
 
 
 class TurnRunner:
@@ -246,6 +329,8 @@ class TurnRunner:
         limiter: RateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] | None = None,
+        limits: ReplyLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not targets:
             raise ValueError("a turn needs at least one target")
@@ -254,8 +339,12 @@ class TurnRunner:
         self.limiter = limiter
         self.sleep = sleep
         self.jitter = jitter
+        self.limits = limits
+        self.clock = clock
         self.active = 0
         self.requests = 0
+        self.started = 0.0  # when run() began: the reply's time limit counts from there
+        self.received_chars = 0
 
     @property
     def target(self) -> Target:
@@ -277,7 +366,7 @@ class TurnRunner:
             self.requests += 1
             yield RequestSent(body, self.requests)
             round_call = target.client.stream_round if stream else target.client.complete_round
-            result = yield from round_call(body)
+            result = yield from self._limited(round_call(body), body)
             if result.error is None or result.shown:
                 return result
             attempt += 1
@@ -294,6 +383,42 @@ class TurnRunner:
                 continue
             return result
 
+    def _limited(
+        self, round_call: Generator[StreamEvent, None, RoundResult], body: dict[str, Any]
+    ) -> Generator[StreamEvent, None, RoundResult]:
+        """Passes a round's events on until the reply outgrows its limits; then closes the round (which closes
+        its HTTP stream) and ends it as interrupted, with what arrived kept and its usage estimated."""
+        received = ""
+        try:
+            while True:
+                try:
+                    event = next(round_call)
+                except StopIteration as done:
+                    return done.value
+                yield event
+                if not isinstance(event, TextDelta | ReasoningDelta):
+                    continue
+                received += event.text
+                self.received_chars += len(event.text)
+                error = self._over_limit()
+                if error is not None:
+                    round_call.close()
+                    usage = estimate_usage(body["messages"], received, body["model"], body.get("tools") or [])
+                    yield UsageReported(usage, body["model"])
+                    return RoundResult(error=error, shown=True)
+        finally:
+            round_call.close()  # also when the turn itself is closed (the user's Stop)
+
+    def _over_limit(self) -> ErrorInfo | None:
+        limits = self.limits
+        if limits is None:
+            return None
+        if self.received_chars > limits.chars:
+            return ErrorInfo("reply_limit", f"the reply passed MAX_REPLY_CHARS={limits.chars} characters")
+        if self.clock() - self.started > limits.seconds:
+            return ErrorInfo("reply_limit", f"the reply took longer than MAX_REPLY_SECONDS={limits.seconds:g} s")
+        return None
+
     def run(
         self,
         messages: Sequence[dict[str, Any]],
@@ -307,6 +432,7 @@ class TurnRunner:
         For a target that cannot stream tool calls the decision is a non-stream call, and the
         answer then streams without tools.
         """
+        self.started, self.received_chars = self.clock(), 0
         working = list(messages)
         tools = executor.schemas() if executor else []
         rounds = 0
@@ -323,7 +449,8 @@ class TurnRunner:
                         messages = smaller[0]
                         yield ContextTrimmed(dropped)
                         continue
-                yield Interrupted(result.error)
+                explain = self.target.explain
+                yield Interrupted(explain(result.error) if explain else result.error)
                 return
             if decide:
                 tools = []
@@ -340,15 +467,9 @@ class TurnRunner:
 
     @staticmethod
     def _run_tools(working: list[dict[str, Any]], result: RoundResult, executor: ToolExecutor) -> Iterator[StreamEvent]:
-        working.append(
-            {
-                "role": "assistant",
-                "content": result.text,
-                "tool_calls": [call.to_param() for call in result.tool_calls],
-            }
-        )
+        working.append(assistant_message(result.text, result.tool_calls, result.reasoning, result.extras))
         for call in result.tool_calls:
-            yield ToolCallStarted(call.call_id, call.name, call.arguments)
+            yield ToolCallStarted(call.call_id, call.name, call.arguments, result.extras.get(call.call_id))
         for outcome in executor.run_all(result.tool_calls):
             yield ToolResult(outcome.call.call_id, outcome.call.name, outcome.content, outcome.is_error)
             working.append({"role": "tool", "tool_call_id": outcome.call.call_id, "content": outcome.content})

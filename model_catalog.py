@@ -2,17 +2,16 @@
 
 Prices are per million tokens in the currency the provider bills in. A model that is not
 listed is still usable: it is counted with o200k_base and costs nothing, flagged "no price".
-A JSON file (MODELS_FILE, default models.json beside the app) adds or overrides models.
+A JSON file (the MODELS_FILE setting, default models.json beside the app) adds or overrides models.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from config import read_json_object
+from config import read_json_object, table_file
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,6 @@ MODEL_TABLE: dict[str, tuple[str, int, int, float, float, float, str]] = {
 }
 
 UNKNOWN_CONTEXT_WINDOW = 8_192
-DEFAULT_OVERRIDES = Path(__file__).resolve().parent / "models.json"
 
 
 class CatalogError(ValueError):
@@ -89,9 +87,10 @@ def _overrides(path: str) -> dict[str, tuple[str, int, int, float, float, float,
     return rows
 
 
-def table() -> dict[str, tuple[str, int, int, float, float, float, str]]:
-    """The built-in table with the override file (MODELS_FILE, default models.json) laid over it."""
-    return {**MODEL_TABLE, **_overrides(os.environ.get("MODELS_FILE") or str(DEFAULT_OVERRIDES))}
+def table(path: Path | None = None) -> dict[str, tuple[str, int, int, float, float, float, str]]:
+    """The built-in table with the override file laid over it: ``path`` (``settings.models_file``), else the
+    MODELS_FILE setting as config reads it from `.env` or the environment."""
+    return {**MODEL_TABLE, **_overrides(str(path or table_file("MODELS_FILE")))}
 
 
 def _from_row(name: str, row: tuple[str, int, int, float, float, float, str]) -> ModelInfo:

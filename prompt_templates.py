@@ -7,14 +7,15 @@ it, and how the newest user message is worded. History is always sent as the use
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from config import read_json_object
+from config import read_json_object, table_file
 from function_tools import ToolCall
+
+QUESTION = "{question}"  # the one placeholder of a user_wrapper: where the newest message goes
 
 
 @dataclass(frozen=True)
@@ -132,9 +133,6 @@ _FEW_SHOT_TOOL: dict[str, tuple[str, str, str]] = {
 }
 
 
-DEFAULT_TEMPLATES_FILE = Path(__file__).resolve().parent / "templates.json"
-
-
 class TemplateFileError(ValueError):
     """The templates file cannot be read; the message names the file and the entry."""
 
@@ -156,21 +154,24 @@ def _file_templates(path: str) -> dict[str, PromptTemplate]:
     for key, entry in entries.items():
         if not isinstance(entry, dict):
             raise TemplateFileError(f"{path}: template {key!r} must be an object")
-        wrapper = entry.get("user_wrapper")
+        wrapper = _both(entry["user_wrapper"], "user_wrapper", key) if entry.get("user_wrapper") else {}
+        if any(QUESTION not in text for text in wrapper.values()):
+            raise TemplateFileError(f"{path}: template {key!r}: user_wrapper must contain {QUESTION}")
         found[key] = PromptTemplate(
             key=key,
             name=_both(entry.get("name", key), "name", key),
             system=_both(entry.get("system"), "system", key),
-            user_wrapper=_both(wrapper, "user_wrapper", key) if wrapper else {},
+            user_wrapper=wrapper,
             few_shot=bool(entry.get("few_shot", False)),
             react=bool(entry.get("react", False)),
         )
     return found
 
 
-def all_templates() -> dict[str, PromptTemplate]:
-    """The six built-in templates, then those of the templates file (TEMPLATES_FILE, default templates.json)."""
-    return {**TEMPLATES, **_file_templates(os.environ.get("TEMPLATES_FILE") or str(DEFAULT_TEMPLATES_FILE))}
+def all_templates(path: Path | None = None) -> dict[str, PromptTemplate]:
+    """The six built-in templates, then those of the templates file: ``path`` (``settings.templates_file``),
+    else the TEMPLATES_FILE setting as config reads it from `.env` or the environment."""
+    return {**TEMPLATES, **_file_templates(str(path or table_file("TEMPLATES_FILE")))}
 
 
 def get_template(key: str) -> PromptTemplate:
@@ -226,8 +227,10 @@ def prefix_messages(
 
 
 def wrap_user(template_key: str, language: str, text: str) -> str:
+    """The newest message in the template's wrapper. Plain replacement, never str.format: a wrapper from the
+    templates file may hold literal braces ({"answer": ...}) or a field lookup ({question.__class__})."""
     wrapper = get_template(template_key).user_wrapper.get(language)
-    return wrapper.format(question=text) if wrapper else text
+    return wrapper.replace(QUESTION, text) if wrapper else text
 
 
 SUMMARY_INSTRUCTIONS = {

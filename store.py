@@ -3,20 +3,29 @@
 Every write is one transaction; WAL lets browser sessions read while another writes, and a busy
 timeout makes concurrent writers wait instead of failing. Chinese and English search use FTS5's
 trigram tokenizer; queries shorter than three characters (common Chinese words) fall back to LIKE.
+The folder this creates is private to its user (0700), and so is the database with its WAL files (0600).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from conversation_manager import Conversation, Message
+from exporters import readable
 from token_tracker import Cost, Totals, Usage
+
+log = logging.getLogger(__name__)
 
 _V1 = """
 CREATE TABLE conversations (
@@ -95,6 +104,10 @@ CREATE INDEX messages_priced_by_time ON messages(created_at) WHERE prompt_tokens
 MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 SCHEMA_VERSION = len(MIGRATIONS)
 SEARCH_MIN_TRIGRAM = 3
+SEARCH_MAX_CHARS = 200  # of a query; longer ones are cut (SQLite refuses very long LIKE patterns)
+SEARCH_MAX_WORDS = 10  # each word is one clause; about a thousand overflow SQLite's expression depth
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
+DB_COMPANIONS = ("", "-wal", "-shm", "-journal")
 
 
 @dataclass(frozen=True)
@@ -112,7 +125,8 @@ def _now() -> str:
 class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _make_private_dirs(self.path.parent)
+        _make_private_db(self.path)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             self._migrate(db)
@@ -163,58 +177,24 @@ class Store:
     # --- writing -------------------------------------------------------------------------------
 
     def save(self, conversation: Conversation, messages: Iterable[Message] | None = None) -> None:
-        """Upsert the conversation and the given messages (all of them when None), in one transaction."""
+        """Upsert the conversation and the given messages (all of them when None), in one transaction.
+
+        A message id that belongs to another conversation is left alone there, never taken over.
+        """
         to_write = list(conversation.nodes.values()) if messages is None else list(messages)
-        now = _now()
         with self._transaction() as db:
-            db.execute(
-                """
-                INSERT INTO conversations (id, title, created_at, updated_at, settings, leaf_id, last_request, summary)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET title = excluded.title, updated_at = excluded.updated_at,
-                    settings = excluded.settings, leaf_id = excluded.leaf_id, last_request = excluded.last_request,
-                    summary = excluded.summary
-                """,
-                (
-                    conversation.id,
-                    conversation.title,
-                    conversation.created_at,
-                    now,
-                    json.dumps(conversation.settings, ensure_ascii=False),
-                    conversation.leaf_id,
-                    json.dumps(conversation.last_request, ensure_ascii=False) if conversation.last_request else None,
-                    json.dumps(conversation.summary.to_dict(), ensure_ascii=False) if conversation.summary else None,
-                ),
-            )
-            order = {message_id: index for index, message_id in enumerate(conversation.nodes)}
-            db.executemany(
-                """
-                INSERT INTO messages (id, conversation_id, parent_id, role, content, data, created_at, seq,
-                    prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, estimated,
-                    cost_usd, cost_cny, priced, local)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET content = excluded.content, data = excluded.data,
-                    parent_id = excluded.parent_id, prompt_tokens = excluded.prompt_tokens,
-                    completion_tokens = excluded.completion_tokens, cached_tokens = excluded.cached_tokens,
-                    reasoning_tokens = excluded.reasoning_tokens, estimated = excluded.estimated,
-                    cost_usd = excluded.cost_usd, cost_cny = excluded.cost_cny, priced = excluded.priced,
-                    local = excluded.local
-                """,
-                [
-                    (
-                        m.id,
-                        conversation.id,
-                        m.parent_id,
-                        m.role,
-                        m.content,
-                        json.dumps(m.to_dict(), ensure_ascii=False),
-                        m.created_at,
-                        order.get(m.id, len(order)),
-                        *_usage_columns(m),
-                    )
-                    for m in to_write
-                ],
-            )
+            db.execute(_UPSERT_CONVERSATION, _conversation_row(conversation))
+            db.executemany(_UPSERT_MESSAGE, _message_rows(conversation, to_write))
+
+    def add(self, conversations: Sequence[Conversation]) -> None:
+        """Store new conversations (an import) in one transaction: all of them or, on any error, none.
+
+        Plain inserts: an id already stored raises ``sqlite3.IntegrityError`` instead of overwriting.
+        """
+        with self._transaction() as db:
+            for conversation in conversations:
+                db.execute(_INSERT_CONVERSATION, _conversation_row(conversation))
+                db.executemany(_INSERT_MESSAGE, _message_rows(conversation, conversation.nodes.values()))
 
     def rename(self, conversation_id: str, title: str) -> None:
         with self._transaction() as db:
@@ -227,6 +207,7 @@ class Store:
     # --- reading -------------------------------------------------------------------------------
 
     def load(self, conversation_id: str) -> Conversation | None:
+        """The conversation as far as its rows read (see ``exporters.readable``); never raises for their content."""
         with self._connect() as db:
             row = db.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
             if row is None:
@@ -234,16 +215,16 @@ class Store:
             rows = db.execute(
                 "SELECT data FROM messages WHERE conversation_id = ? ORDER BY seq", (conversation_id,)
             ).fetchall()
-        return Conversation.from_dict(
+        return readable(
             {
                 "id": row["id"],
                 "title": row["title"],
                 "created_at": row["created_at"],
-                "settings": json.loads(row["settings"] or "{}"),
+                "settings": _json(row["settings"]),
                 "leaf_id": row["leaf_id"],
-                "last_request": json.loads(row["last_request"]) if row["last_request"] else None,
-                "summary": json.loads(row["summary"]) if row["summary"] else None,
-                "messages": [json.loads(r["data"]) for r in rows],
+                "last_request": _json(row["last_request"]),
+                "summary": _json(row["summary"]),
+                "messages": [_json(r["data"]) for r in rows],
             }
         )
 
@@ -255,10 +236,21 @@ class Store:
         return [ConversationSummary(r["id"], r["title"], r["updated_at"]) for r in rows]
 
     def search(self, query: str, limit: int = 50) -> list[ConversationSummary]:
-        """Conversations whose messages contain every word of ``query`` (any language), newest first."""
-        words = query.split()
+        """Conversations whose messages contain every word of ``query`` (any language), newest first.
+
+        Never raises for what a user types: control characters go, the query is capped, words are quoted for
+        FTS5, and a database error means no results (logged).
+        """
+        words = search_words(query)
         if not words:
             return []
+        try:
+            return self._search(words, limit)
+        except sqlite3.Error:
+            log.warning("chat search failed", exc_info=True)
+            return []
+
+    def _search(self, words: list[str], limit: int) -> list[ConversationSummary]:
         clauses, params = [], []
         for word in words:
             if len(word) >= SEARCH_MIN_TRIGRAM:
@@ -315,6 +307,69 @@ class Store:
         return Totals.of(entries)
 
 
+_INSERT_CONVERSATION = """
+    INSERT INTO conversations (id, title, created_at, updated_at, settings, leaf_id, last_request, summary)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+"""
+_UPSERT_CONVERSATION = (
+    _INSERT_CONVERSATION
+    + """
+    ON CONFLICT(id) DO UPDATE SET title = excluded.title, updated_at = excluded.updated_at,
+        settings = excluded.settings, leaf_id = excluded.leaf_id, last_request = excluded.last_request,
+        summary = excluded.summary
+"""
+)
+_INSERT_MESSAGE = """
+    INSERT INTO messages (id, conversation_id, parent_id, role, content, data, created_at, seq,
+        prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, estimated,
+        cost_usd, cost_cny, priced, local)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+_UPSERT_MESSAGE = (
+    _INSERT_MESSAGE
+    + """
+    ON CONFLICT(id) DO UPDATE SET content = excluded.content, data = excluded.data,
+        parent_id = excluded.parent_id, prompt_tokens = excluded.prompt_tokens,
+        completion_tokens = excluded.completion_tokens, cached_tokens = excluded.cached_tokens,
+        reasoning_tokens = excluded.reasoning_tokens, estimated = excluded.estimated,
+        cost_usd = excluded.cost_usd, cost_cny = excluded.cost_cny, priced = excluded.priced,
+        local = excluded.local
+    WHERE messages.conversation_id = excluded.conversation_id
+"""
+)
+
+
+def _conversation_row(conversation: Conversation) -> tuple[object, ...]:
+    return (
+        conversation.id,
+        conversation.title,
+        conversation.created_at,
+        _now(),
+        json.dumps(conversation.settings, ensure_ascii=False),
+        conversation.leaf_id,
+        json.dumps(conversation.last_request, ensure_ascii=False) if conversation.last_request else None,
+        json.dumps(conversation.summary.to_dict(), ensure_ascii=False) if conversation.summary else None,
+    )
+
+
+def _message_rows(conversation: Conversation, messages: Iterable[Message]) -> list[tuple[object, ...]]:
+    order = {message_id: index for index, message_id in enumerate(conversation.nodes)}
+    return [
+        (
+            m.id,
+            conversation.id,
+            m.parent_id,
+            m.role,
+            m.content,
+            json.dumps(m.to_dict(), ensure_ascii=False),
+            m.created_at,
+            order.get(m.id, len(order)),
+            *_usage_columns(m),
+        )
+        for m in messages
+    ]
+
+
 def _usage_columns(message: Message) -> tuple[object, ...]:
     """The message's usage and cost as column values; all NULL when it has none (it is not counted)."""
     usage, cost = message.usage, message.cost
@@ -341,3 +396,44 @@ def _like(word: str) -> str:
 def _snippet(text: str, word: str, width: int = 60) -> str:
     start = max(text.lower().find(word.lower()) - width // 3, 0)
     return ("…" if start else "") + text[start : start + width].replace("\n", " ")
+
+
+def search_words(query: str) -> list[str]:
+    """The words of a query as searched: control characters and lone surrogates become spaces, the query is
+    cut to SEARCH_MAX_CHARS, repeated words go, at most SEARCH_MAX_WORDS remain."""
+    cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in query[:SEARCH_MAX_CHARS])
+    return list(dict.fromkeys(cleaned.split()))[:SEARCH_MAX_WORDS]
+
+
+def _json(text: str | None) -> Any:
+    """A JSON column's value; None when it is empty or damaged (the reader then leaves that part out)."""
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError, RecursionError):
+        log.warning("a stored JSON value is damaged and left out")
+        return None
+
+
+def _make_private_dirs(folder: Path) -> None:
+    """Create the folder and any missing parent as 0700; a folder that already exists is left as it is
+    (DATA_DIR may name a shared one), the files kept in it are private anyway."""
+    for path in reversed([folder, *folder.parents]):
+        if not path.exists():
+            path.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+            path.chmod(PRIVATE_DIR)  # mkdir's mode is cut by the umask
+
+
+def _make_private_db(path: Path) -> None:
+    """Create the database file as 0600 before SQLite opens it, and tighten an existing one and its WAL files.
+
+    SQLite gives the -wal and -shm files it creates the database file's mode. A file owned by another
+    user cannot be changed here; it stays as it is.
+    """
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE))
+    for suffix in DB_COMPANIONS:
+        companion = Path(f"{path}{suffix}")
+        if companion.exists() and companion.stat().st_mode & 0o077:
+            with contextlib.suppress(PermissionError):
+                companion.chmod(PRIVATE_FILE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Literal
 
@@ -9,7 +10,7 @@ import streamlit as st
 
 import model_catalog
 from budget import OVER, WARNING, BudgetCheck, check_budgets
-from config import Settings
+from config import Settings, display_url, redact
 from conversation_manager import (
     INTERRUPTED,
     STOPPED,
@@ -24,6 +25,22 @@ from token_tracker import Totals, Usage
 from ui_session import price_book, request_action, start_editing, state, stop_editing, switch_version
 
 VISIBLE_MESSAGES = 30
+_ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # CommonMark lets a backslash escape each of these
+_SPACE_TO_KEEP = re.compile(r"^ | $|(?<= ) | (?= )")  # spaces Markdown would trim or HTML would collapse
+_OTHER_SPACE = re.compile("[\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")  # trimmed by some parsers
+
+
+def literal_markdown(text: str) -> str:
+    """Markdown that shows ``text`` exactly as typed: every punctuation mark escaped (so ``123*456`` keeps its
+    asterisk and ``<b>`` shows as written), each line break kept, and spaces as character references."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").expandtabs(4).split("\n")
+    return "  \n".join(_literal_line(line) for line in lines)
+
+
+def _literal_line(line: str) -> str:
+    line = _ASCII_PUNCTUATION.sub(r"\\\1", line)
+    line = _OTHER_SPACE.sub(lambda space: f"&#x{ord(space[0]):x};", line)
+    return _SPACE_TO_KEEP.sub("&nbsp;", line) or "&nbsp;"
 
 
 def money(totals: Totals, lang: str) -> str:
@@ -43,7 +60,7 @@ def usage_line(totals: Totals, lang: str) -> str:
 
 
 def error_text(error: dict, lang: str, base_url: str) -> str:
-    return t(f"err_{error['kind']}", lang, status=error.get("status"), base_url=base_url)
+    return t(f"err_{error['kind']}", lang, status=error.get("status"), base_url=display_url(base_url))
 
 
 def render_tool(call: dict[str, str], result: Message | None, lang: str) -> None:
@@ -91,9 +108,13 @@ def render_reply(messages: Sequence[Message], lang: str, base_url: str, notice: 
         if message.status == INTERRUPTED and message.error:
             st.error(error_text(message.error, lang, base_url))
             with st.expander(t("raw_error", lang)):
-                st.code(message.error.get("detail", ""))
+                st.code(redact(message.error.get("detail", "")))  # also details stored before URLs were redacted
+        if message.refusal:
+            st.warning(t("status_refused", lang, text=message.refusal))
         if message.finish_reason == "length":
             st.warning(t("status_length", lang))
+        if message.finish_reason == "content_filter":
+            st.warning(t("status_filtered", lang))
     if notice:
         st.caption(notice)
     priced = [m for m in messages if m.usage and m.cost]
@@ -148,7 +169,7 @@ def render_user(conversation: Conversation, message: Message, store: Store, lang
             )
             cancel.button(t("cancel", lang), key=f"cancel_{message.id}", on_click=stop_editing)
             return
-        st.markdown(message.content)
+        st.markdown(literal_markdown(message.content))
         controls = st.columns([1, 3])
         controls[0].button(
             "✏️", key=f"edit_{message.id}", help=t("edit", lang), on_click=start_editing, args=(message.id,)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 import exporters
-from config import LOCAL, PROVIDER_PRESETS, Settings
+from config import LOCAL, PROVIDER_PRESETS, Secret, Settings, display_url
 from conversation_manager import (
     Conversation,
 )
@@ -20,6 +21,7 @@ from knowledge_base import KnowledgeBase
 from llm_client import fetch_models
 from prompt_templates import DEFAULT_TEMPLATE, all_templates
 from store import Store
+from ui_chat import literal_markdown
 from ui_session import default, delete_chat, new_chat, open_chat, rename_chat, state
 
 SIDEBAR_CHATS = 30
@@ -39,11 +41,11 @@ def chat_list(store: Store, lang: str) -> None:
     if query.strip() and not summaries:
         st.caption(t("no_results", lang))
     for summary in summaries:
-        label = summary.title or t("untitled", lang)
+        label = literal_markdown(summary.title) if summary.title else t("untitled", lang)
         st.button(
             label,
             key=f"open_{summary.id}",
-            help=summary.snippet or None,
+            help=literal_markdown(summary.snippet) if summary.snippet else None,
             on_click=open_chat,
             args=(store, summary.id),
             type="primary" if summary.id == conversation.id else "secondary",
@@ -53,7 +55,7 @@ def chat_list(store: Store, lang: str) -> None:
         default(f"title_{conversation.id}", conversation.title)
         st.text_input(t("rename", lang), key=f"title_{conversation.id}", on_change=rename_chat, args=(store,))
         with st.popover(t("delete", lang), use_container_width=True):
-            st.write(t("delete_confirm", lang, title=conversation.title))
+            st.markdown(t("delete_confirm", lang, title=literal_markdown(conversation.title)))
             st.button(
                 t("delete_yes", lang),
                 key="delete_yes",
@@ -74,15 +76,52 @@ def connection_controls(settings: Settings, lang: str) -> Settings:
         return settings.with_overrides(provider=LOCAL, base_url=None, api_key=None)
     preset = PROVIDER_PRESETS[provider]
     configured = provider == settings.provider
-    default(f"base_url_{provider}", (settings.base_url if configured else preset.base_url) or "")
-    base_url = st.text_input(t("base_url", lang), help=t("base_url_help", lang), key=f"base_url_{provider}")
-    typed_key = st.text_input(t("api_key", lang), type="password", help=t("api_key_help", lang), key="api_key_input")
-    chosen = settings.for_endpoint(provider, base_url.strip() or None, typed_key.strip())
+    base_url = base_url_input(settings if configured else None, preset.base_url or "", provider, lang)
+    typed_key = key_input(settings.for_endpoint(provider, base_url).endpoint, lang)
+    chosen = settings.for_endpoint(provider, base_url, typed_key)
     if chosen.api_key is not None and chosen.api_key == settings.api_key:
         st.caption(t("api_key_from_env", lang))
     return chosen.with_overrides(
         model=model_picker(chosen, settings.model if configured else preset.default_model, lang)
     )
+
+
+def base_url_input(configured: Settings | None, preset_url: str, provider: str, lang: str) -> str | None:
+    """The base URL field. The `.env` URL shows as scheme, host and port only (it may carry user:password or a
+    query string); left so, the `.env` URL itself is used."""
+    env_url = configured.base_url if configured is not None else None
+    shown = display_url(env_url) if env_url else ""
+    default(f"base_url_{provider}", shown if configured is not None else preset_url)
+    typed = st.text_input(t("base_url", lang), help=t("base_url_help", lang), key=f"base_url_{provider}").strip()
+    if env_url and typed == shown:
+        st.caption(t("base_url_from_env", lang))
+        return env_url
+    return typed or None
+
+
+def key_input(endpoint: str, lang: str) -> str:
+    """The key field belongs to one endpoint: keys typed here are remembered per endpoint for this session only
+    (never stored or exported), and another endpoint shows its own key, or an empty field."""
+    s = state()
+    keys: dict[str, Secret] = s.setdefault("typed_keys", {})
+    if s.get("api_key_endpoint") != endpoint or "api_key_input" not in s:
+        if "api_key_input" in s and s.get("api_key_endpoint"):  # what the field last held is its endpoint's
+            remember_key(keys, s["api_key_endpoint"], s["api_key_input"])
+        remembered = keys.get(endpoint)
+        s["api_key_input"] = remembered.reveal() if remembered else ""
+        s["api_key_endpoint"] = endpoint
+    typed = st.text_input(t("api_key", lang), type="password", help=t("api_key_help", lang), key="api_key_input")
+    return remember_key(keys, endpoint, typed)
+
+
+def remember_key(keys: dict[str, Secret], endpoint: str, typed: str) -> str:
+    """Keeps (or, when the field was cleared, forgets) the key typed for ``endpoint``; returns it."""
+    key = typed.strip()
+    if key:
+        keys[endpoint] = Secret(key)
+    else:
+        keys.pop(endpoint, None)
+    return key
 
 
 def model_picker(settings: Settings, default_model: str, lang: str) -> str:
@@ -140,12 +179,14 @@ def export_controls(conversation: Conversation, store: Store, lang: str) -> None
         if upload is not None and state().get("imported") != upload.file_id:
             state().imported = upload.file_id
             try:
-                imported = exporters.from_json(upload.getvalue())
-            except exporters.ImportFailed as error:
-                st.error(t("import_failed", lang, detail=str(error)))
+                imported = exporters.from_json(upload.getvalue())  # checked whole, under fresh ids
+                store.add(imported)  # one transaction: every chat of the file, or none
+            except exporters.ImportFailed as error:  # its words may quote the file: shown literally
+                st.error(t("import_failed", lang, detail=literal_markdown(str(error))))
                 return
-            for item in imported:
-                store.save(item if store.load(item.id) is None else item.with_new_ids())
+            except sqlite3.Error as error:
+                st.error(t("import_not_saved", lang, detail=literal_markdown(str(error))))
+                return
             state().import_notice = t("import_done", lang, count=len(imported))
             st.rerun()  # the chat list above must show the imported chats
         if notice:
@@ -188,7 +229,7 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
             max_tokens = st.number_input(t("max_tokens", lang), 1, 200_000, step=256, key="max_tokens")
             tools = st.multiselect(t("tools", lang), tool_names, key="tools")
         default("template", DEFAULT_TEMPLATE)
-        templates = all_templates()
+        templates = all_templates(settings.templates_file)
         template = st.selectbox(
             t("template", lang),
             list(templates),

@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# Installs what is missing (venv, requirements, Debian's chromium), then runs the linter, the type checker and every test.
+# Installs what is missing (venv, requirements, the local model, Debian's chromium and binutils),
+# then runs the linter, the type checker and every test.
 # Exits non-zero on any failure, including a pytest run that collected no tests (exit code 5).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup-env.sh"
 ensure_requirements "$ROOT/requirements-dev.txt" "$ROOT/requirements.txt"
 ensure_local_backend
 
-if [ ! -x /usr/bin/chromium ]; then
-  echo "==> Installing Debian's chromium for the end-to-end tests"
+# Debian's chromium for the end-to-end tests; binutils' objdump for the portable-build check.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v objdump >/dev/null 2>&1 || missing+=(binutils)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "==> Installing Debian packages: ${missing[*]}"
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 cd "$ROOT"

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
+from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
+# CommonMark with GitHub's tables and strikethrough and no raw HTML, as Streamlit's st.markdown renders it
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 
 
 def start(chat_id: str | None = None, timeout: float = 60) -> AppTest:
@@ -27,3 +32,17 @@ def page_text(at: AppTest) -> str:
     """Every visible text of the main area: markdown, captions, errors, warnings, infos."""
     parts = [e.value for kind in ("markdown", "caption", "error", "warning", "info") for e in getattr(at, kind)]
     return "\n".join(str(p) for p in parts)
+
+
+def rendered(markdown: str) -> str:
+    """What a reader sees of Markdown source: rendered by a CommonMark parser, every tag left out but line
+    breaks, character references decoded."""
+    page = _MARKDOWN.render(markdown)
+    page = re.sub(r"<br />\n?", "\n", page)
+    page = re.sub(r"</p>\n?(<p>)?", "\n\n", page).strip("\n")
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def tags(markdown: str) -> set[str]:
+    """The HTML elements Markdown source turns into."""
+    return set(re.findall(r"<(\w+)", _MARKDOWN.render(markdown)))

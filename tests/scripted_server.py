@@ -3,15 +3,21 @@
 Tests queue ``Reply`` scripts; each POST /v1/chat/completions takes the next one (or, with none
 queued, echoes the last user message). It speaks real HTTP/1.1 with chunked SSE, so the app's
 real openai client parses it as it would a provider's stream. Every request body is recorded.
+
+Raw mode (``Reply(raw=...)``) replays given bytes verbatim (a provider's recorded stream), in
+network writes of ``raw_write`` bytes and optionally gzip-encoded; ``check`` lets a reply reject
+a request the way a provider would (HTTP 400 with the provider's message).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -35,6 +41,11 @@ class Reply:
     chunk_size: int = 0  # characters per content chunk; 0: one word per chunk
     finish_reason: str | None = None
     raw_events: list[str] = field(default_factory=list)  # sent as they are after the text: malformed chunks
+    raw: bytes | None = None  # the whole body, replayed byte for byte (with ``status``)
+    raw_write: int = 0  # bytes per network write of a raw body (splits lines and UTF-8 characters); 0: one write
+    raw_gzip: bool = False  # send the raw body gzip-encoded (Content-Encoding: gzip)
+    content_type: str = "text/event-stream"  # of a raw body
+    check: Callable[[dict[str, Any]], str | None] | None = None  # a message rejects the request with a 400
 
     @classmethod
     def fail(cls, status: int, message: str, code: str | None = None, **headers: str) -> Reply:
@@ -71,11 +82,35 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _raw(self, status: int, content_type: str, data: bytes, write: int, gzipped: bool) -> None:
+        """Bytes as recorded, chunked over real HTTP."""
+        if gzipped:
+            data = gzip.compress(data)
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        if gzipped:
+            self.send_header("Content-Encoding", "gzip")
+        self.end_headers()
+        size = write or len(data) or 1
+        try:
+            for start in range(0, len(data), size):
+                piece = data[start : start + size]
+                self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.server.hung_up += 1
+
     def do_GET(self) -> None:
         self.server.requests.append(
             {"method": "GET", "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}}
         )
-        if self.path.rstrip("/").endswith("/models"):
+        if self.path.rstrip("/").endswith("/models") and self.server.models_raw is not None:
+            status, content_type, data = self.server.models_raw
+            self._raw(status, content_type, data, 0, False)
+        elif self.path.rstrip("/").endswith("/models"):
             data = [{"id": m, "object": "model", "created": 0, "owned_by": "scripted"} for m in self.server.models]
             self._json(200, {"object": "list", "data": data})
         else:
@@ -93,6 +128,14 @@ class _Handler(BaseHTTPRequestHandler):
             }
         )
         reply = self.server.next_reply(body)
+        problem = reply.check(body) if reply.check else None
+        if problem is not None:
+            kind = "invalid_request_error"
+            self._json(400, {"error": {"message": problem, "type": kind, "param": None, "code": kind}})
+            return
+        if reply.raw is not None:
+            self._raw(reply.status, reply.content_type, reply.raw, reply.raw_write, reply.raw_gzip)
+            return
         if reply.status != 200:
             self._json(reply.status, reply.error or {"error": {"message": "error"}}, reply.headers)
             return
@@ -208,6 +251,7 @@ class ScriptedServer(ThreadingHTTPServer):
         self.models: list[str] = ["gpt-4o-mini", "gpt-4o", "deepseek-chat"]
         self.hung_up = 0
         self.echo_delay = 0.0  # seconds between the words of the default echo reply
+        self.models_raw: tuple[int, str, bytes] | None = None  # GET /models answered as given (status, type, body)
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
@@ -236,6 +280,7 @@ class ScriptedServer(ThreadingHTTPServer):
             self.requests.clear()
             self.hung_up = 0
             self.echo_delay = 0.0
+            self.models_raw = None
 
     def chat_requests(self) -> list[dict[str, Any]]:
         return [r["body"] for r in self.requests if r["method"] == "POST"]

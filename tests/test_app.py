@@ -1,11 +1,13 @@
 """UI behaviour with streamlit.testing AppTest, talking to the scripted server over real HTTP."""
 
 import pytest
+from hypothesis import given, strategies
 from streamlit.testing.v1 import AppTest
 
-from app_driver import page_text, send, start
+from app_driver import page_text, rendered, send, start, tags
 from conftest import TEST_KEY
 from scripted_server import Reply
+from ui_chat import literal_markdown
 
 
 def chat_texts(at: AppTest) -> list[tuple[str, list[str]]]:
@@ -117,6 +119,37 @@ def test_model_output_is_markdown_without_raw_html(app_env):
     reply = at.chat_message[-1].markdown[0]
     assert reply.value == "<script>alert(1)</script> **bold**"
     assert reply.proto.allow_html is False
+
+
+def as_seen(text: str) -> str:
+    """Text as a reader sees it: line breaks kept, tabs as spaces, a non-breaking space reads as a space and
+    a line of one space as an empty one."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").expandtabs(4).replace("\u00a0", " ").split("\n")
+    return "\n".join("" if line == " " else line for line in lines)
+
+
+def test_user_messages_show_exactly_as_typed(app_env):
+    typed = "123*456\n    indented _not italic_ <b>not bold</b>  two  spaces\n\n# not a heading\n1. $x$ :red[plain]"
+    at = send(start(), typed)
+    echo = at.chat_message[0].markdown[0]
+    assert as_seen(rendered(echo.value)) == as_seen(typed)
+    assert tags(echo.value) <= {"p", "br"} and echo.proto.allow_html is False
+    assert rendered(at.title[0].value) == "123*456"
+    reopened = start(at.session_state.conversation.id)
+    assert as_seen(rendered(reopened.chat_message[0].markdown[0].value)) == as_seen(typed)
+    chat_id = at.session_state.conversation.id
+    assert rendered(reopened.sidebar.button(key=f"open_{chat_id}").label) == "123*456"
+    assert app_env.chat_requests()[0]["messages"][-1]["content"] == typed  # only the display is escaped
+
+
+@given(
+    strategies.text(
+        strategies.characters(blacklist_categories=("Cs", "Cc")) | strategies.sampled_from("\n\r\t "), max_size=60
+    )
+)
+def test_any_text_reads_as_itself_through_literal_markdown(text):
+    assert as_seen(rendered(literal_markdown(text))) == as_seen(text)
+    assert tags(literal_markdown(text)) <= {"p", "br"}
 
 
 def test_a_key_typed_in_the_sidebar_is_used_but_never_shown(server, monkeypatch):

@@ -134,3 +134,15 @@ def test_a_held_message_is_never_sent_into_another_chat(app_env, monkeypatch):
     at.sidebar.button(key="new_chat").click().run()
     assert len(app_env.chat_requests()) == 1 and not at.warning
     assert at.session_state.conversation.nodes == {}
+
+
+def test_a_max_tokens_beyond_the_models_output_cap_leaves_the_history_in(app_env):
+    at = send(start(), "first question")
+    at.sidebar.number_input(key="max_tokens").set_value(200_000).run()
+    view = "\n".join(t.value for t in at.sidebar.text)
+    assert "✅ sent · user: first question" in view and "left out" not in view
+    send(at, "second question")
+    sent = app_env.chat_requests()[-1]
+    assert sent["max_tokens"] == 16_384  # gpt-4o-mini's own output cap
+    assert [m["content"] for m in sent["messages"][1:]] == ["first question", "Echo: first question", "second question"]
+    assert not at.info  # nothing was left out to fit

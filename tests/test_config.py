@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from config import (
+    APP_DIR,
     CUSTOM,
     LOCAL,
     NO_KEY_PLACEHOLDER,
@@ -110,3 +111,40 @@ def test_every_error_kind_has_words_in_both_languages():
     for kind in ERROR_KINDS:
         zh, en = STRINGS[f"err_{kind}"]
         assert zh.strip() and en.strip()
+
+
+def test_models_and_templates_files_named_in_the_env_file_are_honoured(tmp_path: Path, monkeypatch):
+    import json
+
+    import model_catalog
+    import prompt_templates
+
+    models = tmp_path / "catalog" / "models.json"
+    models.parent.mkdir()
+    models.write_text(json.dumps({"team-model": {"context_window": 65_536, "input": 0.5, "output": 1.5}}))
+    templates = tmp_path / "catalog" / "templates.json"
+    templates.write_text(json.dumps({"team": {"name": "Team", "system": "You help the team."}}))
+    env_file = tmp_path / "team.env"
+    env_file.write_text(f"MODELS_FILE={models}\nTEMPLATES_FILE={templates}\n")
+    monkeypatch.delenv("MODELS_FILE", raising=False)
+    monkeypatch.delenv("TEMPLATES_FILE", raising=False)
+    monkeypatch.setenv("APP_ENV_FILE", str(env_file))
+
+    settings = load_settings()
+    assert (settings.models_file, settings.templates_file) == (models, templates)
+    assert model_catalog.table(settings.models_file)["team-model"][1] == 65_536
+    assert model_catalog.lookup("team-model").context_window == 65_536
+    assert "team" in prompt_templates.all_templates(settings.templates_file)
+    assert prompt_templates.prefix_messages("team", "en", [])[0]["content"] == "You help the team."
+
+    elsewhere = tmp_path / "elsewhere.json"
+    monkeypatch.setenv("MODELS_FILE", str(elsewhere))  # the environment still wins over the file
+    assert load_settings().models_file == elsewhere
+    assert not model_catalog.lookup("team-model").priced
+
+
+def test_without_a_setting_the_table_files_sit_beside_the_app():
+    settings = load_settings({})
+    assert settings.models_file == APP_DIR / "models.json"
+    assert settings.templates_file == APP_DIR / "templates.json"
+    assert load_settings({"MODELS_FILE": "~/m.json"}).models_file == Path.home() / "m.json"

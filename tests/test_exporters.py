@@ -1,15 +1,34 @@
 import json
+import os
+import sqlite3
 import subprocess
 import sys
+from dataclasses import fields
+from pathlib import Path
 
 import pytest
 
-from conversation_manager import Conversation, TurnRecorder
+from app_driver import page_text, start
+from conversation_manager import Conversation, Message, Summary, TurnRecorder
 from errors import ErrorInfo
 from events import Finished, Interrupted, RequestSent, TextDelta, ToolCallStarted, ToolResult, UsageReported
-from exporters import EXPORT_FORMAT, ImportFailed, from_json, to_curl, to_json, to_markdown, to_python
+from exporters import (
+    EXPORT_FORMAT,
+    CostRecord,
+    ErrorRecord,
+    ImportFailed,
+    MessageRecord,
+    SummaryRecord,
+    UsageRecord,
+    from_json,
+    to_curl,
+    to_json,
+    to_markdown,
+    to_python,
+)
 from scripted_server import Reply
-from token_tracker import PriceBook, Usage
+from store import Store
+from token_tracker import Cost, PriceBook, Usage
 
 REQUEST = {
     "model": "gpt-4o-mini",
@@ -72,13 +91,46 @@ def test_json_export_carries_no_key_or_base_url():
         assert word not in text
 
 
-def test_json_round_trip_is_lossless_including_every_version():
+def canonical(conversation: Conversation) -> dict:
+    """The conversation's dict with each id replaced by its message's position: equal when only ids differ."""
+    position = {message_id: f"#{index}" for index, message_id in enumerate(conversation.nodes)}
+    data = conversation.to_dict() | {"id": None, "leaf_id": position.get(conversation.leaf_id or "")}
+    data["messages"] = [
+        m | {"id": position[m["id"]], "parent_id": position.get(m["parent_id"] or "")} for m in data["messages"]
+    ]
+    if data["summary"]:
+        data["summary"] = data["summary"] | {"covers": [position[i] for i in data["summary"]["covers"]]}
+    return data
+
+
+def test_json_round_trip_is_lossless_including_every_version_under_fresh_ids():
     original = sample()
     original.rewind_to(original.messages[0].id)
-    TurnRecorder(original, "gpt-4o", "standard", PriceBook(7.0)).apply(TextDelta("another version"))
+    recorder = TurnRecorder(original, "gpt-4o", "standard", PriceBook(7.0))
+    recorder.apply(TextDelta("another version"))
+    recorder.apply(Finished("stop"))
+    original.apply_summary("they multiplied", [original.messages[0].id], "gpt-4o-mini", Usage(9, 3), Cost(0.1, 0.7))
     (restored,) = from_json(to_json([original]).encode())
-    assert restored.to_dict() == original.to_dict()
-    assert to_json([restored]).split('"conversations"')[1] == to_json([original]).split('"conversations"')[1]
+    assert canonical(restored) == canonical(original)
+    assert restored.id != original.id and not set(restored.nodes) & set(original.nodes)
+    again = json.loads(to_json([restored]))["conversations"][0]
+    assert again["totals"] == json.loads(to_json([original]))["conversations"][0]["totals"]
+
+
+def test_the_import_records_name_every_field_of_what_they_build():
+    """A field added to Message (or Usage, Cost, Summary, ErrorInfo) needs its type here, or imports drop it."""
+    pairs = [(MessageRecord, Message), (UsageRecord, Usage), (CostRecord, Cost), (SummaryRecord, Summary)]
+    pairs.append((ErrorRecord, ErrorInfo))
+    for record, built in pairs:
+        assert set(record.model_fields) == {f.name for f in fields(built)}, record
+
+
+def test_a_reply_exported_while_streaming_imports_as_stopped():
+    conversation = Conversation()
+    conversation.add_user("q")
+    TurnRecorder(conversation, "gpt-4o-mini", "standard", PriceBook(7.0)).apply(TextDelta("half"))
+    (restored,) = from_json(to_json([conversation]).encode())
+    assert [(m.content, m.status) for m in restored.messages] == [("q", "done"), ("half", "stopped")]
 
 
 def test_markdown_export_reads_as_a_transcript():
@@ -207,3 +259,213 @@ def test_oversized_imports_are_refused(monkeypatch):
     monkeypatch.setattr(exporters, "MAX_IMPORT_BYTES", 10)
     with pytest.raises(ImportFailed, match="larger than"):
         from_json(b"[" + b" " * 20 + b"]")
+
+
+# --- audit of issue 9: imports are checked whole before anything is stored ---------------------------
+
+
+def app_export(*conversations: dict) -> bytes:
+    return json.dumps({"format": EXPORT_FORMAT, "version": 2, "conversations": list(conversations)}).encode()
+
+
+def chat_of(*messages: dict, **fields_: object) -> dict:
+    return {"title": "t", "messages": list(messages)} | fields_
+
+
+def user(message_id: str, parent: str | None = None, **fields_: object) -> dict:
+    return {"role": "user", "content": "hi", "id": message_id, "parent_id": parent} | fields_
+
+
+def stored_rows(store: Store) -> list[tuple]:
+    with sqlite3.connect(store.path) as db:
+        return (
+            db.execute("SELECT * FROM conversations ORDER BY id").fetchall()
+            + db.execute("SELECT id, conversation_id, parent_id, data FROM messages ORDER BY id").fetchall()
+        )
+
+
+def test_audit_chatgpt_node_that_is_its_own_child_imports_once_without_growing():
+    document = [
+        {
+            "title": "self",
+            "mapping": {
+                "a": {
+                    "id": "a",
+                    "message": {"author": {"role": "user"}, "content": {"content_type": "text", "parts": ["hi"]}},
+                    "parent": None,
+                    "children": ["a", "a"],
+                }
+            },
+        }
+    ]
+    (conversation,) = from_json(json.dumps(document).encode())
+    assert [(m.role, m.content) for m in conversation.messages] == [("user", "hi")]
+    assert len(conversation.nodes) == 1
+
+
+@pytest.mark.parametrize(
+    "mapping",
+    [
+        {"a": {"parent": "a"}},
+        {"a": {"parent": "b"}, "b": {"parent": "a"}},
+        {"r": {"parent": None}, "a": {"parent": "b"}, "b": {"parent": "c"}, "c": {"parent": "a"}},
+    ],
+    ids=["own-parent", "two-node-loop", "loop-beside-a-root"],
+)
+def test_audit_chatgpt_parent_loops_are_refused(mapping):
+    with pytest.raises(ImportFailed, match="loop"):
+        from_json(json.dumps([{"title": "x", "mapping": mapping}]).encode())
+
+
+def test_audit_chatgpt_dangling_parent_is_refused():
+    with pytest.raises(ImportFailed, match="parent that is not in the file"):
+        from_json(json.dumps([{"mapping": {"a": {"parent": "gone"}}}]).encode())
+
+
+def test_audit_app_export_with_a_parent_loop_is_refused_and_nothing_is_stored(tmp_path):
+    store = Store(tmp_path / "chats.db")
+    store.save(sample())
+    before = stored_rows(store)
+    looped = app_export(chat_of(user("a", "b"), user("b", "a"), leaf_id="a"))
+    with pytest.raises(ImportFailed, match="loop"):
+        from_json(looped)
+    with pytest.raises(ImportFailed, match="loop"):
+        from_json(app_export(chat_of(user("a", "a"))))
+    assert stored_rows(store) == before
+
+
+@pytest.mark.parametrize(
+    ("conversation", "message"),
+    [
+        (chat_of(user("a"), user("b", "missing")), "parent that is not in the file"),
+        (chat_of(user("a"), user("a")), "two messages share one id"),
+        (chat_of(user("a"), leaf_id="elsewhere"), "current message is not in the file"),
+        (chat_of(user("a"), summary={"text": "s", "covers": ["zz"]}), "summary stands for messages"),
+    ],
+    ids=["dangling-parent", "duplicate-id", "dangling-leaf", "dangling-summary"],
+)
+def test_audit_app_export_trees_that_do_not_hold_together_are_refused(conversation, message):
+    with pytest.raises(ImportFailed, match=message):
+        from_json(app_export(conversation))
+
+
+def test_audit_imported_ids_never_overwrite_another_chat(tmp_path):
+    store = Store(tmp_path / "chats.db")
+    victim = sample()
+    store.save(victim)
+    before = stored_rows(store)
+    forged = json.loads(to_json([victim]))  # the same conversation id and message ids, other content
+    for message in forged["conversations"][0]["messages"]:
+        message["content"] = "overwritten"
+    (copy,) = from_json(json.dumps(forged).encode())
+    store.add([copy])
+    assert copy.id != victim.id and not set(copy.nodes) & set(victim.nodes)
+    after = stored_rows(store)
+    assert set(before) < set(after) and store.load(victim.id).to_dict() == victim.to_dict()
+    assert store.load(copy.id).messages[0].content == "overwritten"
+
+
+def deep(levels: int) -> bytes:
+    return app_export(chat_of(user("a"))).replace(b'"t"', b"[" * levels + b"]" * levels)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (app_export(chat_of({"role": "assistant", "id": "a", "tool_calls": "abc"})), "tool_calls: Input should be"),
+        (app_export(chat_of(user("a", usage={"prompt_tokens": "lots"}))), "usage.prompt_tokens: Input should be"),
+        (app_export(chat_of(user("a", cost={"usd": "1"}))), "cost.usd: Input should be"),
+        (app_export(chat_of(user("a", tool_calls=[{"id": "c", "name": 1, "arguments": "{}"}]))), "name"),
+        (app_export(chat_of(user("a", error={"kind": "no-such-kind"}))), "unknown error kind"),
+        (app_export(chat_of(user("a", created_at="yesterday"))), "not an ISO 8601 time"),
+        (app_export(chat_of(user("a", usage={"prompt_tokens": 10**30}))), "less than or equal"),
+        (app_export(chat_of(user("a", is_error="yes"))), "is_error: Input should be a valid boolean"),
+        (app_export(chat_of({"role": "system", "id": "a"})), "role: Input should be"),
+        (app_export(chat_of({"role": "user", "id": ["a"]})), "id: Input should be a valid string"),
+        (app_export(chat_of(user("a"), settings={"temperature": "hot"})), "settings.temperature"),
+        (app_export(chat_of(user("a"), settings={"temperature": 5})), "settings.temperature"),
+        (app_export(chat_of(user("a"), settings={"tools": "calculate"})), "settings.tools"),
+        (app_export(chat_of(user("a"), last_request=[])), "last_request: Input should be a valid dictionary"),
+        (app_export(chat_of(user("a"), summary={"text": 3, "covers": []})), "summary.text"),
+        (app_export(chat_of(messages={})), "messages: Input should be a valid list"),
+        (app_export(chat_of(user("a"), id=["x"])), "conversations.0.id"),
+        (app_export(), "no conversations"),
+        (json.dumps({"format": EXPORT_FORMAT, "version": "2", "conversations": []}).encode(), "version"),
+        (deep(5000), "nests deeper than"),
+        (deep(150), "nests deeper than"),
+        (app_export(chat_of(user("a", content="\ud800"))), "not valid Unicode"),
+        (app_export(chat_of(user("a"))).replace(b'"t"', b"NaN"), "not finite"),
+        (app_export(chat_of(user("a"))).replace(b'"t"', b"1e400"), "not finite"),
+        (app_export(chat_of(user("a"))).replace(b'"t"', b"9" * 5000), "not valid JSON"),
+        (json.dumps([{"mapping": []}]).encode(), "0.mapping: Input should be a valid dictionary"),
+        (json.dumps([{"mapping": {}, "create_time": 1e20}]).encode(), "create_time"),
+        (json.dumps([{"mapping": {}, "create_time": "today"}]).encode(), "create_time"),
+        (json.dumps([{"mapping": {"a": {"children": "b"}}}]).encode(), "children"),
+        (json.dumps([{"mapping": {"a": {"message": {"author": {"role": 1}}}}}]).encode(), "role"),
+        (json.dumps([{"mapping": {"a": {"message": {"author": {"role": "u"}, "create_time": 1e20}}}}]).encode(), "ti"),
+        (json.dumps([{"mapping": {"a": {"parent": ["b"]}}}]).encode(), "parent"),
+    ],
+)
+def test_audit_every_field_is_type_checked_and_refused_in_one_clear_message(data, message):
+    with pytest.raises(ImportFailed, match=message) as refused:
+        from_json(data)
+    assert "\n" not in str(refused.value) and len(str(refused.value)) < 300
+
+
+def test_audit_a_multi_chat_import_with_one_bad_chat_stores_nothing(tmp_path):
+    store = Store(tmp_path / "chats.db")
+    good = json.loads(to_json([sample()]))["conversations"][0]
+    with pytest.raises(ImportFailed, match="conversations.1.messages.0.usage"):
+        from_json(app_export(good, chat_of(user("a", usage={"prompt_tokens": "lots"}))))
+    assert store.recent() == []
+
+
+def test_audit_an_imported_chat_opens_from_its_chat_link(app_env, tmp_path):
+    store = Store(tmp_path / "data" / "chats.db")
+    (imported, chatgpt) = from_json(to_json([sample()]).encode()) + from_json(json.dumps(CHATGPT).encode())
+    store.add([imported, chatgpt])
+    for conversation, expected in ((imported, "结果是"), (chatgpt, "Eiffel Tower at dawn.")):
+        at = start(conversation.id)
+        assert not at.exception, at.exception
+        assert expected in page_text(at)
+
+
+def upload(at, data: bytes):
+    at.file_uploader(key="import_file").upload("chats.json", data, "application/json").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def app_store() -> Store:
+    return Store(Path(os.environ["DATA_DIR"]) / "chats.db")
+
+
+def test_audit_the_import_button_refuses_a_looped_file_in_one_message_and_stores_nothing(app_env):
+    at = upload(start(), app_export(chat_of(user("a", "b"), user("b", "a"), leaf_id="a")))
+    (error,) = at.error
+    assert error.value.startswith("Import failed:") and "loop" in error.value
+    assert app_store().recent() == []
+
+
+def test_audit_the_import_button_stores_every_chat_of_a_file_beside_the_stored_ones(app_env):
+    store = app_store()
+    victim = sample()
+    store.save(victim)
+    at = upload(start(), to_json([victim, sample()]).encode())
+    assert "Imported 2 chats" in [s.value for s in at.success]
+    assert len(store.recent()) == 3 and store.load(victim.id).to_dict() == victim.to_dict()
+
+
+def test_audit_a_database_error_during_import_stores_no_chat_of_the_file(app_env):
+    store = app_store()
+    with sqlite3.connect(store.path) as db:  # the second chat's insert fails, after the first one's
+        db.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON conversations WHEN NEW.title = 'boom' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        )
+    second = sample()
+    second.title = "boom"
+    at = upload(start(), to_json([sample(), second]).encode())
+    (error,) = at.error
+    assert "nothing was imported" in error.value and "refused by the test" in error.value
+    assert store.recent() == []

@@ -20,7 +20,17 @@ from events import (
     Waiting,
 )
 from function_tools import ToolExecutor, default_registry
-from llm_client import ChatParams, LLMClient, Target, TurnRunner, build_body, fetch_models
+from llm_client import (
+    ChatParams,
+    LLMClient,
+    ModelListError,
+    Target,
+    TurnRunner,
+    build_body,
+    drain,
+    fetch_models,
+    model_list,
+)
 from rate_limiter import RateLimiter
 from retry_policy import RetryPolicy
 from scripted_server import Reply
@@ -262,7 +272,7 @@ def test_a_context_overflow_is_retried_once_with_the_smaller_request(client, ser
     assert events[-1].error.kind == "context_length" and len(server.chat_requests()) == 2
 
 
-def test_a_malformed_chunk_is_an_interruption_not_a_crash(client, server):
+def test_a_tool_call_that_never_gets_a_name_is_a_clear_interruption_not_a_crash(client, server):
     bad = json.dumps(
         {
             "id": "x",
@@ -276,7 +286,52 @@ def test_a_malformed_chunk_is_an_interruption_not_a_crash(client, server):
     events = run(client)
     assert "".join(e.text for e in of_type(events, TextDelta)) == "before "
     assert isinstance(events[-1], Interrupted)
-    assert events[-1].error.kind == "stream_cut"
+    assert events[-1].error.kind == "bad_response" and "without a name" in events[-1].error.detail
+
+
+def test_a_chunk_that_is_not_json_is_a_clear_interruption(client, server):
+    server.expect(Reply(text="before ", raw_events=["{not json"]))
+    events = run(client)
+    assert "".join(e.text for e in of_type(events, TextDelta)) == "before "
+    assert events[-1].error.kind == "bad_response" and "{not json" in events[-1].error.detail
+
+
+def test_a_non_stream_reply_without_choices_is_a_clear_message(client, server, executor):
+    empty = {"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": []}
+    server.expect(Reply(raw=json.dumps(empty).encode(), content_type="application/json"))
+    events = run(client, executor, stream_tools=False)
+    assert isinstance(events[-1], Interrupted)
+    assert events[-1].error.kind == "bad_response" and "no choices" in events[-1].error.detail
+
+
+def test_a_non_stream_reply_after_keep_alive_blank_lines_is_read(client, server):
+    whole = {
+        "id": "x",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "deepseek-chat",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi."}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6},
+    }
+    server.expect(Reply(raw=b"\n\n\n" + json.dumps(whole).encode(), content_type="application/json"))
+    events, result = drain(client.complete_round(build_body([{"role": "user", "content": "hi"}], PARAMS, [], False)))
+    assert (result.text, result.finish_reason, result.error) == ("Hi.", "stop", None)
+    assert of_type(events, UsageReported)[0].usage.prompt_tokens == 4
+    assert not of_type(events, TextDelta)
+
+
+def test_a_model_list_answered_with_html_gives_a_clear_message(client, server):
+    server.models_raw = (200, "text/html", b"<!DOCTYPE html><html><body>Welcome to nginx!</body></html>")
+    with pytest.raises(ModelListError, match="did not answer JSON"):
+        client.list_models()
+    listing = model_list(KEY, server.base_url)
+    assert listing.ids == [] and listing.problem is not None and "<!DOCTYPE html>" in listing.problem
+    assert fetch_models(KEY, server.base_url) == []
+
+
+def test_a_model_list_that_cannot_be_reached_says_why(client, server):
+    listing = model_list(KEY, "http://127.0.0.1:9/v1", timeout=1)
+    assert listing.ids == [] and listing.problem and "Connection" in listing.problem
 
 
 def test_the_first_and_last_chunks_are_sampled_for_the_wire_view(client, server):

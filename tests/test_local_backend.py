@@ -2,17 +2,40 @@
 
 import json
 import os
+import platform
+import re
 import signal
+import stat
+import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
+import llama_cpp
 import pytest
 
 from config import load_settings
-from events import Finished, RequestSent, TextDelta, ToolResult, UsageReported
+from events import Finished, Interrupted, RequestSent, TextDelta, ToolResult, UsageReported
 from function_tools import ToolExecutor, default_registry
 from llm_client import ChatParams, LLMClient, Target, TurnRunner
 from local_backend import LocalBackendUnavailable, LocalModelServer, local_spec, packaged_model, resolve_model
+from retry_policy import RetryPolicy
+
+CRASHING_SERVER = Path(__file__).with_name("crashing_model_server.py")
+
+# Instructions a portable x86-64 build must not contain: AMX tiles, and AVX-512 (zmm registers, mask
+# registers, the upper 16 vector registers only EVEX can address, EVEX-only mnemonics).
+FORBIDDEN = re.compile(
+    r"\b(ldtilecfg|sttilecfg|tilerelease|tilezero|tileloadd\w*|tilestored|tdp\w+)\b"
+    r"|%zmm\d+|\{%k[1-7]\}|%k[0-7]\b|%[xy]mm(1[6-9]|2\d|3[01])\b"
+    r"|\b(vpternlog[dq]|vpermt2\w+|vpermi2\w+|kmov[bwdq]|vpcompress\w+|vpexpand\w+|vp?scatter\w+)\b"
+)
+
+
+def forbidden_instructions(disassembly: str) -> list[str]:
+    return [line.strip() for line in disassembly.splitlines() if FORBIDDEN.search(line)]
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +48,10 @@ def local_server():
     server.stop()
 
 
+def client_for(server: LocalModelServer, read_timeout: float = 120) -> LLMClient:
+    return LLMClient(server.api_key, server.base_url, read_timeout=read_timeout)
+
+
 def test_the_packaged_model_is_found():
     path = packaged_model()
     assert path is not None and path.suffix == ".gguf" and path.stat().st_size > 50_000_000
@@ -33,8 +60,51 @@ def test_the_packaged_model_is_found():
         resolve_model("/nowhere/model.gguf")
 
 
+def test_the_portability_check_finds_amx_and_avx512():
+    portable = "  4011a0:\tvfmadd231ps %ymm1,%ymm2,%ymm3\n  4011a6:\tvmaskmovps (%rbx),%ymm0,%ymm7\n"
+    assert forbidden_instructions(portable) == []
+    for line in (
+        "  4011b0:\ttileloadd (%rsi,%rdx,1),%tmm0",
+        "  4011b0:\tldtilecfg (%rdi)",
+        "  4011b0:\ttdpbssd %tmm2,%tmm1,%tmm0",
+        "  4011b0:\tvaddps %zmm1,%zmm2,%zmm3",
+        "  4011b0:\tvmovups (%rax),%ymm1{%k1}",
+        "  4011b0:\tvpaddd %ymm17,%ymm1,%ymm2",
+        "  4011b0:\tvpternlogd $0x96,%ymm1,%ymm2,%ymm3",
+    ):
+        assert forbidden_instructions(portable + line) == [line.strip()]
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="the x86-64 baseline check")
+def test_the_built_llama_cpp_runs_on_any_x86_64_cpu_with_avx2():
+    """No AMX, no AVX-512: a build with them dies with an illegal instruction on CPUs without them."""
+    libraries = sorted((Path(llama_cpp.__file__).parent / "lib").glob("lib*.so"))
+    assert any(lib.name == "libggml-cpu.so" for lib in libraries), libraries
+    for library in libraries:
+        disassembly = subprocess.run(
+            ["objdump", "-d", "--no-show-raw-insn", str(library)], capture_output=True, text=True, check=True
+        ).stdout
+        assert len(disassembly) > 10_000
+        found = forbidden_instructions(disassembly)
+        assert not found, f"{library.name} is not portable: {found[:5]}"
+
+
+def test_the_server_is_private_and_ready_only_after_generating(local_server):
+    assert local_server.log_path is not None
+    assert stat.S_IMODE(local_server.log_path.stat().st_mode) == 0o600
+    log = local_server.log_path.read_text()
+    assert "POST /v1/chat/completions" in log, "ready means a one-token generation succeeded"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{local_server.base_url}/models", timeout=10)
+    assert refused.value.code == 401
+    listening = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    port = f"{local_server.port:04X}"
+    mine = [row.split() for row in listening if row.split()[1].endswith(f":{port}") and row.split()[3] == "0A"]
+    assert [row[1] for row in mine] == [f"0100007F:{port}"], "listening on 127.0.0.1 only"
+
+
 def test_a_reply_streams_from_the_local_model(local_server):
-    client = LLMClient("not-needed", local_server.base_url, read_timeout=120)
+    client = client_for(local_server)
     assert client.list_models() == [local_server.spec.alias]
     messages = [
         {"role": "system", "content": "You are a helpful assistant."},
@@ -52,13 +122,12 @@ def test_a_reply_streams_from_the_local_model(local_server):
 
 
 def test_one_tool_round_the_local_way(local_server):
-    client = LLMClient("not-needed", local_server.base_url, read_timeout=120)
     executor = ToolExecutor(default_registry("http://127.0.0.1:9/f", "http://127.0.0.1:9/g"), timeout=5)
     messages = [
         {"role": "system", "content": "You are a helpful assistant. Use tools when useful."},
         {"role": "user", "content": "What time is it in Tokyo?"},
     ]
-    runner = TurnRunner([Target(client, local_server.spec.alias, stream_tools=False)])
+    runner = TurnRunner([Target(client_for(local_server), local_server.spec.alias, stream_tools=False)])
     events = list(runner.run(messages, ChatParams(local_server.spec.alias, 0.0, 48), executor))
     requests = [e.body for e in events if isinstance(e, RequestSent)]
     assert requests[0]["stream"] is False and requests[0]["tools"]
@@ -72,9 +141,19 @@ def test_one_tool_round_the_local_way(local_server):
     json.loads(results[0].content)
 
 
-def test_a_dead_server_is_restarted(local_server):
-    os.kill(local_server._process.pid, signal.SIGKILL)
-    local_server._process.wait(10)
+def test_a_crash_mid_reply_is_explained_and_the_server_restarts_once(local_server):
+    target = Target(client_for(local_server), local_server.spec.alias, stream_tools=False, explain=local_server.explain)
+    runner = TurnRunner([target], RetryPolicy(max_retries=0))
+    messages = [{"role": "user", "content": "Tell me a long story about a dragon and a knight."}]
+    events = []
+    for event in runner.run(messages, ChatParams(local_server.spec.alias, 0.0, 400)):
+        events.append(event)
+        if isinstance(event, TextDelta) and len(events) < 50:
+            os.kill(local_server._process.pid, signal.SIGKILL)
+    assert any(isinstance(e, TextDelta) for e in events), "the text before the crash is kept"
+    interrupted = events[-1]
+    assert isinstance(interrupted, Interrupted) and interrupted.error.kind == "local_crashed"
+    assert "SIGKILL" in interrupted.error.detail and "llama" in interrupted.error.detail.lower()
     assert not local_server.healthy()
     # restart from a short-lived thread, as a Streamlit script run does; the server must outlive it
     urls: list[str] = []
@@ -82,6 +161,24 @@ def test_a_dead_server_is_restarted(local_server):
     starter.start()
     starter.join(120)
     time.sleep(1.0)
-    url = urls[0]
     assert local_server.healthy() and local_server.restarts == 1
-    assert LLMClient("not-needed", url, read_timeout=60).list_models() == [local_server.spec.alias]
+    assert client_for(local_server, 60).list_models() == [local_server.spec.alias]
+
+
+def test_a_server_that_dies_on_its_first_generation_never_counts_as_ready():
+    settings = load_settings({})
+    spec = local_spec(settings.local_model_path, settings.local_chat_format, 1, 2048)
+    server = LocalModelServer(spec, startup_timeout=30, process_script=CRASHING_SERVER)
+    try:
+        with pytest.raises(LocalBackendUnavailable, match="crashed on its first generation") as failed:
+            server.ensure_running()
+        assert "SIGILL" in str(failed.value) and "tile instruction" in str(failed.value)
+        with pytest.raises(LocalBackendUnavailable, match="SIGILL"):  # no restart loop: it stays failed
+            server.ensure_running()
+        assert server._process is None
+        server.reset()
+        with pytest.raises(LocalBackendUnavailable, match="SIGILL"):  # tried again, once asked
+            server.ensure_running()
+    finally:
+        server.stop()
+    assert server.log_path is None

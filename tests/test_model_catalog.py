@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 import model_catalog
@@ -35,3 +37,28 @@ def test_an_unknown_model_is_usable_and_says_it_has_no_price():
     info = model_catalog.lookup("llama3.2:3b")
     assert (info.encoding, info.priced, info.input_price) == ("o200k_base", False, 0.0)
     assert info.context_window == model_catalog.UNKNOWN_CONTEXT_WINDOW
+
+
+def test_an_explicit_models_file_wins_over_the_setting(tmp_path, monkeypatch):
+    from_setting = tmp_path / "setting.json"
+    from_setting.write_text(json.dumps({"setting-model": {"input": 1.0, "output": 2.0}}))
+    explicit = tmp_path / "explicit.json"
+    explicit.write_text(json.dumps({"gpt-4o": {"input": 9.0}}))
+    monkeypatch.setenv("MODELS_FILE", str(from_setting))
+    assert model_catalog.table(explicit)["gpt-4o"][3] == 9.0
+    assert "setting-model" not in model_catalog.table(explicit)
+    assert model_catalog.lookup("setting-model").priced
+    assert model_catalog.lookup("gpt-4o").input_price == 2.50
+
+
+def test_the_models_file_named_in_the_env_file_is_honoured(tmp_path, monkeypatch):
+    models = tmp_path / "my-models.json"
+    models.write_text(json.dumps({"env-file-model": {"context_window": 32_000, "input": 1.0, "output": 3.0}}))
+    env_file = tmp_path / "app.env"
+    env_file.write_text(f"MODELS_FILE={models}\n")
+    monkeypatch.delenv("MODELS_FILE", raising=False)
+    monkeypatch.setenv("APP_ENV_FILE", str(env_file))
+    info = model_catalog.lookup("env-file-model")
+    assert (info.priced, info.context_window, info.output_price) == (True, 32_000, 3.0)
+    env_file.write_text("TEMPERATURE=hot\n")  # an unrelated bad setting does not break a price lookup
+    assert model_catalog.lookup("gpt-4o").priced

@@ -85,3 +85,55 @@ def test_a_custom_system_prompt_replaces_the_templates():
     messages = prefix_messages("few_shot", "en", ["calculate"], custom_system="Answer like a pirate.")
     assert messages[0] == {"role": "system", "content": "Answer like a pirate."}
     assert len(messages) > 1  # the template's examples still follow
+
+
+def write_templates(tmp_path, monkeypatch, entries) -> None:
+    import json
+
+    path = tmp_path / "wrapper-templates.json"
+    path.write_text(json.dumps(entries))
+    monkeypatch.setenv("TEMPLATES_FILE", str(path))
+
+
+def test_a_wrapper_with_literal_braces_is_filled_by_plain_replacement(tmp_path, monkeypatch):
+    wrapper = 'Reply as JSON {"answer": ..., "sources": [{"id": 1}]} to: {question}'
+    write_templates(tmp_path, monkeypatch, {"json": {"system": "Be exact.", "user_wrapper": wrapper}})
+    for _ in range(2):  # every rerun, not only the first
+        assert wrap_user("json", "en", "Why is the sky blue?") == (
+            'Reply as JSON {"answer": ..., "sources": [{"id": 1}]} to: Why is the sky blue?'
+        )
+
+
+def test_a_wrapper_cannot_evaluate_a_field_lookup_and_the_message_is_not_reformatted(tmp_path, monkeypatch):
+    wrapper = {
+        "zh": "{question.__class__} {question!r} {0} {question}",
+        "en": "{question.__init__.__globals__}{question}",
+    }
+    write_templates(tmp_path, monkeypatch, {"probe": {"system": "s", "user_wrapper": wrapper}})
+    assert wrap_user("probe", "zh", "hi") == "{question.__class__} {question!r} {0} hi"
+    assert (
+        wrap_user("probe", "en", "{question} {x.__class__}")
+        == "{question.__init__.__globals__}{question} {x.__class__}"
+    )
+    assert wrap_user("chain_of_thought", "en", "{oops} {}") == "{oops} {}\n\nLet's think step by step."
+
+
+def test_a_wrapper_without_the_question_placeholder_is_refused(tmp_path, monkeypatch):
+    import prompt_templates
+
+    write_templates(tmp_path, monkeypatch, {"lost": {"system": "s", "user_wrapper": {"zh": "{question}", "en": "Hi"}}})
+    with pytest.raises(prompt_templates.TemplateFileError, match="user_wrapper must contain {question}"):
+        prompt_templates.all_templates()
+
+
+def test_an_explicit_templates_file_wins_over_the_setting(tmp_path, monkeypatch):
+    import json
+
+    import prompt_templates
+
+    write_templates(tmp_path, monkeypatch, {"from_setting": {"system": "s"}})
+    explicit = tmp_path / "explicit.json"
+    explicit.write_text(json.dumps({"explicit": {"system": "e"}}))
+    assert "explicit" in prompt_templates.all_templates(explicit)
+    assert "from_setting" not in prompt_templates.all_templates(explicit)
+    assert "from_setting" in prompt_templates.all_templates()

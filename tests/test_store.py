@@ -1,14 +1,20 @@
 """The SQLite store on a real file: round trips, migrations, search, totals, concurrency."""
 
 import json
+import os
 import sqlite3
+import stat
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from conversation_manager import Conversation, TurnRecorder
+from app_driver import page_text, start
+from conversation_manager import Conversation, Message, TurnRecorder
 from events import Finished, TextDelta, UsageReported
-from store import MIGRATIONS, SCHEMA_VERSION, Store
+from exporters import from_json, to_json, to_markdown
+from store import MIGRATIONS, SCHEMA_VERSION, SEARCH_MAX_CHARS, SEARCH_MAX_WORDS, Store, search_words
 from token_tracker import PriceBook, Usage
 
 BOOK = PriceBook(7.0)
@@ -183,3 +189,224 @@ def test_concurrent_sessions_writing_different_chats_lose_nothing(tmp_path):
     store = Store(path)
     for conversation in conversations:
         assert len(store.load(conversation.id).messages) == 25
+
+
+# --- audit of issue 9: loading survives damaged rows, search takes any text, files are private ---------
+
+
+def set_parent(store: Store, message_id: str, parent_id: str | None) -> None:
+    """Rewrite one stored row's parent, in its column and in its JSON, as a damaged file would hold it."""
+    with sqlite3.connect(store.path) as db:
+        (data,) = db.execute("SELECT data FROM messages WHERE id = ?", (message_id,)).fetchone()
+        changed = json.loads(data) | {"parent_id": parent_id}
+        db.execute(
+            "UPDATE messages SET parent_id = ?, data = ? WHERE id = ?", (parent_id, json.dumps(changed), message_id)
+        )
+
+
+def long_chat() -> Conversation:
+    conversation = chat("first question", "first answer")
+    conversation.add_user("second question")
+    TurnRecorder(conversation, "gpt-4o-mini", "standard", BOOK).apply(TextDelta("second answer"))
+    return conversation
+
+
+@pytest.mark.parametrize(
+    "loop",
+    [lambda ids: [(ids[0], ids[3])], lambda ids: [(ids[2], ids[2])], lambda ids: [(ids[1], ids[2]), (ids[0], "gone")]],
+    ids=["whole-path-loop", "own-parent", "loop-and-dangling-parent"],
+)
+def test_audit_a_stored_parent_loop_loads_and_shows_what_it_can(store, loop):
+    conversation = long_chat()
+    store.save(conversation)
+    ids = list(conversation.nodes)
+    for message_id, parent_id in loop(ids):
+        set_parent(store, message_id, parent_id)
+    loaded = store.load(conversation.id)
+    assert {m.id for m in loaded.messages} <= set(ids) and loaded.messages
+    loaded.select(ids[0])
+    assert len(loaded.messages) <= len(ids)
+    assert "first" in to_markdown([loaded], "en") or "second" in to_markdown([loaded], "en")
+    (again,) = from_json(to_json([loaded]).encode())  # what it now holds is a tree: it exports and imports
+    assert len(again.nodes) == len(loaded.nodes)
+
+
+def test_audit_the_active_path_and_select_stop_at_a_loop_in_memory():
+    conversation = long_chat()
+    first, _, third, fourth = conversation.nodes.values()
+    first.parent_id = fourth.id
+    assert [m.id for m in conversation.messages] == [first.id, *[m.id for m in list(conversation.nodes.values())[1:]]]
+    conversation.select(third.id)  # down through fourth, first, second and back to third: it stops there
+    assert conversation.leaf_id == third.id
+    conversation.leaf_id, third.parent_id = fourth.id, "missing"
+    assert [m.id for m in conversation.messages] == [third.id, fourth.id]
+
+
+def test_audit_damaged_stored_rows_are_left_out_and_export_all_still_works(store):
+    healthy, damaged = long_chat(), long_chat()
+    store.save(healthy)
+    store.save(damaged)
+    bad = {"tool_calls": "abc", "usage": {"prompt_tokens": "lots"}}
+    with sqlite3.connect(store.path) as db:
+        first, second, third, _ = damaged.nodes
+        for message_id, change in ((second, {"tool_calls": "abc"}), (third, {"usage": bad["usage"]})):
+            (data,) = db.execute("SELECT data FROM messages WHERE id = ?", (message_id,)).fetchone()
+            db.execute("UPDATE messages SET data = ? WHERE id = ?", (json.dumps(json.loads(data) | change), message_id))
+        db.execute("UPDATE messages SET data = '{not json' WHERE id = ?", (first,))
+        db.execute(
+            "UPDATE conversations SET settings = '{\"temperature\": \"hot\"}', summary = '[' WHERE id = ?",
+            (damaged.id,),
+        )
+    loaded = store.load(damaged.id)
+    assert len(loaded.nodes) == 1 and loaded.settings == {} and loaded.summary is None
+    everything = [store.load(s.id) for s in store.recent()]
+    assert "first question" in to_markdown(everything, "en")
+    assert len(from_json(to_json(everything).encode())) == 2
+
+
+def test_audit_a_chat_stored_with_a_loop_opens_from_its_chat_link(app_env, tmp_path):
+    store = Store(tmp_path / "data" / "chats.db")
+    conversation = long_chat()
+    store.save(conversation)
+    ids = list(conversation.nodes)
+    set_parent(store, ids[0], ids[3])
+    at = start(conversation.id)
+    assert not at.exception, at.exception
+    assert "second answer" in page_text(at)
+
+
+def test_audit_add_stores_every_chat_or_none(store):
+    existing, fresh = chat("kept", "as is"), chat("new", "chat")
+    store.save(existing)
+    clash = Conversation(existing.id, "clash")
+    clash.add_user("would overwrite")
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add([fresh, clash])
+    assert [s.id for s in store.recent()] == [existing.id]
+    assert store.load(existing.id).to_dict() == existing.to_dict()
+    store.add([fresh])
+    assert store.load(fresh.id).to_dict() == fresh.to_dict()
+
+
+def test_audit_save_never_takes_over_a_message_of_another_chat(store):
+    victim = chat("victim question", "victim answer")
+    store.save(victim)
+    intruder = Conversation()
+    intruder.append(Message("user", "intruder", id=victim.messages[0].id))
+    store.save(intruder)
+    assert store.load(victim.id).messages[0].content == "victim question"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "a\x00b",
+        "\x00",
+        "streaming\x00",
+        " ".join(f"w{i}" for i in range(1200)),
+        "streaming " * 2000,
+        "x" * 100_000,
+        '"unbalanced NEAR( * ^ OR AND NOT',
+        "stream\ud800ing",
+        "\u200b\u2028\x7f\x1b[31m",
+    ],
+    ids=[
+        "nul",
+        "only-nul",
+        "nul-after-word",
+        "1200-words",
+        "2000-repeats",
+        "100k-chars",
+        "fts-syntax",
+        "surrogate",
+        "controls",
+    ],
+)
+def test_audit_search_takes_any_text_without_raising(store, query):
+    conversation = chat("How does streaming work?", "Tokens arrive as events.")
+    store.save(conversation)
+    found = store.search(query)
+    assert isinstance(found, list)
+    if query.startswith("streaming"):
+        assert [s.id for s in found] == [conversation.id]
+
+
+def test_audit_search_words_are_cleaned_and_capped():
+    assert search_words("a\x00b\tc\x7f d") == ["a", "b", "c", "d"]
+    assert len(search_words(" ".join(f"w{i}" for i in range(1200)))) == SEARCH_MAX_WORDS
+    assert sum(map(len, search_words("x" * 100_000))) == SEARCH_MAX_CHARS
+    assert search_words("same same Same") == ["same", "Same"]
+
+
+def test_audit_search_returns_no_results_when_sqlite_fails(store):
+    store.save(chat("How does streaming work?", "Tokens."))
+    with sqlite3.connect(store.path) as db:
+        db.execute("DROP TABLE messages_fts")
+    assert store.search("streaming") == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(query=st.text(max_size=300))
+def test_audit_search_never_raises_for_any_user_string(tmp_path_factory, query):
+    store = searchable_store(tmp_path_factory)
+    assert isinstance(store.search(query), list)
+
+
+_SEARCHABLE: dict[str, Store] = {}
+
+
+def searchable_store(tmp_path_factory) -> Store:
+    if "store" not in _SEARCHABLE:
+        _SEARCHABLE["store"] = Store(tmp_path_factory.mktemp("search") / "chats.db")
+        _SEARCHABLE["store"].save(chat("北京天气怎么样？ streaming", "今天北京晴。 100% sure"))
+    return _SEARCHABLE["store"]
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_audit_a_new_data_folder_is_0700_and_the_database_with_its_wal_files_0600(tmp_path):
+    old_umask = os.umask(0)  # the modes must not depend on a lenient umask
+    try:
+        store = Store(tmp_path / "new" / "deeper" / "chats.db")
+        with sqlite3.connect(store.path) as reader:  # keeps -wal and -shm in place while the store writes
+            reader.execute("SELECT COUNT(*) FROM conversations").fetchone()
+            store.save(chat("private", "yes"))
+            companions = [store.path.with_name(store.path.name + suffix) for suffix in ("-wal", "-shm")]
+            assert all(path.exists() for path in companions)
+            assert [mode(path) for path in companions] == [0o600, 0o600]
+    finally:
+        os.umask(old_umask)
+    assert mode(tmp_path / "new") == mode(tmp_path / "new" / "deeper") == 0o700
+    assert mode(store.path) == 0o600
+
+
+def test_audit_an_existing_database_with_loose_modes_is_tightened_on_open(tmp_path):
+    path = tmp_path / "chats.db"
+    Store(path).save(chat("q", "a"))
+    for suffix in ("", "-wal"):
+        companion = tmp_path / f"chats.db{suffix}"
+        companion.touch()
+        companion.chmod(0o644)
+    Store(path)
+    assert mode(path) == 0o600
+    assert not (tmp_path / "chats.db-wal").exists() or mode(tmp_path / "chats.db-wal") == 0o600
+
+
+@settings(max_examples=30, deadline=None)
+@given(parents=st.lists(st.integers(-1, 5), min_size=6, max_size=6), leaf=st.integers(0, 5))
+def test_audit_any_stored_parent_links_load_without_hanging_or_raising(tmp_path_factory, parents, leaf):
+    store = searchable_store(tmp_path_factory)
+    conversation = Conversation()
+    for index in range(6):
+        conversation.add_user(f"message {index}")
+    ids = list(conversation.nodes)
+    for message, parent in zip(conversation.nodes.values(), parents, strict=True):
+        message.parent_id = ids[parent] if parent >= 0 else None
+    conversation.leaf_id = ids[leaf]
+    store.save(conversation)
+    loaded = store.load(conversation.id)
+    assert 1 <= len(loaded.messages) <= 6 and len(loaded.nodes) == 6
+    loaded.select(ids[0])
+    assert to_markdown([loaded], "zh") and from_json(to_json([loaded]).encode())

@@ -35,6 +35,9 @@ def free_port() -> int:
 
 
 class RunningApp:
+    """The app as scripts/run-app.sh starts it: from the repo folder, so .streamlit/config.toml applies
+    (listening address included)."""
+
     def __init__(self, env: dict[str, str], tmp: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -47,8 +50,6 @@ class RunningApp:
             str(ROOT / "app.py"),
             "--server.headless",
             "true",
-            "--server.address",
-            "127.0.0.1",
             "--server.port",
             str(self.port),
             "--browser.gatherUsageStats",

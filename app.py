@@ -7,40 +7,29 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import replace
-from typing import Any
+from collections.abc import Sequence
+from contextlib import closing
 
 import streamlit as st
 
+import app_logging
 import model_catalog
-from budget import OVER, BudgetCheck
+from budget import BudgetCheck
 from config import ConfigError, Secret, Settings, display_url, load_settings, redact
-from conversation_manager import (
-    Conversation,
-    Message,
-    RequestSpec,
-    TurnRecorder,
-    build_request,
-    shrinker,
-    transcript,
-    turns_to_summarize,
-)
+from conversation_manager import Conversation, Message, build_request
 from events import ReasoningDelta, TextDelta
-from function_tools import ToolExecutor
 from i18n import pick_language, t
-from llm_client import ChatParams, ReplyLimits, SummaryFailed, Target, TurnRunner, summarize, targets_for
+from llm_client import SummaryFailed
 from local_backend import LocalBackendUnavailable, LocalModelServer, LocalModelSpec, local_spec
-from prompt_templates import TemplateFileError, all_templates, summary_messages
+from prompt_templates import TemplateFileError, all_templates
 from rate_limiter import RateLimiter
-from retry_policy import RetryPolicy
 from store import Store
-from token_tracker import PriceBook
-from ui_chat import amount, budget_checks, literal_markdown, notice_text, render_history, render_reply, render_usage
-from ui_session import price_book, release_held, save_chat, show_conversation, state, unsaved
+from turn import Action, Go, Hold, Turn, carry_out, decide, prepare, request_spec, spending
+from ui_chat import amount, literal_markdown, notice_text, render_history, render_reply, render_usage
+from ui_session import cancel_held, price_book, release_held, save_chat, session, show_conversation, started, unsaved
 from ui_sidebar import Choices, sidebar, state_registry
 
 FLUSH_INTERVAL = 0.05  # seconds; one visible update per 50 ms keeps long streams from flooding the browser
-SAVE_INTERVAL = 1.0  # seconds; a crash mid-reply loses at most this much
 MAX_INPUT_CHARS = 32_000
 
 
@@ -85,8 +74,8 @@ def connect_local(settings: Settings, lang: str) -> Settings | None:
         st.error(t("local_unavailable", lang, detail=str(error)))
         st.button(t("local_try_again", lang), key="local_try_again", on_click=server.reset)
         return None
-    state().local_models.add(spec.alias)
-    state().local_server = server
+    session().local_models.add(spec.alias)
+    session().local_server = server
     st.caption(t("local_badge", lang, model=spec.alias))
     return settings.with_overrides(base_url=server.base_url, model=spec.alias, api_key=Secret(server.api_key))
 
@@ -94,156 +83,90 @@ def connect_local(settings: Settings, lang: str) -> Settings | None:
 # --- a turn ----------------------------------------------------------------------------------------
 
 
-def summarize_older(
-    conversation: Conversation, older: list[Message], target: Target, book: PriceBook, lang: str
-) -> None:
-    """One extra call folds older turns into the conversation's summary; its cost is booked to the chat."""
-    previous = conversation.summary.text if conversation.summary else None
+def start_turn(settings: Settings, store: Store, choices: Choices, text: str | None) -> Turn:
+    """Prepares the turn with this session's tools, prices, rate limit and saving (``unsaved()`` taken now:
+    after Stop, Streamlit raises again at any session-state access, and the final save must still happen)."""
+    waiting, conversation, server = unsaved(), session().conversation, session().local_server
+
+    def save(messages: Sequence[Message]) -> bool:
+        return save_chat(store, conversation, messages, waiting)
+
+    return prepare(
+        conversation,
+        settings,
+        choices.turn,
+        text,
+        registry=state_registry(settings),
+        book=price_book(settings),
+        save=save,
+        limiter=rate_limiter(settings.base_url or "", settings.rate_limit_rpm, settings.rate_limit_tpm),
+        explain=server.explain if settings.is_local and server is not None else None,
+    )
+
+
+def summarize_older(turn: Turn, lang: str) -> None:
     with st.status(t("summarizing", lang)) as status:
         try:
-            text, reported = summarize(target, summary_messages(lang, previous, transcript(older)))
+            count = turn.summarize()
         except SummaryFailed as error:
             status.update(label=t("summary_failed", lang, detail=str(error)), state="error")
-            return
-        cost = book.cost(reported.model, reported.usage)
-        conversation.apply_summary(text, [m.id for m in older], reported.model, reported.usage, cost)
-        status.update(label=t("summary_done", lang, count=len(older)), state="complete")
+        else:
+            status.update(label=t("summary_done", lang, count=count), state="complete")
 
 
-def request_spec(settings: Settings, choices: Choices, schemas: list[dict[str, Any]]) -> RequestSpec:
-    """What shapes the next request. Its output room is max_tokens as the model can take it (the request asks
-    for exactly that), so the history's budget leaves that room and no more."""
-    room = model_catalog.lookup(settings.model).output_room(settings.max_tokens)
-    return RequestSpec(choices.template, choices.lang, schemas, settings.model, room, choices.custom_system)
-
-
-def chat_settings(settings: Settings, choices: Choices) -> dict[str, Any]:
-    """What a chat keeps of the controls, to restore them when it is opened again (never a key or a URL)."""
-    return {
-        "provider": settings.provider,
-        "model": settings.model,
-        "template": choices.template,
-        "tools": choices.tools,
-        "temperature": settings.temperature,
-        "max_tokens": settings.max_tokens,
-        "system_prompt": choices.custom_system,
-    }
-
-
-def run_turn(settings: Settings, store: Store, choices: Choices, text: str | None) -> None:
-    """Send ``text`` (None: answer again from the current leaf) and stream the reply into the conversation."""
-    lang, template, tools = choices.lang, choices.template, choices.tools
-    conversation: Conversation = state().conversation
-    conversation.settings = chat_settings(settings, choices)
-    saving = True  # after a failed save, the rest waits for the final one (each try may wait on a lock)
-    waiting = unsaved()
-    if text is not None:
-        conversation.add_user(text, template=template)
-        saving = save_chat(store, conversation, conversation.messages[-1:], waiting)
-        st.query_params["chat"] = conversation.id
+def run_turn(turn: Turn, lang: str) -> None:
+    """Draws the turn as it runs: the user's message, any summary step, then the reply as its events come."""
+    if turn.asked is not None:
+        st.query_params["chat"] = turn.conversation.id
         with st.chat_message("user"):
-            st.markdown(literal_markdown(text))
-    executor = ToolExecutor(state_registry(settings), timeout=settings.tool_timeout, enabled=tools)
-    schemas = executor.schemas()
-    book = price_book(settings)
-    targets = targets_for(settings)
-    if settings.is_local:  # a crash of the local server is explained with its log
-        targets[0] = replace(targets[0], explain=state().local_server.explain)
-    spec = request_spec(settings, choices, schemas)
-    request = build_request(conversation, spec)
-    older = turns_to_summarize(conversation, request, settings.model, settings.summarize_at)
-    if older:
-        summarize_older(conversation, older, targets[0], book, lang)
-        saving = saving and save_chat(store, conversation, [], waiting)
-        request = build_request(conversation, spec)
-    shrink = shrinker(conversation, spec, request)
-    recorder = TurnRecorder(conversation, settings.model, template, book)
-    limiter = rate_limiter(settings.base_url or "", settings.rate_limit_rpm, settings.rate_limit_tpm)
-    limits = ReplyLimits(settings.max_reply_chars, settings.max_reply_seconds)
-    runner = TurnRunner(targets, RetryPolicy(max_retries=settings.max_retries), limiter, limits=limits)
-    params = ChatParams(settings.model, settings.temperature, spec.max_tokens)
-    events = runner.run(request.messages, params, executor, settings.max_tool_rounds, shrink)
-    base_url = settings.endpoint
-    start = len(conversation.messages) - 1
-    try:
-        with st.chat_message("assistant"):
-            if request.dropped_messages:
-                st.info(t("trimmed", lang, count=request.dropped_messages))
-            slot = st.empty()
-            last_flush = last_save = 0.0
-            notice: str | None = None
+            st.markdown(literal_markdown(turn.asked))
+    if turn.older:
+        summarize_older(turn, lang)
+    base_url = turn.settings.endpoint
+    with st.chat_message("assistant"):
+        if turn.request.dropped_messages:
+            st.info(t("trimmed", lang, count=turn.request.dropped_messages))
+        slot = st.empty()
+        last_flush = 0.0
+        # Closed on a normal end and on Stop alike (Streamlit stops the script inside the loop): the turn
+        # then settles and saves the reply.
+        with closing(turn.run()) as events:
             for event in events:
-                recorder.apply(event)
-                turn = conversation.messages[start:]
-                notice = notice_text(event, lang) or (None if isinstance(event, TextDelta) else notice)
                 now = time.monotonic()
                 if not isinstance(event, TextDelta | ReasoningDelta) or now - last_flush >= FLUSH_INTERVAL:
                     with slot.container():
-                        render_reply(turn, lang, base_url, notice)
+                        render_reply(turn.reply, lang, base_url, notice_text(turn.notice, lang))
                     last_flush = now
-                if saving and now - last_save >= SAVE_INTERVAL:
-                    saving = save_chat(store, conversation, turn, waiting)
-                    last_save = now
-    finally:
-        # Runs on a normal end and on Stop alike (Streamlit stops the script inside the loop).
-        events.close()
-        conversation.settle_unfinished(book)
-        save_chat(store, conversation, conversation.messages[start:], waiting)
     st.rerun()
 
 
-def hold_for_budget(action: tuple[str, str | None], check: BudgetCheck, lang: str) -> None:
-    """Over budget: keep what was asked for and ask; "send anyway" carries it out on the next run."""
-    state().held = action
+def show_held(action: Action, check: BudgetCheck, lang: str) -> None:
+    """Over budget: show what was asked and ask; "send anyway" carries it out on the next run."""
     label = t(f"budget_{check.scope}", lang)
     limit = amount(check.limit, check.currency)
     st.warning(t("budget_over", lang, label=label, spent=amount(check.spent, check.currency), limit=limit))
-    kind, value = action
-    st.code(value if kind == "prompt" else t(kind, lang), language=None)
+    st.code(action.value if action.kind == "prompt" else t(action.kind, lang), language=None)
     send, cancel, _ = st.columns([2, 1, 3])
     send.button(t("send_anyway", lang), key="send_anyway", on_click=release_held)
-    cancel.button(t("cancel", lang), key="cancel_held", on_click=lambda: state().pop("held", None))
-
-
-def text_to_send(conversation: Conversation, action: tuple[str, str | None], lang: str) -> tuple[str | None, bool]:
-    """Carries out an action: (text to send, None to answer again; whether there is anything to send)."""
-    s = state()
-    kind, value = action
-    if kind == "prompt":
-        return value, True
-    if kind == "regenerate":
-        conversation.rewind_to(value)
-        return None, True
-    if kind == "edit" and value in conversation.nodes:
-        text = s.get(f"edit_text_{value}", "").strip()
-        s.editing = None
-        if not text:
-            return None, False
-        conversation.rewind_to(conversation.nodes[value].parent_id)
-        return text, True
-    if kind == "continue":
-        return t("continue_prompt", lang), True
-    return None, False
+    cancel.button(t("cancel", lang), key="cancel_held", on_click=cancel_held)
 
 
 def current_conversation(store: Store) -> Conversation:
-    s = state()
-    if "conversation" not in s:
+    """The first run of a tab opens the chat its address names (?chat=ID), or a new one."""
+    if not started():
         chat_id = st.query_params.get("chat")
         loaded = store.load(chat_id) if chat_id else None
+        session()
         if loaded is not None:
             show_conversation(loaded)
-        else:
-            s.conversation = Conversation()
-        s.local_models = set()
-    return s.conversation
+    return session().conversation
 
 
 def main() -> None:
     st.set_page_config(page_title="AI Chat", page_icon="💬")
-    s = state()
     try:
         settings = load_settings()
+        app_logging.configure(settings.log_level, settings.api_key, *(f.api_key for f in settings.fallbacks))
         model_catalog.table(settings.models_file)
         all_templates(settings.templates_file)
         store = open_store(str(settings.data_dir / "chats.db"))
@@ -251,6 +174,7 @@ def main() -> None:
         st.error(t("config_error", pick_language("auto", st.context.locale), detail=redact(str(error))))
         st.stop()
     conversation = current_conversation(store)
+    s = session()
     if conversation.settle_unfinished(price_book(settings)):
         save_chat(store, conversation)
     lang_default = pick_language(settings.ui_language, st.context.locale)
@@ -260,8 +184,9 @@ def main() -> None:
     effective = connect_local(chosen, lang) if chosen.is_local else chosen
     if effective is not None:
         st.caption(f"`{effective.model}` · {display_url(effective.endpoint)}")
-    if s.get("storage_error"):
-        st.warning(t("storage_error", lang, detail=s.pop("storage_error")))
+    if s.storage_error:
+        st.warning(t("storage_error", lang, detail=s.storage_error))
+        s.storage_error = None
     render_history(conversation, store, lang, (effective or chosen).endpoint)
     blocked = effective is None or effective.needs_setup
     if effective is not None and effective.needs_setup:
@@ -274,27 +199,24 @@ def main() -> None:
         key="chat_input",
     )
     shown = effective or chosen
-    schemas = state_registry(settings).schemas(choices.tools)
-    plan = build_request(conversation, request_spec(shown, choices, schemas))
+    schemas = state_registry(settings).schemas(list(choices.turn.tools))
+    plan = build_request(conversation, request_spec(shown, choices.turn, schemas))
+    spent = spending(conversation.totals(), store.today_totals(), shown)
     with choices.panel:
-        render_usage(conversation, store, lang, shown, plan)
+        render_usage(conversation, store, lang, shown, plan, spent)
     if blocked or effective is None:
         return
-    action = ("prompt", prompt) if prompt and prompt.strip() else s.pop("pending", None)
-    held = s.get("held")
-    if action is None and held is None:
-        return
-    over = [c for c in budget_checks(conversation.totals(), store.today_totals(), effective) if c.level == OVER]
-    if action is None:  # nothing new asked: keep showing what waits for confirmation, never send it unasked
-        if over and held:
-            hold_for_budget(held, over[0], lang)
-        return
-    if over and not s.pop("budget_confirmed", False):
-        hold_for_budget(action, over[0], lang)
-        return
-    text, go = text_to_send(conversation, action, lang)
-    if go:
-        run_turn(effective, store, choices, text)
+    decision, s.send = decide(prompt, s.send, spent.over)
+    if isinstance(decision, Hold):
+        show_held(decision.action, decision.check, lang)
+    elif isinstance(decision, Go):
+        action = decision.action
+        if action.kind == "edit":
+            s.editing = None
+        edited = st.session_state.get(f"edit_text_{action.value}", "") if action.kind == "edit" else ""
+        ask = carry_out(conversation, action, edited, lang)
+        if ask is not None:
+            run_turn(start_turn(effective, store, choices, ask.text), lang)
 
 
 main()

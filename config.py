@@ -9,45 +9,234 @@ from __future__ import annotations
 import json
 import os
 import re
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
 APP_DIR = Path(__file__).resolve().parent
 
-DEFAULTS: dict[str, str] = {
-    "OPENAI_MODEL": "gpt-4o-mini",
-    "TEMPERATURE": "0.7",
-    "MAX_TOKENS": "2048",
-    "MAX_TOOL_ROUNDS": "5",
-    "MAX_REPLY_CHARS": "200000",
-    "MAX_REPLY_SECONDS": "600",
-    "REQUEST_TIMEOUT": "60",
-    "CONNECT_TIMEOUT": "10",
-    "RATE_LIMIT_RPM": "0",
-    "RATE_LIMIT_TPM": "0",
-    "FALLBACK_MODELS": "",
-    "BUDGET_CURRENCY": "USD",
-    "BUDGET_PER_CHAT": "0",
-    "BUDGET_PER_DAY": "0",
-    "SUMMARIZE_AT": "0",
-    "MAX_RETRIES": "2",
-    "TOOL_TIMEOUT": "15",
-    "USD_CNY_RATE": "7.1",
-    "UI_LANGUAGE": "auto",
-    "DATA_DIR": str(APP_DIR / "data"),
-    "MODELS_FILE": str(APP_DIR / "models.json"),
-    "TEMPLATES_FILE": str(APP_DIR / "templates.json"),
-    "LOCAL_CHAT_FORMAT": "chatml-function-calling",
-    "LOCAL_THREADS": "1",
-    "LOCAL_CONTEXT": "2048",
-    "WEATHER_API_URL": "https://api.open-meteo.com/v1/forecast",
-    "GEOCODING_API_URL": "https://geocoding-api.open-meteo.com/v1/search",
+Kind = Literal["text", "integer", "number", "choice", "url", "path", "key", "models"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting, declared once: validation, `.env.example`, the README table and the tests' clean
+    environment are all made from (or checked against) ``SETTINGS``."""
+
+    name: str  # the variable in the environment or `.env`
+    attribute: str  # its field in Settings
+    kind: Kind
+    default: str | None  # None: unset unless given
+    help: str
+    group: str
+    low: float | None = None  # bounds of an integer or number, inclusive
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+
+
+# The groups of `.env.example`, in order, each with a line or two said above its settings.
+GROUPS: dict[str, str] = {
+    "Provider": "Which service answers. With neither OPENAI_API_KEY nor OPENAI_BASE_URL the embedded local model does.",
+    "Generation": "What one reply may do (the sidebar changes temperature and max tokens per chat).",
+    "Connection": "Timeouts in seconds; retries and a client-side rate limit per provider (0 = off).",
+    "Spending": "Spending limits (0 = off): a warning at 80 %, and at 100 % the app asks before sending.",
+    "Tools": "The built-in tools.",
+    "App": "Storage, tables that extend the built-in ones, language and logging.",
+    "Local model": "The embedded llama.cpp model (used when neither OPENAI_API_KEY nor OPENAI_BASE_URL is set).",
 }
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "OPENAI_API_KEY", "api_key", "key", None, "your provider's key (never shown, logged or exported)", "Provider"
+    ),
+    Setting(
+        "OPENAI_BASE_URL",
+        "base_url",
+        "url",
+        None,
+        "an OpenAI-compatible endpoint ending in /v1 (empty: OpenAI)",
+        "Provider",
+    ),
+    Setting("OPENAI_MODEL", "model", "text", "gpt-4o-mini", "the model to chat with", "Provider"),
+    Setting(
+        "FALLBACK_MODELS",
+        "fallbacks",
+        "models",
+        "",
+        "models that answer, in order, when the primary keeps failing: comma-separated model, model@base_url "
+        "or model@base_url#NAME_OF_THE_VARIABLE_HOLDING_ITS_KEY, e.g. "
+        "gpt-4o, deepseek-chat@https://api.deepseek.com/v1#DEEPSEEK_API_KEY",
+        "Provider",
+    ),
+    Setting("TEMPERATURE", "temperature", "number", "0.7", "sampling temperature", "Generation", 0, 2),
+    Setting("MAX_TOKENS", "max_tokens", "integer", "2048", "most tokens one reply may use", "Generation", 1, 1_000_000),
+    Setting("MAX_TOOL_ROUNDS", "max_tool_rounds", "integer", "5", "tool-calling rounds per reply", "Generation", 1, 20),
+    Setting(
+        "MAX_REPLY_CHARS",
+        "max_reply_chars",
+        "integer",
+        "200000",
+        "characters of text and reasoning one reply may stream; beyond it the reply stops, what arrived is kept",
+        "Generation",
+        1,
+        100_000_000,
+    ),
+    Setting(
+        "MAX_REPLY_SECONDS",
+        "max_reply_seconds",
+        "number",
+        "600",
+        "seconds one reply may take from its first request; beyond it the reply stops, what arrived is kept",
+        "Generation",
+        1,
+        86_400,
+    ),
+    Setting(
+        "SUMMARIZE_AT",
+        "summarize_at",
+        "integer",
+        "0",
+        "summarise older turns (one extra call, its cost booked) when a request fills more than this % of the "
+        "context window; 0 = off (older turns are left out instead)",
+        "Generation",
+        0,
+        100,
+    ),
+    Setting(
+        "REQUEST_TIMEOUT",
+        "request_timeout",
+        "number",
+        "60",
+        "seconds to wait for a reply; also how long a stream may go silent before it is cut as stalled",
+        "Connection",
+        1,
+        3600,
+    ),
+    Setting("CONNECT_TIMEOUT", "connect_timeout", "number", "10", "seconds to connect", "Connection", 0.5, 600),
+    Setting(
+        "MAX_RETRIES",
+        "max_retries",
+        "integer",
+        "2",
+        "retries of connection errors, timeouts, 408/409/429/5xx (never 400/401/403/404 or insufficient_quota), "
+        "with exponential backoff and jitter, honouring Retry-After",
+        "Connection",
+        0,
+        10,
+    ),
+    Setting(
+        "RATE_LIMIT_RPM",
+        "rate_limit_rpm",
+        "integer",
+        "0",
+        "requests per minute per provider, shared by all browser tabs (0 = off)",
+        "Connection",
+        0,
+        1_000_000,
+    ),
+    Setting(
+        "RATE_LIMIT_TPM",
+        "rate_limit_tpm",
+        "integer",
+        "0",
+        "tokens per minute per provider, shared by all browser tabs (0 = off)",
+        "Connection",
+        0,
+        1_000_000_000,
+    ),
+    Setting(
+        "BUDGET_CURRENCY",
+        "budget_currency",
+        "choice",
+        "USD",
+        "currency of the limits",
+        "Spending",
+        choices=("USD", "CNY"),
+    ),
+    Setting("BUDGET_PER_CHAT", "budget_per_chat", "number", "0", "limit per chat (0 = off)", "Spending", 0, 1e9),
+    Setting(
+        "BUDGET_PER_DAY", "budget_per_day", "number", "0", "limit per day, all chats (0 = off)", "Spending", 0, 1e9
+    ),
+    Setting(
+        "USD_CNY_RATE",
+        "usd_cny_rate",
+        "number",
+        "7.1",
+        "CNY per USD, shown beside every CNY figure",
+        "Spending",
+        0.01,
+        1000,
+    ),
+    Setting("TOOL_TIMEOUT", "tool_timeout", "number", "15", "seconds a tool may run", "Tools", 0.1, 600),
+    Setting(
+        "WEATHER_API_URL",
+        "weather_api_url",
+        "url",
+        "https://api.open-meteo.com/v1/forecast",
+        "the weather tool's forecast service",
+        "Tools",
+    ),
+    Setting(
+        "GEOCODING_API_URL",
+        "geocoding_api_url",
+        "url",
+        "https://geocoding-api.open-meteo.com/v1/search",
+        "the weather tool's place-name lookup",
+        "Tools",
+    ),
+    Setting("DATA_DIR", "data_dir", "path", str(APP_DIR / "data"), "where the SQLite file of chats lives", "App"),
+    Setting(
+        "MODELS_FILE", "models_file", "path", str(APP_DIR / "models.json"), "JSON that adds or reprices models", "App"
+    ),
+    Setting(
+        "TEMPLATES_FILE",
+        "templates_file",
+        "path",
+        str(APP_DIR / "templates.json"),
+        "JSON that adds prompt templates",
+        "App",
+    ),
+    Setting(
+        "UI_LANGUAGE", "ui_language", "choice", "auto", "auto follows the browser", "App", choices=("auto", "zh", "en")
+    ),
+    Setting(
+        "LOG_LEVEL",
+        "log_level",
+        "choice",
+        "WARNING",
+        "what the app logs to stderr: WARNING retries, fallbacks, failing tools and storage errors; INFO adds "
+        "each request and tool run; keys never",
+        "App",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+    ),
+    Setting(
+        "LOCAL_MODEL_PATH",
+        "local_model_path",
+        "text",
+        None,
+        "a GGUF file to run instead of the bundled demo model",
+        "Local model",
+    ),
+    Setting(
+        "LOCAL_CHAT_FORMAT",
+        "local_chat_format",
+        "text",
+        "chatml-function-calling",
+        "llama-cpp-python's chat format for it",
+        "Local model",
+    ),
+    Setting("LOCAL_THREADS", "local_threads", "integer", "1", "CPU threads it may use", "Local model", 1, 64),
+    Setting(
+        "LOCAL_CONTEXT", "local_context", "integer", "2048", "its context window in tokens", "Local model", 512, 131_072
+    ),
+)
+
+DEFAULTS: dict[str, str] = {setting.name: setting.default for setting in SETTINGS if setting.default is not None}
 
 
 @dataclass(frozen=True)
@@ -190,6 +379,7 @@ class Settings:
     local_chat_format: str
     local_threads: int
     local_context: int
+    log_level: str
     provider: str = LOCAL
 
     @property
@@ -224,17 +414,54 @@ class Settings:
         return replace(self, **changes)
 
 
-def _number(values: Mapping[str, str], name: str, kind: type, low: float, high: float, errors: list[str]):
-    raw = values[name]
+def _plain(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _number(setting: Setting, raw: str, errors: list[str]) -> float:
+    kind = int if setting.kind == "integer" else float
+    low, high = setting.low, setting.high
     try:
         value = kind(raw)
     except ValueError:
-        errors.append(f"{name}={raw!r} is not a {kind.__name__}")
-        return kind(DEFAULTS[name])
-    if not low <= value <= high:
-        errors.append(f"{name}={raw!r} must be between {low} and {high}")
-        return kind(DEFAULTS[name])
+        errors.append(f"{setting.name}={raw!r} is not a{'n' if kind is int else ''} {kind.__name__}")
+        return kind(setting.default or 0)
+    if (low is not None and value < low) or (high is not None and value > high):
+        errors.append(f"{setting.name}={raw!r} must be between {_plain(low or 0)} and {_plain(high or 0)}")
+        return kind(setting.default or 0)
     return value
+
+
+def _choice(setting: Setting, raw: str, errors: list[str]) -> str:
+    """The choice ``raw`` names, in any case (usd, Info)."""
+    for choice in setting.choices:
+        if choice.lower() == raw.lower():
+            return choice
+    *most, last = setting.choices
+    errors.append(f"{setting.name}={raw!r} must be {', '.join(most)} or {last}")
+    return setting.default or ""
+
+
+def _read(setting: Setting, values: Mapping[str, str], errors: list[str]) -> Any:
+    """A setting's value as its kind reads it; a problem is added to ``errors``, naming the setting."""
+    raw = values.get(setting.name) or ""
+    match setting.kind:
+        case "integer" | "number":
+            return _number(setting, raw, errors)
+        case "choice":
+            return _choice(setting, raw, errors)
+        case "url":
+            if raw and not re.match(r"^https?://", raw):
+                errors.append(f"{setting.name}={raw!r} must start with http:// or https://")
+            return raw.rstrip("/") or None
+        case "path":
+            return Path(raw).expanduser()
+        case "key":
+            return Secret(raw) if raw else None
+        case "models":
+            return parse_fallbacks(raw, values, errors)
+        case "text":
+            return raw or None
 
 
 def setting_values(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> dict[str, str]:
@@ -254,60 +481,20 @@ def table_file(name: str, values: Mapping[str, str] | None = None) -> Path:
 
 
 def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
-    """Settings from defaults, `.env` and the environment (see ``setting_values``), validated."""
+    """Settings from defaults, `.env` and the environment (see ``setting_values``), each read and checked
+    as ``SETTINGS`` declares it; every problem is named in one ConfigError."""
     merged = setting_values(environ, env_file)
     errors: list[str] = []
-    base_url = merged.get("OPENAI_BASE_URL")
-    if base_url and not re.match(r"^https?://", base_url):
-        errors.append(f"OPENAI_BASE_URL={base_url!r} must start with http:// or https://")
-    currency = merged["BUDGET_CURRENCY"].upper()
-    if currency not in {"USD", "CNY"}:
-        errors.append(f"BUDGET_CURRENCY={currency!r} must be USD or CNY")
-    language = merged["UI_LANGUAGE"]
-    if language not in {"auto", "zh", "en"}:
-        errors.append(f"UI_LANGUAGE={language!r} must be auto, zh or en")
-    api_key = Secret(merged["OPENAI_API_KEY"]) if merged.get("OPENAI_API_KEY") else None
-    base_url = base_url.rstrip("/") if base_url else None
-    settings = Settings(
-        api_key=api_key,
-        base_url=base_url,
-        model=merged["OPENAI_MODEL"],
-        temperature=_number(merged, "TEMPERATURE", float, 0.0, 2.0, errors),
-        max_tokens=_number(merged, "MAX_TOKENS", int, 1, 1_000_000, errors),
-        max_tool_rounds=_number(merged, "MAX_TOOL_ROUNDS", int, 1, 20, errors),
-        max_reply_chars=_number(merged, "MAX_REPLY_CHARS", int, 1, 100_000_000, errors),
-        max_reply_seconds=_number(merged, "MAX_REPLY_SECONDS", float, 1.0, 86_400.0, errors),
-        request_timeout=_number(merged, "REQUEST_TIMEOUT", float, 1.0, 3600.0, errors),
-        connect_timeout=_number(merged, "CONNECT_TIMEOUT", float, 0.5, 600.0, errors),
-        rate_limit_rpm=_number(merged, "RATE_LIMIT_RPM", int, 0, 1_000_000, errors),
-        rate_limit_tpm=_number(merged, "RATE_LIMIT_TPM", int, 0, 1_000_000_000, errors),
-        fallbacks=parse_fallbacks(merged["FALLBACK_MODELS"], merged, errors),
-        budget_currency=currency,
-        budget_per_chat=_number(merged, "BUDGET_PER_CHAT", float, 0.0, 1e9, errors),
-        budget_per_day=_number(merged, "BUDGET_PER_DAY", float, 0.0, 1e9, errors),
-        summarize_at=_number(merged, "SUMMARIZE_AT", int, 0, 100, errors),
-        max_retries=_number(merged, "MAX_RETRIES", int, 0, 10, errors),
-        tool_timeout=_number(merged, "TOOL_TIMEOUT", float, 0.1, 600.0, errors),
-        usd_cny_rate=_number(merged, "USD_CNY_RATE", float, 0.01, 1000.0, errors),
-        ui_language=language,
-        data_dir=Path(merged["DATA_DIR"]).expanduser(),
-        models_file=table_file("MODELS_FILE", merged),
-        templates_file=table_file("TEMPLATES_FILE", merged),
-        weather_api_url=merged["WEATHER_API_URL"],
-        geocoding_api_url=merged["GEOCODING_API_URL"],
-        local_model_path=merged.get("LOCAL_MODEL_PATH") or None,
-        local_chat_format=merged["LOCAL_CHAT_FORMAT"],
-        local_threads=_number(merged, "LOCAL_THREADS", int, 1, 64, errors),
-        local_context=_number(merged, "LOCAL_CONTEXT", int, 512, 131_072, errors),
-        provider=preset_for(base_url, api_key is not None),
-    )
+    values = {setting.attribute: _read(setting, merged, errors) for setting in SETTINGS}
     if errors:
         raise ConfigError("; ".join(errors))
-    return settings
+    return Settings(**values, provider=preset_for(values["base_url"], values["api_key"] is not None))
 
 
 # A URL in free text: scheme, optional user:password@ (up to the last @), host and path, then ?query / #fragment.
-_URL_IN_TEXT = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?:[^\s/?#]*@)?(?P<rest>[^\s?#]*)(?:[?#][^\s'\"<>]*)?")
+_URL_IN_TEXT = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?:[^\s/?#]*@)?(?P<rest>[^\s?#]*)(?:[?#][^\s'\"<>]*)?"
+)
 
 
 def redact(text: str, *secrets: Secret | str | None) -> str:
@@ -334,3 +521,67 @@ def display_url(url: str) -> str:
         port = None
     host = f"[{host}]" if ":" in host else host
     return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
+# --- the documents made from SETTINGS: `.env.example` and the README's table (a test checks both) ---------
+
+
+def shown_default(setting: Setting) -> str:
+    """The default as a reader should see it: a path beside the app as ./name, nothing when there is none."""
+    if setting.default is None:
+        return ""
+    if setting.kind == "path" and Path(setting.default).is_relative_to(APP_DIR):
+        return f"./{Path(setting.default).relative_to(APP_DIR)}"
+    return setting.default
+
+
+def allowed(setting: Setting) -> str:
+    """What a setting takes, in a few words."""
+    if setting.kind in ("integer", "number"):
+        return f"{_plain(setting.low or 0)}–{_plain(setting.high or 0)}"
+    if setting.kind == "choice":
+        return ", ".join(setting.choices)
+    return {"url": "http(s) URL", "path": "path", "key": "secret", "models": "list", "text": "text"}[setting.kind]
+
+
+def _comment(text: str) -> list[str]:
+    return textwrap.wrap(text, width=110, initial_indent="# ", subsequent_indent="# ")
+
+
+def env_example() -> str:
+    """The text of `.env.example`: each group with its note, each setting with its help and default."""
+    lines = [
+        "# Copy to .env and set what you need; the environment overrides .env. Every line is optional:",
+        '# a commented line shows the default (remove the "# " to change it), an empty one waits for a value.',
+        "# Made by `python -m config --env-example` from config.SETTINGS: change it there, not here.",
+    ]
+    for group, note in GROUPS.items():
+        lines += ["", f"# --- {group} ---", *_comment(note)]
+        if group == "Provider":
+            lines += ["# OPENAI_BASE_URL for the presets the sidebar offers:"]
+            lines += [f"#   {p.label}: {p.base_url}" for p in PROVIDER_PRESETS.values() if p.base_url]
+            lines += ["#   one-api, new-api, vLLM, LM Studio or any OpenAI-compatible gateway: its URL ending in /v1"]
+        for setting in (s for s in SETTINGS if s.group == group):
+            lines += _comment(f"{setting.help} [{allowed(setting)}]")
+            default = shown_default(setting)
+            lines.append(f"# {setting.name}={default}" if default else f"{setting.name}=")
+    return "\n".join(lines) + "\n"
+
+
+def readme_table() -> str:
+    """The configuration table of README.md."""
+    rows = ["| variable | meaning | takes | default |", "|---|---|---|---|"]
+    for setting in SETTINGS:
+        default = f"`{shown_default(setting)}`" if shown_default(setting) else "none"
+        rows.append(f"| `{setting.name}` | {setting.help} | {allowed(setting)} | {default} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m config", description="Print a document made from SETTINGS.")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--env-example", action="store_const", dest="make", const=env_example)
+    which.add_argument("--readme-table", action="store_const", dest="make", const=readme_table)
+    print(parser.parse_args().make(), end="")

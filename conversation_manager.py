@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final, Literal, assert_never, get_args
 
 import model_catalog
 from events import (
@@ -21,15 +21,18 @@ from events import (
     FallbackUsed,
     Finished,
     Interrupted,
+    Notice,
     ReasoningDelta,
     RefusalDelta,
     RequestSent,
     ResponseSampled,
+    Retrying,
     StreamEvent,
     TextDelta,
     ToolCallStarted,
     ToolResult,
     UsageReported,
+    Waiting,
 )
 from function_tools import ToolCall
 from prompt_templates import prefix_messages, wrap_user
@@ -45,8 +48,12 @@ from token_tracker import (
     estimate_usage,
 )
 
-STREAMING, DONE, STOPPED, INTERRUPTED = "streaming", "done", "stopped", "interrupted"
-ROLES = ("system", "user", "assistant", "tool")
+MessageStatus = Literal["streaming", "done", "stopped", "interrupted"]
+STREAMING: Final = "streaming"
+DONE: Final = "done"
+STOPPED: Final = "stopped"
+INTERRUPTED: Final = "interrupted"
+MESSAGE_STATUSES: tuple[MessageStatus, ...] = get_args(MessageStatus)
 TITLE_LENGTH = 40
 INTERRUPTED_TOOL_RESULT = '{"error": "the tool did not run: the reply was interrupted"}'
 
@@ -72,7 +79,7 @@ class Message:
     parent_id: str | None = None
     name: str | None = None
     is_error: bool = False
-    status: str = DONE
+    status: MessageStatus = DONE
     finish_reason: str | None = None
     error: dict[str, Any] | None = None
     model: str | None = None
@@ -101,16 +108,6 @@ class Message:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Message:
-        """The inverse of to_dict; unknown keys (from a newer version) are ignored."""
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        if values.get("role") not in ROLES or not isinstance(values.get("content", ""), str):
-            raise ValueError(f"not a message: role {values.get('role')!r}")
-        usage, cost = values.pop("usage", None), values.pop("cost", None)
-        return cls(**values, usage=Usage(**usage) if usage else None, cost=Cost(**cost) if cost else None)
-
 
 @dataclass
 class Summary:
@@ -125,18 +122,6 @@ class Summary:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Summary:
-        usage, cost = data.get("usage"), data.get("cost")
-        return cls(
-            data["text"],
-            list(data["covers"]),
-            data.get("model", ""),
-            Usage(**usage) if usage else None,
-            Cost(**cost) if cost else None,
-            data.get("created_at") or _now(),
-        )
 
 
 class Conversation:
@@ -174,18 +159,6 @@ class Conversation:
             "summary": self.summary.to_dict() if self.summary else None,
             "messages": [m.to_dict() for m in self.nodes.values()],
         }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Conversation:
-        conversation = cls(data.get("id"), data.get("title", ""), data.get("created_at"), data.get("settings"))
-        for item in data.get("messages", []):
-            message = Message.from_dict(item)
-            conversation.nodes[message.id] = message
-        leaf = data.get("leaf_id")
-        conversation.leaf_id = leaf if leaf in conversation.nodes else next(reversed(conversation.nodes), None)
-        conversation.last_request = data.get("last_request")
-        conversation.summary = Summary.from_dict(data["summary"]) if data.get("summary") else None
-        return conversation
 
     def with_new_ids(self) -> Conversation:
         """A copy under fresh ids (an import that would collide with a stored conversation)."""
@@ -318,6 +291,7 @@ class TurnRecorder:
         self.price_book = price_book
         self.clock = clock
         self.sent_at = self.first_at = 0.0
+        self.notice: Notice | None = None  # a retry or a wait the reply is held up by, until its text goes on
         self.current = self._new_assistant()
 
     def _arrived(self) -> Message:
@@ -339,47 +313,60 @@ class TurnRecorder:
         return self.current
 
     def apply(self, event: StreamEvent) -> None:
-        if isinstance(event, RequestSent):
-            self.conversation.last_request = event.body
-            target = self._writable()
-            target.estimated_prompt_tokens = count_messages(event.body["messages"], event.body["model"]) + count_tools(
-                event.body.get("tools") or [], event.body["model"]
-            )
-            self.sent_at = self.clock()
-        elif isinstance(event, TextDelta):
-            self._arrived().content += event.text
-        elif isinstance(event, ReasoningDelta):
-            self._arrived().reasoning += event.text
-        elif isinstance(event, RefusalDelta):
-            self._arrived().refusal += event.text
-        elif isinstance(event, ToolCallStarted):
-            self.current.tool_calls.append({"id": event.call_id, "name": event.name, "arguments": event.arguments})
-            if event.extra:
-                self.current.tool_call_extras[event.call_id] = event.extra
-        elif isinstance(event, ToolResult):
-            self.current.status = DONE
-            self.conversation.append(
-                Message("tool", event.content, tool_call_id=event.call_id, name=event.name, is_error=event.is_error)
-            )
-        elif isinstance(event, UsageReported):
-            if self.current.first_token_ms is not None:
-                self.current.stream_ms = round((self.clock() - self.first_at) * 1000)
-            self.current.usage = event.usage
-            self.current.model = event.model
-            self.current.cost = self.price_book.cost(event.model, event.usage)
-        elif isinstance(event, Finished):
-            self._writable().status = DONE
-            self.current.finish_reason = event.reason
-        elif isinstance(event, Interrupted):
-            self.current.status = INTERRUPTED
-            self.current.error = asdict(event.error)
-        elif isinstance(event, FallbackUsed):
-            self.current.fallback_from = event.replaces
-            self.current.model = event.model
-        elif isinstance(event, ContextTrimmed):
-            self.current.trimmed += event.dropped_messages
-        elif isinstance(event, ResponseSampled):
-            self.conversation.last_response = event
+        """Every kind of event has its place; a new kind fails the type check until it gets one."""
+        match event:
+            case RequestSent():
+                self._sent(event)
+            case TextDelta():
+                self.notice = None
+                self._arrived().content += event.text
+            case ReasoningDelta():
+                self._arrived().reasoning += event.text
+            case RefusalDelta():
+                self._arrived().refusal += event.text
+            case ToolCallStarted():
+                self.current.tool_calls.append({"id": event.call_id, "name": event.name, "arguments": event.arguments})
+                if event.extra:
+                    self.current.tool_call_extras[event.call_id] = event.extra
+            case ToolResult():
+                self.current.status = DONE
+                self.conversation.append(
+                    Message("tool", event.content, tool_call_id=event.call_id, name=event.name, is_error=event.is_error)
+                )
+            case UsageReported():
+                self._usage(event)
+            case Finished():
+                self._writable().status = DONE
+                self.current.finish_reason = event.reason
+            case Interrupted():
+                self.current.status = INTERRUPTED
+                self.current.error = asdict(event.error)
+            case FallbackUsed():
+                self.current.fallback_from = event.replaces
+                self.current.model = event.model
+            case ContextTrimmed():
+                self.current.trimmed += event.dropped_messages
+            case ResponseSampled():
+                self.conversation.last_response = event
+            case Retrying() | Waiting():  # passing: shown until the text goes on, not kept with the reply
+                self.notice = event
+            case _:
+                assert_never(event)
+
+    def _sent(self, event: RequestSent) -> None:
+        self.conversation.last_request = event.body
+        target = self._writable()
+        target.estimated_prompt_tokens = count_messages(event.body["messages"], event.body["model"]) + count_tools(
+            event.body.get("tools") or [], event.body["model"]
+        )
+        self.sent_at = self.clock()
+
+    def _usage(self, event: UsageReported) -> None:
+        if self.current.first_token_ms is not None:
+            self.current.stream_ms = round((self.clock() - self.first_at) * 1000)
+        self.current.usage = event.usage
+        self.current.model = event.model
+        self.current.cost = self.price_book.cost(event.model, event.usage)
 
 
 def history_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:

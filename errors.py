@@ -7,6 +7,7 @@ cause, what to do); the raw detail, with keys redacted, stays one click away.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import httpx2
 import openai
@@ -14,7 +15,7 @@ import openai
 from config import redact
 from retry_policy import retry_after_seconds
 
-ERROR_KINDS = (
+ErrorKind = Literal[
     "auth",
     "permission",
     "not_found",
@@ -33,12 +34,13 @@ ERROR_KINDS = (
     "reply_limit",
     "local_crashed",
     "unknown",
-)
+]
+ERROR_KINDS: tuple[ErrorKind, ...] = get_args(ErrorKind)
 
 
 @dataclass(frozen=True)
 class ErrorInfo:
-    kind: str
+    kind: ErrorKind
     detail: str
     status: int | None = None
     code: str | None = None
@@ -61,7 +63,7 @@ def _error_code(error: openai.APIStatusError) -> str | None:
     return getattr(error, "code", None)
 
 
-def _status_kind(status: int, code: str | None, text: str) -> str:
+def _status_kind(status: int, code: str | None, text: str) -> ErrorKind:
     if status == 401:
         return "auth"
     if status == 403:
@@ -122,7 +124,7 @@ def from_provider(problem: Problem, secret: str | None = None) -> ErrorInfo:
     return ErrorInfo(kind, detail, status=problem.status, code=problem.code)
 
 
-_WORDS = (
+_WORDS: tuple[tuple[ErrorKind, tuple[str, ...]], ...] = (
     ("context_length", ("context_length", "context length", "maximum context")),
     ("quota", ("insufficient_quota", "quota")),
     ("rate_limit", ("rate_limit", "rate limit", "too many requests")),
@@ -133,6 +135,6 @@ _WORDS = (
 )
 
 
-def _kind_from_words(text: str) -> str:
+def _kind_from_words(text: str) -> ErrorKind:
     """A kind for an error without a status, from its code and words; otherwise the provider failed."""
     return next((kind for kind, words in _WORDS if any(word in text for word in words)), "server")

@@ -122,3 +122,6 @@ StreamEvent = (
     | ContextTrimmed
     | ResponseSampled
 )
+
+
+Notice = Retrying | Waiting  # what holds a reply up for a while: shown until its text goes on

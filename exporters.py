@@ -2,7 +2,7 @@
 
 Settings never travel: no key, no base URL. JSON holds every message of the tree with its parent,
 so importing an export restores every version (the round trip is lossless but for fresh ids). ChatGPT's
-``conversations.json`` imports too. The same typed records read a stored conversation back (``readable``).
+``conversations.json`` imports too. The typed records an export is checked against live in records.py.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
+import records
 from config import OPENAI_DEFAULT_URL
-from conversation_manager import STOPPED, STREAMING, Conversation, Message, Summary
-from errors import ERROR_KINDS
+from conversation_manager import STOPPED, STREAMING, Conversation, Message
 from i18n import t
 from prompt_templates import get_template
-from token_tracker import Cost, Usage
+from records import ConversationRecord, Record, Seconds
 
 EXPORT_FORMAT = "ai-chat-app/conversations"
 EXPORT_VERSION = 2
@@ -152,166 +152,45 @@ def to_curl(request: dict[str, Any]) -> str:
 # parents present, no loops). Imports get fresh ids, so they can never touch a stored chat.
 
 MAX_DEPTH = 100  # nesting of JSON values; an export needs about 15
-MAX_ID_CHARS = 200
-MAX_COUNT = 10**9  # tokens, milliseconds, dollars: bounded so SQLite's integer sums cannot overflow
-LATEST_TIMESTAMP = 253_402_200_000  # a day before the end of year 9999, the last a datetime holds
 
 
 class ImportFailed(ValueError):
     """The file is not an export this app can read; the message says why."""
 
 
-def _iso_time(value: str) -> str:
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError("not an ISO 8601 time") from None  # pydantic names the field; the value stays out
-    return value
-
-
-def _error_kind(kind: str) -> str:
-    if kind not in ERROR_KINDS:
-        raise ValueError(f"unknown error kind {kind[:40]!r}")
-    return kind
-
-
-Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
-Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
-Amount = Annotated[float, Field(ge=0, le=MAX_COUNT, allow_inf_nan=False)]
-IsoTime = Annotated[str, AfterValidator(_iso_time)]
-Seconds = Annotated[float, Field(ge=0, le=LATEST_TIMESTAMP, allow_inf_nan=False)]
-
-
-class _Record(BaseModel):
-    """Strict types (no "1" for 1, no 1 for True); unknown keys, from a newer version, are ignored."""
-
-    model_config = ConfigDict(strict=True, extra="ignore")
-
-
-class UsageRecord(_Record):
-    prompt_tokens: Count = 0
-    completion_tokens: Count = 0
-    cached_tokens: Count = 0
-    reasoning_tokens: Count = 0
-    estimated: bool = False
-
-
-class CostRecord(_Record):
-    usd: Amount = 0.0
-    cny: Amount = 0.0
-    priced: bool = True
-    local: bool = False
-
-
-class ToolCallRecord(_Record):
-    id: str
-    name: str
-    arguments: str
-
-
-class ErrorRecord(_Record):
-    kind: Annotated[str, AfterValidator(_error_kind)]
-    detail: str = ""
-    status: Annotated[int, Field(ge=0, le=999)] | None = None
-    code: str | None = None
-    retry_after: Amount | None = None
-
-
-class MessageRecord(_Record):
-    """One message as exported and stored: every field of conversation_manager.Message, typed."""
-
-    role: Literal["user", "assistant", "tool"]
-    content: str = ""
-    id: Id
-    reasoning: str = ""
-    refusal: str = ""
-    tool_calls: list[ToolCallRecord] = []
-    tool_call_extras: dict[str, dict[str, Any]] = {}  # opaque, by tool call id
-    tool_call_id: str | None = None
-    parent_id: Id | None = None
-    name: str | None = None
-    is_error: bool = False
-    status: Literal["done", "stopped", "interrupted", "streaming"] = "done"
-    finish_reason: str | None = None
-    error: ErrorRecord | None = None
-    model: str | None = None
-    template: str | None = None
-    usage: UsageRecord | None = None
-    cost: CostRecord | None = None
-    fallback_from: str | None = None
-    estimated_prompt_tokens: Count | None = None
-    first_token_ms: Count | None = None
-    stream_ms: Count | None = None
-    trimmed: Count = 0
-    created_at: IsoTime = ""  # unset fields take Message's defaults: a default here is never used
-
-
-class SummaryRecord(_Record):
-    text: str
-    covers: list[Id]
-    model: str = ""
-    usage: UsageRecord | None = None
-    cost: CostRecord | None = None
-    created_at: IsoTime = ""
-
-
-class SettingsRecord(_Record):
-    """What a chat restores into the sidebar's widgets, typed and within the widgets' ranges."""
-
-    model_config = ConfigDict(strict=True, extra="allow")
-    provider: str = ""
-    model: str = ""
-    template: str = ""
-    tools: list[str] = []
-    temperature: Annotated[float, Field(ge=0, le=2, allow_inf_nan=False)] = 0.0
-    max_tokens: Annotated[int, Field(ge=1, le=1_000_000)] = 1
-    system_prompt: str = ""
-
-
-class ConversationRecord(_Record):
-    id: Id | None = None
-    title: str = ""
-    created_at: IsoTime | None = None
-    settings: SettingsRecord = SettingsRecord()
-    leaf_id: Id | None = None
-    last_request: dict[str, Any] | None = None
-    summary: SummaryRecord | None = None
-    messages: list[MessageRecord] = []
-
-
-class AppExport(_Record):
+class AppExport(Record):
     format: Literal["ai-chat-app/conversations"]
     version: Annotated[int, Field(ge=1)]
     conversations: list[ConversationRecord]
 
 
-class ChatGptAuthor(_Record):
+class ChatGptAuthor(Record):
     role: str
 
 
-class ChatGptContent(_Record):
+class ChatGptContent(Record):
     parts: list[Any] | None = None
     text: str | None = None
 
 
-class ChatGptMetadata(_Record):
+class ChatGptMetadata(Record):
     model_slug: str | None = None
 
 
-class ChatGptMessage(_Record):
+class ChatGptMessage(Record):
     author: ChatGptAuthor
     content: ChatGptContent | None = None
     create_time: Seconds | None = None
     metadata: ChatGptMetadata | None = None
 
 
-class ChatGptNode(_Record):
+class ChatGptNode(Record):
     message: ChatGptMessage | None = None
     parent: str | None = None
     children: list[str] = []
 
 
-class ChatGptConversation(_Record):
+class ChatGptConversation(Record):
     title: str | None = None
     create_time: Seconds | None = None
     current_node: str | None = None
@@ -367,8 +246,8 @@ def from_json(data: bytes) -> list[Conversation]:
     document = _parse(data)
     try:
         if isinstance(document, dict) and document.get("format") == EXPORT_FORMAT:
-            records = AppExport.model_validate(document).conversations
-            conversations = [_from_record(record, f"conversation {n}") for n, record in enumerate(records, 1)]
+            stored = AppExport.model_validate(document).conversations
+            conversations = [_from_record(record, f"conversation {n}") for n, record in enumerate(stored, 1)]
         elif isinstance(document, list) and all(isinstance(item, dict) and "mapping" in item for item in document):
             items = _CHATGPT.validate_python(document)
             conversations = [_from_chatgpt(item, f"conversation {n}") for n, item in enumerate(items, 1)]
@@ -400,20 +279,6 @@ def _depths(parents: Mapping[str, str | None], where: str) -> dict[str, int]:
     return depth
 
 
-def _message(record: MessageRecord) -> Message:
-    values = record.model_dump(exclude={"usage", "cost"}, exclude_unset=True)
-    usage = Usage(**record.usage.model_dump()) if record.usage else None
-    cost = Cost(**record.cost.model_dump()) if record.cost else None
-    return Message(**values, usage=usage, cost=cost)
-
-
-def _summary(record: SummaryRecord) -> Summary:
-    values = record.model_dump(exclude={"usage", "cost"}, exclude_unset=True)
-    usage = Usage(**record.usage.model_dump()) if record.usage else None
-    cost = Cost(**record.cost.model_dump()) if record.cost else None
-    return Summary(**values, usage=usage, cost=cost)
-
-
 def _from_record(record: ConversationRecord, where: str) -> Conversation:
     """A conversation of this app's export, its tree checked, under fresh ids; a reply left streaming is stopped."""
     ids = [message.id for message in record.messages]
@@ -426,13 +291,13 @@ def _from_record(record: ConversationRecord, where: str) -> Conversation:
         raise ImportFailed(f"{where}: the summary stands for messages that are not in the file")
     conversation = Conversation(None, record.title, record.created_at, record.settings.model_dump(exclude_unset=True))
     for item in record.messages:
-        message = _message(item)
+        message = records.message(item)
         if message.status == STREAMING:
             message.status = STOPPED
         conversation.nodes[message.id] = message
     conversation.leaf_id = record.leaf_id
     conversation.last_request = record.last_request or None
-    conversation.summary = _summary(record.summary) if record.summary else None
+    conversation.summary = records.summary(record.summary) if record.summary else None
     return conversation.with_new_ids()
 
 
@@ -471,55 +336,3 @@ def _from_chatgpt(item: ChatGptConversation, where: str) -> Conversation:
     current = nearest.get(item.current_node) if item.current_node is not None else None
     conversation.leaf_id = current or next(reversed(conversation.nodes), None)
     return conversation
-
-
-# --- reading a stored conversation -------------------------------------------------------------------
-
-
-def readable(record: Mapping[str, Any]) -> Conversation:
-    """A stored conversation (the export's shape) as far as it reads, ids kept: a damaged message or field
-    is left out, and a parent that is missing or leads round in a loop is cut (that message becomes a root),
-    so opening a chat never hangs or raises."""
-    messages = [_message(m) for item in record.get("messages") or [] if (m := _lenient(MessageRecord, item))]
-    _cut_to_a_tree(messages)
-    settings = _lenient(SettingsRecord, record.get("settings"))
-    conversation = Conversation(
-        record.get("id"),
-        record.get("title") or "",
-        record.get("created_at"),
-        settings.model_dump(exclude_unset=True) if settings else {},
-    )
-    conversation.nodes = {message.id: message for message in messages}
-    leaf = record.get("leaf_id")
-    conversation.leaf_id = leaf if leaf in conversation.nodes else next(reversed(conversation.nodes), None)
-    last_request = record.get("last_request")
-    conversation.last_request = last_request if isinstance(last_request, dict) and last_request else None
-    summary = _lenient(SummaryRecord, record.get("summary"))
-    conversation.summary = _summary(summary) if summary else None
-    return conversation
-
-
-RecordT = TypeVar("RecordT", bound=_Record)
-
-
-def _lenient(model: type[RecordT], value: Any) -> RecordT | None:
-    try:
-        return model.model_validate(value)
-    except ValidationError:
-        return None
-
-
-def _cut_to_a_tree(messages: list[Message]) -> None:
-    """Drop each parent link that points nowhere or back into its own chain, so every walk up ends."""
-    by_id = {message.id: message for message in messages}
-    settled: set[str] = set()  # messages whose way up is known to end at a root
-    for message in messages:
-        chain: set[str] = set()
-        node: Message | None = message
-        while node is not None and node.id not in settled:
-            chain.add(node.id)
-            parent = by_id.get(node.parent_id) if node.parent_id is not None else None
-            if node.parent_id is not None and (parent is None or parent.id in chain):
-                node.parent_id, parent = None, None
-            node = parent
-        settled |= chain

@@ -619,10 +619,20 @@ class ToolExecutor:
                     pending.append((call, exc))
                     continue
                 pending.append((call, pool.submit(tool.function, **arguments)))
-            deadline = time.monotonic() + self.timeout
-            return [self._collect(call, job, deadline) for call, job in pending]
+            started = time.monotonic()
+            return [self._timed(call, job, started) for call, job in pending]
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+
+    def _timed(self, call: ToolCall, job: Any, started: float) -> ToolOutcome:
+        """The call's outcome, logged with how long after the round's start it was in."""
+        outcome = self._collect(call, job, started + self.timeout)
+        elapsed = round((time.monotonic() - started) * 1000)
+        if outcome.is_error:
+            _log.warning("tool %s failed after %d ms: %s", call.name, elapsed, outcome.content[:200])
+        else:
+            _log.info("tool %s ran in %d ms", call.name, elapsed)
+        return outcome
 
     def run(self, call: ToolCall) -> ToolOutcome:
         return self.run_all([call])[0]

@@ -85,6 +85,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "该服务未返回模型列表，可直接输入模型名",
         "This provider lists no models; type a model name",
     ),
+    "models_problem": ("读取模型列表失败：{detail}", "Why no list: {detail}"),
     "local_badge": (
         "🧪 本地演示模型 {model}：离线、免费，但很小：英文简短回答尚可，中文较弱，工具选择大约一半正确。"
         "可用 LOCAL_MODEL_PATH 指向更大的 GGUF 模型，或在侧边栏选择服务商。",

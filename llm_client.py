@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -26,7 +27,7 @@ import openai
 import pydantic
 from openai.types import CompletionUsage
 
-from config import NO_KEY_PLACEHOLDER, Settings
+from config import NO_KEY_PLACEHOLDER, Settings, display_url, redact
 from errors import ErrorInfo, classify, from_provider
 from events import (
     ContextTrimmed,
@@ -51,6 +52,8 @@ from rate_limiter import RateLimiter
 from retry_policy import RETRYABLE_KINDS, RetryPolicy
 from stream_assembly import Payload, ToolCallAssembler, normalize, read_payloads
 from token_tracker import count_messages, estimate_usage, usage_from_api
+
+_log = logging.getLogger(__name__)
 
 # o-series reasoning models take max_completion_tokens and no temperature.
 _REASONING_MODEL_PREFIXES = ("o1", "o3", "o4")
@@ -106,6 +109,23 @@ def build_body(
     return body
 
 
+# Called with the size of every line read (comments and keep-alives too): an error stops the reply.
+LineGuard = Callable[[int], "ErrorInfo | None"]
+
+
+class _LimitReached(Exception):
+    def __init__(self, error: ErrorInfo) -> None:
+        super().__init__(error.detail)
+        self.error = error
+
+
+def _guarded(lines: Iterator[str], guard: LineGuard | None) -> Iterator[str]:
+    for line in lines:
+        if guard is not None and (error := guard(len(line) + 1)) is not None:
+            raise _LimitReached(error)
+        yield line
+
+
 class _Round:
     """One call's reply as it arrives: normalised pieces become events; tool calls, usage and samples pile up."""
 
@@ -140,6 +160,14 @@ class _Round:
         if self.live and shown:
             result.shown = True
             yield from shown
+
+    def stop(self, error: ErrorInfo) -> Iterator[StreamEvent]:
+        """Stopped by us (a reply limit): what arrived stays, the stream is closed, nothing is retried."""
+        self.result.error = error
+        self.result.shown = True
+        if self.count:
+            yield self.sample()
+        yield self.usage_event()
 
     def fail(self, error: ErrorInfo) -> Iterator[StreamEvent]:
         """A transport or SDK failure: what was shown stays, and is never silently retried."""
@@ -228,23 +256,32 @@ class LLMClient:
         ids = [item.get("id") or item.get("name") for item in listing if isinstance(item, dict)]
         return sorted(str(model_id) for model_id in ids if model_id)
 
-    def stream_round(self, body: dict[str, Any]) -> Generator[StreamEvent, None, RoundResult]:
+    def stream_round(
+        self, body: dict[str, Any], guard: LineGuard | None = None
+    ) -> Generator[StreamEvent, None, RoundResult]:
         """One streamed API call: yields deltas as they arrive; returns what the round produced."""
-        return (yield from self._round(body, live=True))
+        return (yield from self._round(body, live=True, guard=guard))
 
-    def complete_round(self, body: dict[str, Any]) -> Generator[StreamEvent, None, RoundResult]:
+    def complete_round(
+        self, body: dict[str, Any], guard: LineGuard | None = None
+    ) -> Generator[StreamEvent, None, RoundResult]:
         """A non-stream call (the tool decision for servers that cannot stream tool calls, summaries)."""
-        return (yield from self._round(body, live=False))
+        return (yield from self._round(body, live=False, guard=guard))
 
-    def _round(self, body: dict[str, Any], live: bool) -> Generator[StreamEvent, None, RoundResult]:
+    def _round(
+        self, body: dict[str, Any], live: bool, guard: LineGuard | None
+    ) -> Generator[StreamEvent, None, RoundResult]:
         """The SDK makes the request; the reply's lines are read raw, so no provider quirk reaches its parsers."""
         reading = _Round(body, live, self._api_key)
         try:
             with self._client.chat.completions.with_streaming_response.create(**body) as response:
-                for payload in read_payloads(response.iter_lines()):
+                for payload in read_payloads(_guarded(response.iter_lines(), guard)):
                     yield from reading.take(payload)
                     if reading.result.error is not None:
                         break
+        except _LimitReached as reached:
+            yield from reading.stop(reached.error)
+            return reading.result
         except Exception as error:  # noqa: BLE001 - SDK errors and transport faults, mapped to a kind
             yield from reading.fail(classify(error, self._api_key))
             return reading.result
@@ -312,6 +349,11 @@ class Target:
 Shrink = Callable[[], tuple[list[dict[str, Any]], int] | None]
 
 
+# On the wire a streamed character costs up to ~200 bytes (one CJK character per chunk, ids, fingerprints):
+# a reply past this many bytes per allowed character is not text arriving, it is a provider gone wrong.
+RAW_BYTES_PER_CHAR = 256
+
+
 @dataclass(frozen=True)
 class ReplyLimits:
     """How long a reply may grow and last (MAX_REPLY_CHARS of text and reasoning, MAX_REPLY_SECONDS from the
@@ -345,6 +387,7 @@ class TurnRunner:
         self.requests = 0
         self.started = 0.0  # when run() began: the reply's time limit counts from there
         self.received_chars = 0
+        self.received_bytes = 0
 
     @property
     def target(self) -> Target:
@@ -361,26 +404,42 @@ class TurnRunner:
             if self.limiter is not None:
                 wait = self.limiter.reserve(count_messages(working, target.model) + (params.max_tokens or 0))
                 if wait > 0:
+                    _log.info("rate limit: request to %s waits %.1f s", target.model, wait)
                     yield Waiting(wait)
                     self.sleep(wait)
             self.requests += 1
+            _log.info(
+                "request round %d: %s at %s (attempt %d)",
+                self.requests,
+                target.model,
+                display_url(target.client.base_url),
+                attempt + 1,
+            )
             yield RequestSent(body, self.requests)
             round_call = target.client.stream_round if stream else target.client.complete_round
-            result = yield from self._limited(round_call(body), body)
+            result = yield from self._limited(round_call(body, self._guard), body)
+            error = result.error
+            why = error and f"{target.model} failed ({error.kind}, HTTP {error.status}: {redact(error.detail)[:200]})"
             if result.error is None or result.shown:
+                if result.error is not None:
+                    _log.warning("round %d: %s broke off after its text was shown, not retried", self.requests, why)
                 return result
             attempt += 1
             jitter = self.jitter() if self.jitter else None
             delay = self.policy.delay(result.error.kind, attempt, result.error.retry_after, jitter)
             if delay is not None:
+                _log.warning("round %d: %s, retry %d in %.2f s", self.requests, why, attempt, delay)
                 yield Retrying(attempt, delay, result.error)
                 self.sleep(delay)
                 continue
             if result.error.kind in RETRYABLE_KINDS and self.active + 1 < len(self.targets):
                 self.active += 1
                 attempt = 0
+                _log.warning("round %d: %s, falling back to %s", self.requests, why, self.target.model)
                 yield FallbackUsed(self.target.model, target.model, result.error)
                 continue
+            given_up = "retries used up" if result.error.kind in RETRYABLE_KINDS else "not retryable"
+            _log.warning("round %d: %s, %s", self.requests, why, given_up)
             return result
 
     def _limited(
@@ -409,6 +468,15 @@ class TurnRunner:
         finally:
             round_call.close()  # also when the turn itself is closed (the user's Stop)
 
+    def _guard(self, size: int) -> ErrorInfo | None:
+        """Every line read counts, whatever it carries: keep-alives, empty deltas and tool-argument fragments
+        forever are stopped by the time limit, and by a byte budget of RAW_BYTES_PER_CHAR per allowed character."""
+        self.received_bytes += size
+        limits = self.limits
+        if limits is not None and self.received_bytes > limits.chars * RAW_BYTES_PER_CHAR:
+            return ErrorInfo("reply_limit", f"the reply passed {limits.chars * RAW_BYTES_PER_CHAR} bytes on the wire")
+        return self._over_limit()
+
     def _over_limit(self) -> ErrorInfo | None:
         limits = self.limits
         if limits is None:
@@ -432,7 +500,7 @@ class TurnRunner:
         For a target that cannot stream tool calls the decision is a non-stream call, and the
         answer then streams without tools.
         """
-        self.started, self.received_chars = self.clock(), 0
+        self.started, self.received_chars, self.received_bytes = self.clock(), 0, 0
         working = list(messages)
         tools = executor.schemas() if executor else []
         rounds = 0

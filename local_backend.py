@@ -203,7 +203,9 @@ class LocalModelServer:
         self.port = listener.getsockname()[1]
         settings = json.dumps(self.spec.model_settings())
         command = [sys.executable, str(self.process_script), str(listener.fileno()), settings]
-        environment = {**os.environ, KEY_VARIABLE: self.api_key}
+        # The app's own secrets (OPENAI_API_KEY, fallback keys) are none of the server's business.
+        environment = {name: value for name, value in os.environ.items() if "KEY" not in name.upper()}
+        environment[KEY_VARIABLE] = self.api_key
         try:
             self._process = _LAUNCHER.submit(
                 subprocess.Popen,
@@ -266,7 +268,7 @@ class LocalModelServer:
 
     def explain(self, error: ErrorInfo) -> ErrorInfo:
         """A failed call to a server that has died becomes a ``local_crashed`` error with its log."""
-        if self._process is None or not self._exited(wait=2.0):
+        if self._process is None or not self._exited(wait=0.5):
             return error
         return ErrorInfo("local_crashed", self.crash_report())
 

@@ -1,4 +1,4 @@
-"""Conversations in a SQLite file: numbered migrations, WAL, one short connection per operation.
+"""Conversations in a SQLite file: named migrations, WAL, one short connection per operation.
 
 Every write is one transaction; WAL lets browser sessions read while another writes, and a busy
 timeout makes concurrent writers wait instead of failing. Chinese and English search use FTS5's
@@ -13,8 +13,9 @@ import json
 import logging
 import os
 import sqlite3
+import time
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from conversation_manager import Conversation, Message
-from exporters import readable
+from records import readable
 from token_tracker import Cost, Totals, Usage
 
 log = logging.getLogger(__name__)
@@ -99,10 +100,48 @@ WHERE json_extract(data, '$.usage') IS NOT NULL AND json_extract(data, '$.cost')
 CREATE INDEX messages_priced_by_time ON messages(created_at) WHERE prompt_tokens IS NOT NULL;
 """
 
-# Numbered migrations: MIGRATIONS[n - 1] upgrades a file from version n - 1 to n, in one transaction.
-# Never edit one that has shipped; add the next.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
-SCHEMA_VERSION = len(MIGRATIONS)
+Migration = Callable[[sqlite3.Connection], None]
+# Named migrations, in order (as simonw/llm's migrations.py): each runs once, in one transaction with the
+# row in ``_migrations`` that records its name and when it was applied. Never rename or edit one that has
+# shipped; add the next with @migration.
+MIGRATIONS: list[Migration] = []
+
+
+def migration(function: Migration) -> Migration:
+    MIGRATIONS.append(function)
+    return function
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    """Each statement of ``script`` inside the open transaction (``executescript`` would commit first)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+
+
+@migration
+def m001_conversations_and_messages(db: sqlite3.Connection) -> None:
+    _run_script(db, _V1)
+
+
+@migration
+def m002_settings_branches_and_search(db: sqlite3.Connection) -> None:
+    _run_script(db, _V2)
+
+
+@migration
+def m003_summary(db: sqlite3.Connection) -> None:
+    _run_script(db, _V3)
+
+
+@migration
+def m004_usage_columns(db: sqlite3.Connection) -> None:
+    _run_script(db, _V4)
+
+
 SEARCH_MIN_TRIGRAM = 3
 SEARCH_MAX_CHARS = 200  # of a query; longer ones are cut (SQLite refuses very long LIKE patterns)
 SEARCH_MAX_WORDS = 10  # each word is one clause; about a thousand overflow SQLite's expression depth
@@ -122,57 +161,102 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+WAL_SWITCH_SECONDS = 10.0
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switching a file to WAL needs it to itself, and SQLite does not wait for that (no busy handler):
+    when several processes open one file at once, the losers try again for a while."""
+    deadline = time.monotonic() + WAL_SWITCH_SECONDS
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         _make_private_dirs(self.path.parent)
         _make_private_db(self.path)
         with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(db)
             self._migrate(db)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA foreign_keys=ON")
-        db.execute("PRAGMA busy_timeout=10000")
+        """One short connection; any SQLite error on it is logged (with the file) and raised on."""
         try:
-            yield db
-        finally:
-            db.close()
+            db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            try:
+                db.row_factory = sqlite3.Row
+                db.execute("PRAGMA foreign_keys=ON")
+                db.execute("PRAGMA busy_timeout=10000")
+                yield db
+            finally:
+                db.close()
+        except sqlite3.Error as error:
+            log.error("storage error on %s: %s", self.path, error)
+            raise
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        with self._connect() as db, self._locked(db):
+            yield db
 
     def _migrate(self, db: sqlite3.Connection) -> None:
-        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        db.execute("INSERT INTO schema_version (version) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM schema_version)")
-        while (version := db.execute("SELECT version FROM schema_version").fetchone()["version"]) < SCHEMA_VERSION:
-            try:
-                # executescript commits first, so the transaction is part of the script itself; the
-                # version check inside makes a concurrent migrator's second run a no-op failure.
-                db.executescript(
-                    f"BEGIN IMMEDIATE;\n{MIGRATIONS[version]}\n"
-                    f"UPDATE schema_version SET version = {version + 1} WHERE version = {version};\nCOMMIT;"
-                )
-            except sqlite3.Error:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                if db.execute("SELECT version FROM schema_version").fetchone()["version"] == version:
-                    raise
+        """Apply each migration not yet recorded. Each takes the write lock (BEGIN IMMEDIATE) and checks again
+        inside it, so of several processes opening one file at once exactly one applies it."""
+        db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+        self._adopt_numbered_versions(db)
+        done = {row["name"] for row in db.execute("SELECT name FROM _migrations")}
+        for function in MIGRATIONS:
+            if function.__name__ in done:
+                continue
+            with self._locked(db):
+                if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (function.__name__,)).fetchone():
+                    continue
+                function(db)
+                db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (function.__name__, _now()))
+            log.info("storage: applied migration %s to %s", function.__name__, self.path)
 
-    def schema_version(self) -> int:
+    def _adopt_numbered_versions(self, db: sqlite3.Connection) -> None:
+        """A file from before named migrations kept one number (schema_version): record the first that many
+        migrations as applied, at an unknown time (NULL), and drop the number."""
+        numbered = "SELECT 1 FROM sqlite_master WHERE name = 'schema_version'"
+        if not db.execute(numbered).fetchone():
+            return
+        with self._locked(db):
+            if not db.execute(numbered).fetchone():  # another process adopted it meanwhile
+                return
+            row = db.execute("SELECT version FROM schema_version").fetchone()
+            adopted = MIGRATIONS[: row["version"] if row else 0]
+            db.executemany(
+                "INSERT OR IGNORE INTO _migrations (name, applied_at) VALUES (?, NULL)",
+                [(function.__name__,) for function in adopted],
+            )
+            db.execute("DROP TABLE schema_version")
+
+    @contextmanager
+    def _locked(self, db: sqlite3.Connection) -> Iterator[None]:
+        """One transaction that holds the write lock from its start; rolled back on any error."""
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def migrations(self) -> dict[str, str | None]:
+        """Each applied migration's name and when it was applied (None: before names were recorded)."""
         with self._connect() as db:
-            return db.execute("SELECT version FROM schema_version").fetchone()["version"]
+            rows = db.execute("SELECT name, applied_at FROM _migrations ORDER BY name").fetchall()
+        return {row["name"]: row["applied_at"] for row in rows}
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -207,7 +291,7 @@ class Store:
     # --- reading -------------------------------------------------------------------------------
 
     def load(self, conversation_id: str) -> Conversation | None:
-        """The conversation as far as its rows read (see ``exporters.readable``); never raises for their content."""
+        """The conversation as far as its rows read (see ``records.readable``); never raises for their content."""
         with self._connect() as db:
             row = db.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
             if row is None:
@@ -246,8 +330,7 @@ class Store:
             return []
         try:
             return self._search(words, limit)
-        except sqlite3.Error:
-            log.warning("chat search failed", exc_info=True)
+        except sqlite3.Error:  # logged as a storage error
             return []
 
     def _search(self, words: list[str], limit: int) -> list[ConversationSummary]:
@@ -434,6 +517,7 @@ def _make_private_db(path: Path) -> None:
     os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE))
     for suffix in DB_COMPANIONS:
         companion = Path(f"{path}{suffix}")
-        if companion.exists() and companion.stat().st_mode & 0o077:
-            with contextlib.suppress(PermissionError):
+        # another process may remove its journal in between: gone is private enough
+        with contextlib.suppress(PermissionError, FileNotFoundError):
+            if companion.stat().st_mode & 0o077:
                 companion.chmod(PRIVATE_FILE)

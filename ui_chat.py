@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, assert_never
 
 import streamlit as st
 
 import model_catalog
-from budget import OVER, WARNING, BudgetCheck, check_budgets
+from budget import OVER, WARNING
 from config import Settings, display_url, redact
 from conversation_manager import (
     INTERRUPTED,
@@ -18,11 +18,28 @@ from conversation_manager import (
     Message,
     TurnRequest,
 )
-from events import Retrying, StreamEvent, Waiting
+from events import (
+    ContextTrimmed,
+    FallbackUsed,
+    Finished,
+    Interrupted,
+    ReasoningDelta,
+    RefusalDelta,
+    RequestSent,
+    ResponseSampled,
+    Retrying,
+    StreamEvent,
+    TextDelta,
+    ToolCallStarted,
+    ToolResult,
+    UsageReported,
+    Waiting,
+)
 from i18n import t
 from store import Store
 from token_tracker import Totals, Usage
-from ui_session import price_book, request_action, start_editing, state, stop_editing, switch_version
+from turn import Spending, reply_figures
+from ui_session import price_book, request_action, session, start_editing, stop_editing, switch_version
 
 VISIBLE_MESSAGES = 30
 _ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # CommonMark lets a backslash escape each of these
@@ -78,11 +95,30 @@ def render_tool(call: dict[str, str], result: Message | None, lang: str) -> None
 
 
 def notice_text(event: StreamEvent | None, lang: str) -> str | None:
-    if isinstance(event, Retrying):
-        return t("notice_retrying", lang, kind=event.error.kind, delay=event.delay, attempt=event.attempt)
-    if isinstance(event, Waiting):
-        return t("notice_waiting", lang, seconds=event.seconds)
-    return None
+    """The words for an event that holds the reply up (a retry, a rate-limit wait); None for the others."""
+    match event:
+        case Retrying():
+            return t("notice_retrying", lang, kind=event.error.kind, delay=event.delay, attempt=event.attempt)
+        case Waiting():
+            return t("notice_waiting", lang, seconds=event.seconds)
+        case (
+            None
+            | RequestSent()
+            | TextDelta()
+            | ReasoningDelta()
+            | RefusalDelta()
+            | ToolCallStarted()
+            | ToolResult()
+            | UsageReported()
+            | Finished()
+            | Interrupted()
+            | FallbackUsed()
+            | ContextTrimmed()
+            | ResponseSampled()
+        ):
+            return None
+        case _:
+            assert_never(event)
 
 
 def render_reply(messages: Sequence[Message], lang: str, base_url: str, notice: str | None = None) -> None:
@@ -117,20 +153,15 @@ def render_reply(messages: Sequence[Message], lang: str, base_url: str, notice: 
             st.warning(t("status_filtered", lang))
     if notice:
         st.caption(notice)
-    priced = [m for m in messages if m.usage and m.cost]
-    if priced:
-        line = usage_line(Totals.of((m.usage, m.cost) for m in priced if m.usage and m.cost), lang)
-        measured = [m for m in priced if m.usage and not m.usage.estimated and m.estimated_prompt_tokens]
-        if measured:
-            estimate = sum(m.estimated_prompt_tokens or 0 for m in measured)
-            actual = sum(m.usage.prompt_tokens for m in measured if m.usage)
-            diff = (estimate - actual) / actual * 100 if actual else 0.0
+    figures = reply_figures(messages)
+    if figures is not None:
+        line = usage_line(figures.totals, lang)
+        if figures.estimate is not None:
+            estimate, actual, diff = figures.estimate
             line += " · " + t("estimate_vs_actual", lang, estimate=estimate, actual=actual, diff=diff)
-        timed = [m for m in priced if m.first_token_ms is not None and m.stream_ms and m.usage]
-        if timed:
-            last = timed[-1]
-            rate = (last.usage.completion_tokens if last.usage else 0) / max((last.stream_ms or 0) / 1000, 0.001)
-            line += " · " + t("speed", lang, first=(last.first_token_ms or 0) / 1000, rate=rate)
+        if figures.speed is not None:
+            first, rate = figures.speed
+            line += " · " + t("speed", lang, first=first, rate=rate)
         st.caption(line)
 
 
@@ -161,7 +192,7 @@ def version_switcher(conversation: Conversation, message: Message, store: Store,
 
 def render_user(conversation: Conversation, message: Message, store: Store, lang: str) -> None:
     with st.chat_message("user"):
-        if state().get("editing") == message.id:
+        if session().editing == message.id:
             st.text_area(t("edit", lang), value=message.content, key=f"edit_text_{message.id}")
             save, cancel, _ = st.columns([2, 1, 3])
             save.button(
@@ -180,7 +211,7 @@ def render_user(conversation: Conversation, message: Message, store: Store, lang
 
 def render_history(conversation: Conversation, store: Store, lang: str, base_url: str) -> None:
     turns = conversation.turns()
-    if not state().get("show_all"):
+    if not session().show_all:
         shown, kept = 0, list[list[Message]]()
         for turn in reversed(turns):
             if shown >= VISIBLE_MESSAGES and kept:
@@ -189,7 +220,7 @@ def render_history(conversation: Conversation, store: Store, lang: str, base_url
             shown += len(turn)
         hidden = sum(len(turn) for turn in turns) - shown
         if hidden > 0 and st.button(t("show_earlier", lang, count=hidden), key="show_earlier"):
-            state().show_all = True
+            session().show_all = True
             st.rerun()
         turns = kept
     for position, turn in enumerate(turns):
@@ -218,7 +249,9 @@ def render_history(conversation: Conversation, store: Store, lang: str, base_url
                 version_switcher(conversation, turn[0], store, lang)
 
 
-def render_usage(conversation: Conversation, store: Store, lang: str, settings: Settings, plan: TurnRequest) -> None:
+def render_usage(
+    conversation: Conversation, store: Store, lang: str, settings: Settings, plan: TurnRequest, spent: Spending
+) -> None:
     st.subheader(t("usage", lang))
     book = price_book(settings)
     window = model_catalog.lookup(settings.model).context_window
@@ -229,11 +262,10 @@ def render_usage(conversation: Conversation, store: Store, lang: str, settings: 
     st.progress(
         min(share, 1.0), text=t("context_meter", lang, percent=share * 100, tokens=plan.prompt_tokens, window=window)
     )
-    today, chat = store.today_totals(), conversation.totals()
     rows = [
         (t("last_reply", lang), conversation.last_reply_totals()),
-        (t("conversation", lang), chat),
-        (t("today", lang), today),
+        (t("conversation", lang), spent.chat),
+        (t("today", lang), spent.today),
         (t("all_time", lang), store.totals()),
     ]
     if any(row.calls for _, row in rows):
@@ -249,7 +281,7 @@ def render_usage(conversation: Conversation, store: Store, lang: str, settings: 
     else:
         st.caption(t("no_usage_yet", lang))
     st.caption(t("rate_note", lang, rate=settings.usd_cny_rate))
-    for check in budget_checks(chat, today, settings):
+    for check in spent.checks:
         label = t(f"budget_{check.scope}", lang)
         line = t(
             "budget_line",
@@ -300,13 +332,3 @@ def render_context_view(conversation: Conversation, plan: TurnRequest, lang: str
             status = "✅ " + t("ctx_sent", lang)
         text = message.content or ", ".join(c["name"] for c in message.tool_calls)
         st.text(f"{status} · {message.role}: {text[:80]}")
-
-
-def budget_checks(chat: Totals, today: Totals, settings: Settings) -> list[BudgetCheck]:
-    return check_budgets(
-        chat.cost,
-        today.cost,
-        settings.budget_per_chat,
-        settings.budget_per_day,
-        settings.budget_currency,
-    )

@@ -5,20 +5,55 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 
 import streamlit as st
 
-from config import Settings
+from config import Secret, Settings
 from conversation_manager import (
     Conversation,
     Message,
 )
+from function_tools import ToolRegistry
+from llm_client import ModelList
+from local_backend import LocalModelServer
 from store import Store
 from token_tracker import PriceBook
+from turn import Action, ActionKind, ChatSettings, SendState
+
+SESSION_KEY = "session"
 
 
-def state() -> st.runtime.state.SessionStateProxy:
-    return st.session_state
+@dataclass
+class Session:
+    """Everything one browser tab keeps between runs besides its widgets' values (those stay under their keys)."""
+
+    conversation: Conversation = field(default_factory=Conversation)
+    send: SendState = SendState()
+    show_all: bool = False
+    editing: str | None = None  # the user message whose edit box is open
+    unsaved: dict[str, Conversation] = field(default_factory=dict)  # chats the database could not take yet
+    storage_error: str | None = None  # shown by the next run, in the UI language
+    local_models: set[str] = field(default_factory=set)
+    local_server: LocalModelServer | None = None
+    model_lists: dict[str, ModelList] = field(default_factory=dict)  # per endpoint
+    typed_keys: dict[str, Secret] = field(default_factory=dict)  # per endpoint, this session only
+    api_key_endpoint: str | None = None  # whose key the key field holds
+    registry: ToolRegistry | None = None
+    import_notice: str | None = None
+    imported: str | None = None  # the file id of the last upload imported
+
+
+def started() -> bool:
+    """Whether this tab has run before (its first run picks the chat to open)."""
+    return SESSION_KEY in st.session_state
+
+
+def session() -> Session:
+    if SESSION_KEY not in st.session_state:
+        st.session_state[SESSION_KEY] = Session()
+    current: Session = st.session_state[SESSION_KEY]
+    return current
 
 
 def default(key: str, value: object) -> None:
@@ -28,22 +63,29 @@ def default(key: str, value: object) -> None:
 
 
 def apply_conversation_settings(conversation: Conversation) -> None:
-    saved = conversation.settings
-    s = state()
-    for key in ("template", "temperature", "max_tokens", "tools", "provider"):
-        if key in saved:
-            s[key] = saved[key]
-    s["system_prompt"] = saved.get("system_prompt", "")
-    if saved.get("provider") and saved.get("model"):
-        s[f"model_{saved['provider']}"] = saved["model"]
+    """Sets the controls' widgets to what the chat kept of them."""
+    saved = ChatSettings.from_dict(conversation.settings)
+    widgets = {
+        "template": saved.template,
+        "temperature": saved.temperature,
+        "max_tokens": saved.max_tokens,
+        "tools": list(saved.tools) if saved.tools is not None else None,
+        "provider": saved.provider,
+        "system_prompt": saved.system_prompt,
+    }
+    for key, value in widgets.items():
+        if value is not None:
+            st.session_state[key] = value
+    if saved.provider and saved.model:
+        st.session_state[f"model_{saved.provider}"] = saved.model
 
 
 def show_conversation(conversation: Conversation) -> None:
-    s = state()
+    s = session()
     s.conversation = conversation
     s.show_all = False
     s.editing = None
-    s.pop("held", None)
+    s.send = replace(s.send, held=None)
     st.query_params["chat"] = conversation.id
     apply_conversation_settings(conversation)
 
@@ -54,14 +96,14 @@ def persist(write: Callable[..., object], *args: object) -> bool:
     try:
         write(*args)
     except (sqlite3.Error, OSError) as error:
-        state().storage_error = str(error)
+        session().storage_error = str(error)
         return False
     return True
 
 
 def unsaved() -> dict[str, Conversation]:
     """Chats whose latest state failed to reach the database: kept here, written whole at the next save."""
-    return state().setdefault("unsaved", {})
+    return session().unsaved
 
 
 def save_chat(
@@ -94,11 +136,11 @@ def open_chat(store: Store, conversation_id: str) -> None:
 
 
 def new_chat() -> None:
-    s = state()
+    s = session()
     s.conversation = Conversation()
     s.show_all = False
     s.editing = None
-    s.pop("held", None)
+    s.send = replace(s.send, held=None)
     st.query_params.clear()
 
 
@@ -110,36 +152,40 @@ def delete_chat(store: Store, conversation_id: str) -> None:
 
 
 def rename_chat(store: Store) -> None:
-    conversation: Conversation = state().conversation
-    conversation.title = state()[f"title_{conversation.id}"].strip()
+    conversation = session().conversation
+    conversation.title = st.session_state[f"title_{conversation.id}"].strip()
     if conversation.nodes:
         save_chat(store, conversation, [])
 
 
 def switch_version(store: Store, message_id: str) -> None:
-    conversation: Conversation = state().conversation
+    conversation = session().conversation
     conversation.select(message_id)
     save_chat(store, conversation, [])
 
 
-def request_action(kind: str, message_id: str | None = None) -> None:
-    state().pending = (kind, message_id)
-    state().pop("held", None)
+def request_action(kind: ActionKind, message_id: str | None = None) -> None:
+    session().send = SendState(pending=Action(kind, message_id))
 
 
 def start_editing(message_id: str) -> None:
-    state().editing = message_id
+    session().editing = message_id
 
 
 def stop_editing() -> None:
-    state().editing = None
+    session().editing = None
 
 
 def release_held() -> None:
-    s = state()
-    s.pending = s.pop("held")
-    s.budget_confirmed = True
+    """Send anyway: the held action goes out on the next run, over budget."""
+    s = session()
+    s.send = SendState(pending=s.send.held, confirmed=True)
+
+
+def cancel_held() -> None:
+    s = session()
+    s.send = replace(s.send, held=None)
 
 
 def price_book(settings: Settings) -> PriceBook:
-    return PriceBook(settings.usd_cny_rate, frozenset(state().local_models))
+    return PriceBook(settings.usd_cny_rate, frozenset(session().local_models))

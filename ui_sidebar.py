@@ -18,11 +18,12 @@ from conversation_manager import (
 from function_tools import ToolRegistry, default_registry
 from i18n import LANGUAGES, t
 from knowledge_base import KnowledgeBase
-from llm_client import fetch_models
+from llm_client import model_list
 from prompt_templates import DEFAULT_TEMPLATE, all_templates
 from store import Store
+from turn import TurnChoices
 from ui_chat import literal_markdown
-from ui_session import default, delete_chat, new_chat, open_chat, rename_chat, state
+from ui_session import default, delete_chat, new_chat, open_chat, rename_chat, session
 
 SIDEBAR_CHATS = 30
 
@@ -33,7 +34,7 @@ def knowledge_base() -> KnowledgeBase:
 
 
 def chat_list(store: Store, lang: str) -> None:
-    conversation: Conversation = state().conversation
+    conversation = session().conversation
     st.subheader(t("chats", lang))
     st.button(t("new_chat", lang), key="new_chat", on_click=new_chat, use_container_width=True)
     query = st.text_input(t("search_chats", lang), key="chat_search", placeholder="🔍")
@@ -102,14 +103,14 @@ def base_url_input(configured: Settings | None, preset_url: str, provider: str, 
 def key_input(endpoint: str, lang: str) -> str:
     """The key field belongs to one endpoint: keys typed here are remembered per endpoint for this session only
     (never stored or exported), and another endpoint shows its own key, or an empty field."""
-    s = state()
-    keys: dict[str, Secret] = s.setdefault("typed_keys", {})
-    if s.get("api_key_endpoint") != endpoint or "api_key_input" not in s:
-        if "api_key_input" in s and s.get("api_key_endpoint"):  # what the field last held is its endpoint's
-            remember_key(keys, s["api_key_endpoint"], s["api_key_input"])
+    s, widgets = session(), st.session_state
+    keys = s.typed_keys
+    if s.api_key_endpoint != endpoint or "api_key_input" not in widgets:
+        if "api_key_input" in widgets and s.api_key_endpoint:  # what the field last held is its endpoint's
+            remember_key(keys, s.api_key_endpoint, widgets["api_key_input"])
         remembered = keys.get(endpoint)
-        s["api_key_input"] = remembered.reveal() if remembered else ""
-        s["api_key_endpoint"] = endpoint
+        widgets["api_key_input"] = remembered.reveal() if remembered else ""
+        s.api_key_endpoint = endpoint
     typed = st.text_input(t("api_key", lang), type="password", help=t("api_key_help", lang), key="api_key_input")
     return remember_key(keys, endpoint, typed)
 
@@ -125,19 +126,22 @@ def remember_key(keys: dict[str, Secret], endpoint: str, typed: str) -> str:
 
 
 def model_picker(settings: Settings, default_model: str, lang: str) -> str:
-    """The models GET /models lists (cached per base URL), with free text where it lists nothing."""
-    cache: dict[str, list[str]] = state().setdefault("model_lists", {})
+    """The models GET /models lists (cached per base URL), with free text where it lists nothing, and why."""
+    cache = session().model_lists
     source = settings.endpoint
     if source not in cache and not settings.needs_setup:
-        cache[source] = fetch_models(settings.key_for_client(), settings.base_url)
-    listed = cache.get(source, [])
+        cache[source] = model_list(settings.key_for_client(), settings.base_url)
+    found = cache.get(source)
+    listed = found.ids if found else []
     key = f"model_{settings.provider}"
     default(key, default_model or None)
-    current = state()[key]
+    current = st.session_state[key]
     options = listed if current in listed or not current else [current, *listed]
     model = st.selectbox(t("model", lang), options, accept_new_options=True, key=key)
     if not listed:
         st.caption(t("models_unlisted", lang))
+    if found and found.problem:  # its words may quote the provider's answer: shown literally
+        st.caption(t("models_problem", lang, detail=literal_markdown(found.problem)))
     if st.button(t("refresh_models", lang), key="refresh_models"):
         cache.pop(source, None)
         st.rerun()
@@ -145,7 +149,8 @@ def model_picker(settings: Settings, default_model: str, lang: str) -> str:
 
 
 def export_controls(conversation: Conversation, store: Store, lang: str) -> None:
-    notice = state().pop("import_notice", None)
+    s = session()
+    notice, s.import_notice = s.import_notice, None
     with st.expander(t("export", lang), expanded=notice is not None):
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         buttons: list[tuple[str, str, Callable[[], str], str]] = [
@@ -176,8 +181,8 @@ def export_controls(conversation: Conversation, store: Store, lang: str) -> None
             max_upload_size=exporters.MAX_IMPORT_BYTES // (1024 * 1024),
             key="import_file",
         )
-        if upload is not None and state().get("imported") != upload.file_id:
-            state().imported = upload.file_id
+        if upload is not None and s.imported != upload.file_id:
+            s.imported = upload.file_id
             try:
                 imported = exporters.from_json(upload.getvalue())  # checked whole, under fresh ids
                 store.add(imported)  # one transaction: every chat of the file, or none
@@ -187,7 +192,7 @@ def export_controls(conversation: Conversation, store: Store, lang: str) -> None
             except sqlite3.Error as error:
                 st.error(t("import_not_saved", lang, detail=literal_markdown(str(error))))
                 return
-            state().import_notice = t("import_done", lang, count=len(imported))
+            s.import_notice = t("import_done", lang, count=len(imported))
             st.rerun()  # the chat list above must show the imported chats
         if notice:
             st.success(notice)
@@ -197,17 +202,18 @@ def export_controls(conversation: Conversation, store: Store, lang: str) -> None
 class Choices:
     """What the sidebar's controls say for this run, and where the usage panel goes."""
 
-    lang: str
     settings: Settings
-    template: str
-    tools: list[str]
-    custom_system: str
+    turn: TurnChoices
     panel: DeltaGenerator
+
+    @property
+    def lang(self) -> str:
+        return self.turn.lang
 
 
 def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
     """Draws the controls and returns what they say."""
-    s = state()
+    s = session()
     with st.sidebar:
         default("ui_language", lang_default)
         lang = st.radio(
@@ -253,12 +259,12 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
                     st.caption(t("last_response_help", lang, shown=len(sample.chunks), total=sample.total))
                     st.json(sample.chunks, expanded=False)
     chosen = chosen.with_overrides(temperature=float(temperature), max_tokens=int(max_tokens))
-    return Choices(lang, chosen, template, tools, custom_system.strip(), panel)
+    return Choices(chosen, TurnChoices(lang, template, tuple(tools), custom_system.strip()), panel)
 
 
 def state_registry(settings: Settings) -> ToolRegistry:
-    s = state()
-    if "registry" not in s:
+    s = session()
+    if s.registry is None:
         s.registry = default_registry(
             settings.weather_api_url,
             settings.geocoding_api_url,

@@ -62,7 +62,9 @@ ensure_local_backend() {
   local flags key wheels stamp
   flags="$(llama_cmake_args)"
   key="$( (cat "$ROOT/requirements-local.txt"; echo "$flags"; uname -m; "$VENV/bin/python" -V) | sha256sum | cut -c1-16)"
-  wheels="${XDG_CACHE_HOME:-$HOME/.cache}/ai-chat-app/llama-wheels/$key"
+  local cache="${XDG_CACHE_HOME:-${HOME:-}/.cache}"
+  { [ -n "${HOME:-}${XDG_CACHE_HOME:-}" ] && mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ]; } || cache="$ROOT/.cache"
+  wheels="$cache/ai-chat-app/llama-wheels/$key"
   stamp="$VENV/.installed-local"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$key" ]; then
     return 0

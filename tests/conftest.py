@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,27 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from config import SETTINGS  # noqa: E402
 from scripted_server import ScriptedServer  # noqa: E402
 
-APP_VARIABLES = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "OPENAI_MODEL",
-    "TEMPERATURE",
-    "MAX_TOKENS",
-    "MAX_TOOL_ROUNDS",
-    "REQUEST_TIMEOUT",
-    "MAX_RETRIES",
-    "TOOL_TIMEOUT",
-    "USD_CNY_RATE",
-    "UI_LANGUAGE",
-    "WEATHER_API_URL",
-    "GEOCODING_API_URL",
-    "DATA_DIR",
-    "LOCAL_MODEL_PATH",
-    "MODELS_FILE",
-    "TEMPLATES_FILE",
-)
+APP_VARIABLES = tuple(setting.name for setting in SETTINGS)  # every setting the app reads
 
 TEST_KEY = "sk-test-SECRET-0123456789abcdef"
 
@@ -45,9 +29,20 @@ def scripted_server() -> Iterator[ScriptedServer]:
 
 
 @pytest.fixture
-def server(scripted_server: ScriptedServer) -> ScriptedServer:
+def server(scripted_server: ScriptedServer, request: pytest.FixtureRequest) -> Iterator[ScriptedServer]:
+    """The scripted server, emptied; a test that leaves replies unused or asks for one it did not queue fails."""
     scripted_server.reset()
-    return scripted_server
+    failed_before = request.session.testsfailed
+    yield scripted_server
+    problems = scripted_server.problems()
+    if problems and request.session.testsfailed == failed_before:  # a failed test's leftovers say nothing new
+        pytest.fail("scripted server: " + "; ".join(problems), pytrace=False)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test of the local model fails, not skips, where its server cannot run: the suite must not pass without it."""
+    if item.get_closest_marker("local_model") and importlib.util.find_spec("llama_cpp") is None:
+        pytest.fail("llama-cpp-python is not installed: run bash scripts/run-tests.sh", pytrace=False)
 
 
 @pytest.fixture(autouse=True)

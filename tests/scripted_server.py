@@ -1,8 +1,13 @@
 """A scripted OpenAI-compatible server on 127.0.0.1: the only fake in the test suite.
 
-Tests queue ``Reply`` scripts; each POST /v1/chat/completions takes the next one (or, with none
-queued, echoes the last user message). It speaks real HTTP/1.1 with chunked SSE, so the app's
-real openai client parses it as it would a provider's stream. Every request body is recorded.
+Tests queue ``Reply`` scripts; each POST /v1/chat/completions takes the next one. With none queued it
+answers HTTP 500 "nothing queued" and records the request in ``unexpected``; the ``server`` fixture fails
+a test that made such a request or left replies unused (``problems``). It speaks real HTTP/1.1 with
+chunked SSE, so the app's real openai client parses it as it would a provider's stream. Every request
+is recorded.
+
+Other HTTP services a tool calls (geocoding, weather) are ``route``s: GET on a path answers the JSON its
+function returns for the query string.
 
 Raw mode (``Reply(raw=...)``) replays given bytes verbatim (a provider's recorded stream), in
 network writes of ``raw_write`` bytes and optionally gzip-encoded; ``check`` lets a reply reject
@@ -21,6 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+NOTHING_QUEUED = "scripted server: nothing queued for this request (queue a Reply with server.expect)"
+Route = Callable[[dict[str, list[str]]], Any]  # the query string's values by name -> the JSON answer
 
 
 @dataclass
@@ -46,11 +55,21 @@ class Reply:
     raw_gzip: bool = False  # send the raw body gzip-encoded (Content-Encoding: gzip)
     content_type: str = "text/event-stream"  # of a raw body
     check: Callable[[dict[str, Any]], str | None] | None = None  # a message rejects the request with a 400
+    answers: str | None = None  # only for the request whose last user message is this (sessions side by side)
 
     @classmethod
     def fail(cls, status: int, message: str, code: str | None = None, **headers: str) -> Reply:
         error = {"message": message, "type": "invalid_request_error", "code": code}
         return cls(status=status, error={"error": error}, headers=headers)
+
+    def summary(self) -> str:
+        """A few words that tell this reply apart in a failure message."""
+        if self.raw is not None:
+            return f"raw {self.raw[:40]!r}"
+        if self.status != 200:
+            return f"HTTP {self.status}"
+        calls = ", ".join(name for name, _ in self.tool_calls)
+        return f"{self.text[:40]!r}" + (f" + tool calls {calls}" if calls else "")
 
 
 def _pieces(text: str, size: int) -> list[str]:
@@ -107,7 +126,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.requests.append(
             {"method": "GET", "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}}
         )
-        if self.path.rstrip("/").endswith("/models") and self.server.models_raw is not None:
+        url = urlsplit(self.path)
+        route = self.server.routes.get(url.path)
+        if route is not None:
+            self._json(200, route(parse_qs(url.query)))
+        elif self.path.rstrip("/").endswith("/models") and self.server.models_raw is not None:
             status, content_type, data = self.server.models_raw
             self._raw(status, content_type, data, 0, False)
         elif self.path.rstrip("/").endswith("/models"):
@@ -128,6 +151,9 @@ class _Handler(BaseHTTPRequestHandler):
             }
         )
         reply = self.server.next_reply(body)
+        if reply is None:
+            self._json(500, {"error": {"message": NOTHING_QUEUED, "type": "server_error", "code": None}})
+            return
         problem = reply.check(body) if reply.check else None
         if problem is not None:
             kind = "invalid_request_error"
@@ -250,7 +276,8 @@ class ScriptedServer(ThreadingHTTPServer):
         self.requests: list[dict[str, Any]] = []
         self.models: list[str] = ["gpt-4o-mini", "gpt-4o", "deepseek-chat"]
         self.hung_up = 0
-        self.echo_delay = 0.0  # seconds between the words of the default echo reply
+        self.unexpected: list[dict[str, Any]] = []  # request bodies that found no reply queued
+        self.routes: dict[str, Route] = {}
         self.models_raw: tuple[int, str, bytes] | None = None  # GET /models answered as given (status, type, body)
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
@@ -260,7 +287,10 @@ class ScriptedServer(ThreadingHTTPServer):
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+        return self.url("/v1")
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
 
     def start(self) -> ScriptedServer:
         self._thread.start()
@@ -279,19 +309,37 @@ class ScriptedServer(ThreadingHTTPServer):
             self.script.clear()
             self.requests.clear()
             self.hung_up = 0
-            self.echo_delay = 0.0
+            self.unexpected.clear()
+            self.routes.clear()
             self.models_raw = None
 
     def chat_requests(self) -> list[dict[str, Any]]:
         return [r["body"] for r in self.requests if r["method"] == "POST"]
 
-    def next_reply(self, body: dict[str, Any]) -> Reply:
+    def route(self, path: str, answer: Route) -> None:
+        """GET ``path`` (any query string) answers ``answer(query)`` as JSON: a tool's web service."""
+        self.routes[path] = answer
+
+    def next_reply(self, body: dict[str, Any]) -> Reply | None:
+        """The first queued reply meant for this request: any, or one that ``answers`` its last user message."""
+        users = [m.get("content") for m in body.get("messages", []) if m.get("role") == "user"]
+        last = users[-1] if users else None
         with self._lock:
-            if self.script:
-                return self.script.popleft()
-        users = [m for m in body.get("messages", []) if m.get("role") == "user"]
-        last = users[-1]["content"] if users else ""
-        return Reply(text=f"Echo: {last}", chunk_delay=self.echo_delay)
+            for reply in self.script:
+                if reply.answers is None or reply.answers == last:
+                    self.script.remove(reply)
+                    return reply
+            self.unexpected.append(body)
+            return None
+
+    def problems(self) -> list[str]:
+        """What makes a test that used this server wrong: replies it queued but never used, requests it
+        did not expect."""
+        with self._lock:
+            left = [reply.summary() for reply in self.script]
+            found = [f"{len(left)} queued replies were never requested: {', '.join(left)}"] if left else []
+            found += [f"a request found nothing queued: {body.get('messages', [])!r:.300}" for body in self.unexpected]
+        return found
 
 
 if __name__ == "__main__":

@@ -68,6 +68,7 @@ def test_a_tool_turn_shows_each_call_and_its_result_then_the_answer(app_env):
 
 
 def test_switching_template_changes_what_is_sent_next(app_env):
+    app_env.expect(Reply(text="First."), Reply(text="Because of Rayleigh scattering."))
     at = send(start(), "first")
     at.sidebar.selectbox(key="template").select("chain_of_thought").run()
     send(at, "Why is the sky blue?")
@@ -85,6 +86,7 @@ def test_sidebar_parameters_and_tools_reach_the_request(app_env):
     at.sidebar.multiselect(key="tools").set_value(["calculate"])
     at.sidebar.selectbox(key="model_custom").select("deepseek-chat")
     at.run()
+    app_env.expect(Reply(text="Hello."))
     send(at, "hello")
     sent = app_env.chat_requests()[0]
     assert sent["temperature"] == 1.3 and sent["max_tokens"] == 333 and sent["model"] == "deepseek-chat"
@@ -100,15 +102,16 @@ def test_an_error_is_explained_and_nothing_typed_or_received_is_lost(app_env):
     raw = [c.value for c in at.code]
     assert any("AuthenticationError" in c for c in raw)
     assert TEST_KEY not in page_text(at) + "".join(raw)
+    app_env.expect(Reply(text="Third answer."))
     send(at, "three")
-    assert chat_texts(at)[-1] == ("assistant", ["Echo: three"])
+    assert chat_texts(at)[-1] == ("assistant", ["Third answer."])
 
 
 def test_a_cut_stream_keeps_the_partial_reply_marked_interrupted(app_env):
     app_env.expect(Reply(text="alpha beta gamma delta", cut_after=2))
     at = send(start(), "go")
     assert chat_texts(at)[-1] == ("assistant", ["alpha beta"])
-    assert at.session_state.conversation.messages[-1].content == "alpha beta "
+    assert at.session_state["session"].conversation.messages[-1].content == "alpha beta "
     assert "connection dropped mid-reply" in at.error[0].value
     assert any("(estimated)" in c.value for c in at.caption)
 
@@ -130,14 +133,15 @@ def as_seen(text: str) -> str:
 
 def test_user_messages_show_exactly_as_typed(app_env):
     typed = "123*456\n    indented _not italic_ <b>not bold</b>  two  spaces\n\n# not a heading\n1. $x$ :red[plain]"
+    app_env.expect(Reply(text="Seen."))
     at = send(start(), typed)
     echo = at.chat_message[0].markdown[0]
     assert as_seen(rendered(echo.value)) == as_seen(typed)
     assert tags(echo.value) <= {"p", "br"} and echo.proto.allow_html is False
     assert rendered(at.title[0].value) == "123*456"
-    reopened = start(at.session_state.conversation.id)
+    reopened = start(at.session_state["session"].conversation.id)
     assert as_seen(rendered(reopened.chat_message[0].markdown[0].value)) == as_seen(typed)
-    chat_id = at.session_state.conversation.id
+    chat_id = at.session_state["session"].conversation.id
     assert rendered(reopened.sidebar.button(key=f"open_{chat_id}").label) == "123*456"
     assert app_env.chat_requests()[0]["messages"][-1]["content"] == typed  # only the display is escaped
 
@@ -158,6 +162,7 @@ def test_a_key_typed_in_the_sidebar_is_used_but_never_shown(server, monkeypatch)
     at = start()
     at.sidebar.text_input(key="api_key_input").input("sk-typed-in-sidebar-987654321")
     at.run()
+    server.expect(Reply(text="Hi."))
     send(at, "hi")
     assert server.requests[-1]["headers"]["authorization"] == "Bearer sk-typed-in-sidebar-987654321"
     assert "sk-typed-in-sidebar-987654321" not in page_text(at) + str([j.value for j in at.sidebar.json])
@@ -167,6 +172,7 @@ def test_chinese_interface(app_env, monkeypatch):
     monkeypatch.setenv("UI_LANGUAGE", "zh")
     at = start()
     assert at.title[0].value == "AI 对话"
+    app_env.expect(Reply(text="你好！"))
     send(at, "你好")
     assert at.title[0].value == "你好"
     assert "**上一条回复**  \n输入" in "\n".join(md.value for md in at.sidebar.markdown)
@@ -175,6 +181,7 @@ def test_chinese_interface(app_env, monkeypatch):
 
 def test_long_conversations_render_only_recent_messages(app_env):
     at = start()
+    app_env.expect(*[Reply(text=f"answer {index}") for index in range(20)])
     for index in range(20):
         send(at, f"message {index}")
     rendered = [texts for _, texts in chat_texts(at)]
@@ -185,16 +192,18 @@ def test_long_conversations_render_only_recent_messages(app_env):
 
 
 def test_new_chat_starts_over_and_the_old_one_stays_listed(app_env):
+    app_env.expect(Reply(text="Remembered."))
     at = send(start(), "remember me")
     at.sidebar.button(key="new_chat").click().run()
     assert chat_texts(at) == []
-    assert at.session_state.conversation.nodes == {}
+    assert at.session_state["session"].conversation.nodes == {}
     assert [b.label for b in at.sidebar.button if b.key.startswith("open_")] == ["remember me"]
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_export_buttons_are_offered(app_env, monkeypatch, language):
     monkeypatch.setenv("UI_LANGUAGE", language)
+    app_env.expect(Reply(text="Exported."))
     at = send(start(), "export me")
     labels = [b.proto.label for b in at.get("download_button")][:4]
     expected = {
@@ -220,6 +229,15 @@ def test_a_preset_fills_its_base_url_and_model(app_env):
     assert any("lists no models" in c.value for c in at.sidebar.caption)
 
 
+def test_the_model_picker_says_why_a_provider_lists_no_models(app_env):
+    app_env.models_raw = (200, "text/html", b"<html><body>Welcome to nginx!</body></html>")
+    at = start()
+    why = [c.value for c in at.sidebar.caption if c.value.startswith("Why no list")]
+    assert len(why) == 1 and "did not answer JSON" in rendered(why[0]) and "<html>" in rendered(why[0])
+    assert tags(why[0]) <= {"p", "br"}  # the provider's words as text, never its HTML
+
+
+@pytest.mark.local_model
 def test_with_no_configuration_the_local_model_answers():
     at = start(timeout=180)
     assert not at.exception, at.exception
@@ -230,7 +248,7 @@ def test_with_no_configuration_the_local_model_answers():
     at.run()
     at.chat_input[0].set_value("What is the capital of France?").run(timeout=180)
     assert not at.exception, at.exception
-    reply = at.session_state.conversation.messages[-1]
+    reply = at.session_state["session"].conversation.messages[-1]
     assert reply.role == "assistant" and reply.content.strip() and reply.status == "done"
     assert reply.cost.local and reply.usage.estimated
     assert "local model, free" in "\n".join(md.value for md in at.sidebar.markdown)
@@ -247,6 +265,7 @@ def test_the_env_key_is_not_offered_to_another_provider(app_env):
 def test_max_tokens_beyond_the_models_limit_is_capped(app_env):
     at = start()
     at.sidebar.number_input(key="max_tokens").set_value(100_000).run()
+    app_env.expect(Reply(text="A long answer."))
     send(at, "long answer please")
     assert app_env.chat_requests()[0]["max_tokens"] == 16_384
 
@@ -261,6 +280,7 @@ def test_the_sidebar_shows_what_went_out_and_what_came_back(app_env):
     assert any("What came back: 5 chunks" in c.value for c in at.sidebar.caption)
 
 
+@pytest.mark.local_model  # without llama-cpp-python the message names that instead
 def test_a_local_model_that_cannot_start_says_why(monkeypatch):
     monkeypatch.setenv("LOCAL_MODEL_PATH", "/nowhere/model.gguf")
     monkeypatch.setenv("UI_LANGUAGE", "en")

@@ -23,16 +23,17 @@ def test_the_next_request_is_estimated_before_sending_and_compared_after(app_env
     estimate = count_messages(body["messages"], "gpt-4o-mini") + count_tools(body["tools"], "gpt-4o-mini")
     caption = next(c.value for c in at.chat_message[-1].caption if "estimate" in c.value)
     assert f"estimate {estimate} → actual 500" in caption
-    assert at.session_state.conversation.messages[-1].estimated_prompt_tokens == estimate
+    assert at.session_state["session"].conversation.messages[-1].estimated_prompt_tokens == estimate
 
 
 def test_context_view_and_chart(app_env):
+    app_env.expect(Reply(text="Answer one."), Reply(text="Answer two."))
     at = send(start(), "one")
     send(at, "two")
     with_chart = [e for e in at.sidebar.get("arrow_vega_lite_chart")] or [e for e in at.sidebar.get("vega_lite_chart")]
     assert with_chart
     view = "\n".join(t.value for t in at.sidebar.text)
-    assert "✅ sent · user: one" in view and "✅ sent · assistant: Echo: two" in view
+    assert "✅ sent · user: one" in view and "✅ sent · assistant: Answer two." in view
 
 
 def test_a_budget_warns_at_80_percent_and_asks_at_100(app_env, monkeypatch):
@@ -48,9 +49,10 @@ def test_a_budget_warns_at_80_percent_and_asks_at_100(app_env, monkeypatch):
     assert len(app_env.chat_requests()) == 2  # held, not sent
     assert "The Chat budget is used up" in at.warning[0].value
     assert at.code[-1].value == "third, over budget"
+    app_env.expect(Reply(text="Sent anyway."))
     at.button(key="send_anyway").click().run()
     assert len(app_env.chat_requests()) == 3
-    assert at.session_state.conversation.messages[-2].content == "third, over budget"
+    assert at.session_state["session"].conversation.messages[-2].content == "third, over budget"
 
 
 def test_cancelling_a_held_message_sends_nothing(app_env, monkeypatch):
@@ -72,10 +74,11 @@ def test_summarising_older_turns_books_its_cost_and_keeps_tool_pairs_whole(app_e
         Reply(text="It is 42.", usage=(10, 1)),
     )
     at = send(start(), "What is 6*7?")
+    app_env.expect(Reply(text="Second answer.", usage=(10, 1)))
     send(at, "second question")
-    assert at.session_state.conversation.summary is None  # only the two newest turns so far
+    assert at.session_state["session"].conversation.summary is None  # only the two newest turns so far
     app_env.reset()
-    app_env.expect(Reply(text="The user asked 6*7 (= 42, via calculate).", usage=(700, 30)))
+    app_env.expect(Reply(text="The user asked 6*7 (= 42, via calculate).", usage=(700, 30)), Reply(text="Third."))
     send(at, "third question")
     summary_call, turn = app_env.chat_requests()
     assert summary_call["stream"] is False
@@ -86,7 +89,7 @@ def test_summarising_older_turns_books_its_cost_and_keeps_tool_pairs_whole(app_e
     assert contents[1].startswith("Summary of the earlier part of this conversation:")
     assert "What is 6*7?" not in contents
     assert not [m for m in turn["messages"] if m["role"] == "tool"]  # the tool pair went into the summary whole
-    conversation = at.session_state.conversation
+    conversation = at.session_state["session"].conversation
     assert conversation.summary.usage.prompt_tokens == 700
     assert conversation.totals().usage.prompt_tokens >= 700
     view = "\n".join(t.value for t in at.sidebar.text)
@@ -100,6 +103,7 @@ def test_regenerating_over_budget_asks_first_too(app_env, monkeypatch):
     next(b for b in at.button if b.key.startswith("regenerate_")).click().run()
     assert len(app_env.chat_requests()) == 1
     assert "The Chat budget is used up" in at.warning[0].value and at.code[-1].value == "Regenerate"
+    app_env.expect(Reply(text="Regenerated anyway."))
     at.button(key="send_anyway").click().run()
     assert len(app_env.chat_requests()) == 2
     assert any(c.value == "2 / 2" for c in at.caption)
@@ -110,7 +114,7 @@ def test_each_reply_shows_its_first_token_time_and_speed(app_env):
     at = send(start(), "go")
     caption = next(c.value for c in at.chat_message[-1].caption if "tokens/s" in c.value)
     assert "first token" in caption
-    reply = at.session_state.conversation.messages[-1]
+    reply = at.session_state["session"].conversation.messages[-1]
     assert reply.first_token_ms >= 0 and reply.stream_ms >= 200
 
 
@@ -121,6 +125,7 @@ def test_a_held_message_stays_on_screen_while_other_controls_change(app_env, mon
     send(at, "kept for later")
     at.sidebar.slider(key="temperature").set_value(0.2).run()
     assert "The Chat budget is used up" in at.warning[0].value and at.code[-1].value == "kept for later"
+    app_env.expect(Reply(text="Sent later."))
     at.button(key="send_anyway").click().run()
     assert app_env.chat_requests()[-1]["messages"][-1]["content"] == "kept for later"
     assert app_env.chat_requests()[-1]["temperature"] == 0.2
@@ -133,10 +138,11 @@ def test_a_held_message_is_never_sent_into_another_chat(app_env, monkeypatch):
     send(at, "held here")
     at.sidebar.button(key="new_chat").click().run()
     assert len(app_env.chat_requests()) == 1 and not at.warning
-    assert at.session_state.conversation.nodes == {}
+    assert at.session_state["session"].conversation.nodes == {}
 
 
 def test_a_max_tokens_beyond_the_models_output_cap_leaves_the_history_in(app_env):
+    app_env.expect(Reply(text="First answer."), Reply(text="Second answer."))
     at = send(start(), "first question")
     at.sidebar.number_input(key="max_tokens").set_value(200_000).run()
     view = "\n".join(t.value for t in at.sidebar.text)
@@ -144,5 +150,5 @@ def test_a_max_tokens_beyond_the_models_output_cap_leaves_the_history_in(app_env
     send(at, "second question")
     sent = app_env.chat_requests()[-1]
     assert sent["max_tokens"] == 16_384  # gpt-4o-mini's own output cap
-    assert [m["content"] for m in sent["messages"][1:]] == ["first question", "Echo: first question", "second question"]
+    assert [m["content"] for m in sent["messages"][1:]] == ["first question", "First answer.", "second question"]
     assert not at.info  # nothing was left out to fit

@@ -27,18 +27,20 @@ def test_a_typed_key_belongs_to_the_endpoint_it_was_typed_for(server, monkeypatc
     at.sidebar.selectbox(key="provider").select("ollama").run()
     assert at.sidebar.text_input(key="api_key_input").value == ""
     at.sidebar.text_input(key="base_url_ollama").input(server.base_url.replace("/v1", "/ollama/v1")).run()
+    server.expect(Reply(text="From ollama."))
     send(at, "to ollama")
     request = server.requests[-1]
     assert request["path"] == "/ollama/v1/chat/completions"
     assert request["headers"]["authorization"] == "Bearer not-needed"
     at.sidebar.selectbox(key="provider").select("custom").run()
     assert at.sidebar.text_input(key="api_key_input").value == FIRST_KEY  # back where it was typed
+    server.expect(Reply(text="From the first endpoint."))
     send(at, "to the first endpoint")
     assert server.requests[-1]["path"] == "/v1/chat/completions"
     assert server.requests[-1]["headers"]["authorization"] == f"Bearer {FIRST_KEY}"
     at.sidebar.text_input(key="base_url_custom").input(server.base_url.replace("/v1", "/other/v1")).run()
     assert at.sidebar.text_input(key="api_key_input").value == ""
-    conversation = at.session_state.conversation
+    conversation = at.session_state["session"].conversation
     assert FIRST_KEY.encode() not in stored_bytes()
     assert FIRST_KEY not in exporters.to_json([conversation]) + exporters.to_markdown([conversation], "en")
     assert FIRST_KEY not in page_text(at)
@@ -47,6 +49,7 @@ def test_a_typed_key_belongs_to_the_endpoint_it_was_typed_for(server, monkeypatc
 def test_the_env_key_stays_with_its_endpoint_when_another_is_typed(app_env):
     at = start()
     at.sidebar.text_input(key="base_url_custom").input(app_env.base_url.replace("/v1", "/other/v1")).run()
+    app_env.expect(Reply(text="From elsewhere."))
     send(at, "elsewhere")
     assert app_env.requests[-1]["headers"]["authorization"] == "Bearer not-needed"
 
@@ -64,7 +67,7 @@ def test_a_base_url_with_credentials_shows_scheme_host_and_port_only(server, mon
     assert at.sidebar.text_input(key="base_url_custom").value == "http://127.0.0.1:9"
     from_env = {"en": "Using the base URL from .env", "zh": "使用 .env 中的 Base URL"}[language]
     assert any(from_env in c.value for c in at.sidebar.caption)
-    conversation = at.session_state.conversation
+    conversation = at.session_state["session"].conversation
     shown = [page_text(at), *(c.value for c in at.code), *(str(j.value) for j in at.sidebar.json)]
     exported = [exporters.to_json([conversation]), exporters.to_markdown([conversation], language)]
     exported += [exporters.to_python(conversation.last_request), exporters.to_curl(conversation.last_request)]
@@ -75,10 +78,11 @@ def test_a_base_url_with_credentials_shows_scheme_host_and_port_only(server, mon
 def test_the_sidebars_url_left_as_shown_sends_to_the_full_env_url(server, monkeypatch):
     monkeypatch.setenv("UI_LANGUAGE", "en")
     monkeypatch.setenv("OPENAI_BASE_URL", server.base_url.replace("http://", "http://bob:hunter2pass@"))
+    server.expect(Reply(text="Hello back."))
     at = send(start(), "hello")
     assert at.sidebar.text_input(key="base_url_custom").value == display_url(server.base_url)
     assert server.requests[-1]["path"] == "/v1/chat/completions"
-    assert at.session_state.conversation.messages[-1].content == "Echo: hello"
+    assert at.session_state["session"].conversation.messages[-1].content == "Hello back."
 
 
 def test_error_details_lose_a_urls_credentials_and_query(app_env):
@@ -88,7 +92,7 @@ def test_error_details_lose_a_urls_credentials_and_query(app_env):
     raw = "".join(c.value for c in at.code)
     assert "http://gateway.example:8443/v1/chat" in raw
     assert not any(secret in raw + page_text(at) for secret in CREDENTIALS)
-    stored = at.session_state.conversation.messages[-1].error["detail"]
+    stored = at.session_state["session"].conversation.messages[-1].error["detail"]
     assert not any(secret in stored for secret in CREDENTIALS)
 
 

@@ -7,7 +7,11 @@ import signal
 import threading
 import time
 
+import pytest
+
 from app_driver import page_text, start
+
+pytestmark = pytest.mark.local_model
 
 
 def kill_on_next_generation(server, deadline: float = 120.0) -> threading.Thread:
@@ -37,13 +41,13 @@ def test_a_local_server_crash_mid_reply_is_explained_and_nothing_is_lost(monkeyp
     at.sidebar.number_input(key="max_tokens").set_value(400)
     at.sidebar.multiselect(key="tools").set_value([])
     at.run()
-    server = at.session_state["local_server"]
+    server = at.session_state["session"].local_server
     restarts = server.restarts
     watcher = kill_on_next_generation(server)
     at.chat_input[0].set_value("Tell me a long story about a dragon and a knight.").run(timeout=180)
     watcher.join(5)
     assert not at.exception, at.exception
-    conversation = at.session_state.conversation
+    conversation = at.session_state["session"].conversation
     question, reply = conversation.messages[-2:]
     assert question.role == "user" and question.content == "Tell me a long story about a dragon and a knight."
     assert reply.status == "interrupted" and reply.error["kind"] == "local_crashed"
@@ -51,9 +55,9 @@ def test_a_local_server_crash_mid_reply_is_explained_and_nothing_is_lost(monkeyp
     assert "The local model server stopped unexpectedly" in page_text(at)
 
     reopened = start(conversation.id, timeout=180)
-    assert [m.content for m in reopened.session_state.conversation.messages][0] == question.content
+    assert [m.content for m in reopened.session_state["session"].conversation.messages][0] == question.content
 
     at.chat_input[0].set_value("Say hello.").run(timeout=180)
     assert not at.exception, at.exception
     assert server.restarts == restarts + 1 and server.healthy()
-    assert at.session_state.conversation.messages[-1].status == "done"
+    assert at.session_state["session"].conversation.messages[-1].status == "done"

@@ -18,7 +18,7 @@ def test_a_content_filtered_reply_is_shown_as_filtered_with_what_arrived(app_env
     text = page_text(at)
     assert "Here is how" in text
     assert "content filter stopped this reply" in text
-    reply = at.session_state.conversation.messages[-1]
+    reply = at.session_state["session"].conversation.messages[-1]
     assert reply.finish_reason == "content_filter" and reply.content == "Here is how"
 
 
@@ -26,6 +26,6 @@ def test_a_refused_reply_is_shown_as_the_models_refusal(app_env):
     app_env.expect(recorded("openai_refusal"))
     at = send(start(), "Help me with something dubious")
     assert "The model declined to answer: I'm sorry, I can't assist with that request." in page_text(at)
-    reply = at.session_state.conversation.messages[-1]
+    reply = at.session_state["session"].conversation.messages[-1]
     assert (reply.content, reply.refusal) == ("", "I'm sorry, I can't assist with that request.")
     assert not at.error

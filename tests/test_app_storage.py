@@ -31,6 +31,7 @@ def locked() -> Iterator[None]:
 
 
 def test_a_turn_on_a_locked_database_keeps_everything_and_saves_it_later(app_env):
+    app_env.expect(Reply(text="Received before the lock."))
     at = send(start(), "before the lock")
     app_env.expect(Reply(text="Received while locked."))
     with locked():
@@ -38,8 +39,9 @@ def test_a_turn_on_a_locked_database_keeps_everything_and_saves_it_later(app_env
         assert "Could not save to the chat database (database is locked)" in at.warning[0].value
         texts = [[md.value for md in m.markdown] for m in at.chat_message]
         assert texts[-2:] == [["typed while locked"], ["Received while locked."]]
+    app_env.expect(Reply(text="Received after the lock."))
     send(at, "after the lock")
-    conversation = at.session_state.conversation
+    conversation = at.session_state["session"].conversation
     stored = Store(database()).load(conversation.id)
     assert [m.content for m in stored.messages] == [m.content for m in conversation.messages]
     assert "typed while locked" in [m.content for m in stored.messages]
@@ -51,7 +53,7 @@ def test_rename_switch_version_and_delete_on_a_locked_database_are_explained_in_
     app_env.expect(Reply(text="Version one."), Reply(text="Version two."))
     at = send(start(), "question")
     next(b for b in at.button if b.key.startswith("regenerate_")).click().run()
-    conversation = at.session_state.conversation
+    conversation = at.session_state["session"].conversation
     with locked():
         next(b for b in at.button if b.key.startswith("prev_")).click().run()
         assert not at.exception and "无法保存到对话数据库（database is locked）" in at.warning[0].value
@@ -60,9 +62,10 @@ def test_rename_switch_version_and_delete_on_a_locked_database_are_explained_in_
         assert not at.exception and "无法保存到对话数据库" in at.warning[0].value
         at.sidebar.button(key="delete_yes").click().run()
         assert not at.exception and "无法保存到对话数据库" in at.warning[0].value
-        assert at.session_state.conversation is conversation  # a chat that could not be deleted stays open
+        assert at.session_state["session"].conversation is conversation  # a chat that could not be deleted stays open
+    app_env.expect(Reply(text="Received after the lock."))
     send(at, "after the lock")
     stored = Store(database()).load(conversation.id)
     assert stored.title == "Renamed while locked"
     contents = [m.content for m in stored.messages]
-    assert contents == ["question", "Version one.", "after the lock", "Echo: after the lock"]
+    assert contents == ["question", "Version one.", "after the lock", "Received after the lock."]

@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -5,14 +9,21 @@ import pytest
 from config import (
     APP_DIR,
     CUSTOM,
+    GROUPS,
     LOCAL,
     NO_KEY_PLACEHOLDER,
     PROVIDER_PRESETS,
+    SETTINGS,
     ConfigError,
     Secret,
+    Setting,
+    Settings,
+    env_example,
     load_settings,
     preset_for,
+    readme_table,
     redact,
+    shown_default,
 )
 
 
@@ -148,3 +159,76 @@ def test_without_a_setting_the_table_files_sit_beside_the_app():
     assert settings.models_file == APP_DIR / "models.json"
     assert settings.templates_file == APP_DIR / "templates.json"
     assert load_settings({"MODELS_FILE": "~/m.json"}).models_file == Path.home() / "m.json"
+
+
+# --- one table of settings: Settings, validation, .env.example, the README and the tests' scrubbing ---------
+
+
+def test_every_settings_field_is_declared_once_in_the_table():
+    attributes = [setting.attribute for setting in SETTINGS]
+    assert len(set(attributes)) == len(attributes) and len({s.name for s in SETTINGS}) == len(SETTINGS)
+    assert set(attributes) == {f.name for f in fields(Settings)} - {"provider"}
+    assert set(GROUPS) == {setting.group for setting in SETTINGS}
+    for setting in SETTINGS:
+        assert setting.help and (setting.kind in ("integer", "number")) == (setting.low is not None), setting
+        assert (setting.kind == "choice") == bool(setting.choices), setting
+
+
+def test_the_env_example_is_made_from_the_table_and_changes_nothing():
+    assert (APP_DIR / ".env.example").read_text(encoding="utf-8") == env_example(), (
+        "run: python -m config --env-example"
+    )
+    assert load_settings({}, env_file=APP_DIR / ".env.example") == load_settings({})
+    for setting in SETTINGS:
+        default = shown_default(setting)
+        assert (f"# {setting.name}={default}\n" if default else f"\n{setting.name}=\n") in env_example()
+
+
+def test_the_readme_configuration_table_is_made_from_the_table():
+    readme = (APP_DIR / "README.md").read_text(encoding="utf-8")
+    assert readme_table() in readme, "run: python -m config --readme-table, and paste it into README.md"
+    for setting in SETTINGS:
+        assert f"| `{setting.name}` |" in readme_table()
+
+
+def test_the_command_prints_the_documents():
+    run = subprocess.run(
+        [sys.executable, "-m", "config", "--env-example"], cwd=APP_DIR, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0 and run.stdout == env_example()
+
+
+BOUNDED = [setting for setting in SETTINGS if setting.low is not None]
+
+
+@pytest.mark.parametrize("setting", BOUNDED, ids=lambda setting: setting.name)
+def test_each_bounded_setting_takes_its_bounds_and_refuses_beyond_them(setting: Setting):
+    step = 1 if setting.kind == "integer" else 0.01
+    low, high = setting.low, setting.high
+    assert getattr(load_settings({setting.name: str(low)}), setting.attribute) == low
+    assert getattr(load_settings({setting.name: str(high)}), setting.attribute) == high
+    for outside in (low - step, high + step):
+        with pytest.raises(ConfigError, match=f"^{setting.name}=.* must be between"):
+            load_settings({setting.name: str(outside)})
+    with pytest.raises(ConfigError, match=f"^{setting.name}='many' is not an? (int|float)$"):
+        load_settings({setting.name: "many"})
+
+
+@pytest.mark.parametrize("setting", [s for s in SETTINGS if s.choices], ids=lambda setting: setting.name)
+def test_each_choice_setting_takes_its_choices_in_any_case_and_refuses_others(setting: Setting):
+    for choice in setting.choices:
+        assert getattr(load_settings({setting.name: choice.swapcase()}), setting.attribute) == choice
+    with pytest.raises(ConfigError, match=f"^{setting.name}='other' must be .* or "):
+        load_settings({setting.name: "other"})
+
+
+@pytest.mark.parametrize("setting", [s for s in SETTINGS if s.kind == "url"], ids=lambda setting: setting.name)
+def test_each_url_setting_must_be_http(setting: Setting):
+    assert getattr(load_settings({setting.name: "http://host:1/v1/"}), setting.attribute) == "http://host:1/v1"
+    with pytest.raises(ConfigError, match=f"^{setting.name}='ftp://host' must start with http"):
+        load_settings({setting.name: "ftp://host"})
+
+
+def test_the_tests_environment_holds_no_setting_but_the_data_folder():
+    leaked = {setting.name for setting in SETTINGS if setting.name in os.environ} - {"DATA_DIR"}
+    assert leaked == set()

@@ -12,20 +12,8 @@ from app_driver import page_text, start
 from conversation_manager import Conversation, Message, Summary, TurnRecorder
 from errors import ErrorInfo
 from events import Finished, Interrupted, RequestSent, TextDelta, ToolCallStarted, ToolResult, UsageReported
-from exporters import (
-    EXPORT_FORMAT,
-    CostRecord,
-    ErrorRecord,
-    ImportFailed,
-    MessageRecord,
-    SummaryRecord,
-    UsageRecord,
-    from_json,
-    to_curl,
-    to_json,
-    to_markdown,
-    to_python,
-)
+from exporters import EXPORT_FORMAT, ImportFailed, from_json, to_curl, to_json, to_markdown, to_python
+from records import CostRecord, ErrorRecord, MessageRecord, SummaryRecord, UsageRecord
 from scripted_server import Reply
 from store import Store
 from token_tracker import Cost, PriceBook, Usage
@@ -171,10 +159,11 @@ def test_the_python_export_reproduces_the_request_with_the_key_from_the_environm
 def test_the_curl_export_sends_the_same_body(server, tmp_path):
     command = to_curl(REQUEST)
     assert "$OPENAI_API_KEY" in command and "sk-" not in command
+    server.expect(Reply(text="Resent"))
     env = {"OPENAI_API_KEY": "sk-curl-0987654321", "OPENAI_BASE_URL": server.base_url, "PATH": "/usr/bin:/bin"}
     run = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
-    assert "data: [DONE]" in run.stdout
+    assert "Resent" in run.stdout and "data: [DONE]" in run.stdout
     assert server.chat_requests()[-1] == REQUEST
 
 

@@ -4,7 +4,6 @@ import re
 import signal
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -146,48 +145,33 @@ def test_disabled_tools_are_not_offered_or_run():
     assert executor.run(ToolCall("c", "get_current_time", "{}")).is_error
 
 
-class _OpenMeteo(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+def _geocoding(query: dict[str, list[str]]) -> dict:
+    name = query["name"][0]
+    if name != "北京":
+        return {}
+    return {"results": [{"name": name, "country": "China", "latitude": 39.9, "longitude": 116.4}]}
 
-    def do_GET(self):
-        url = urlsplit(self.path)
-        query = parse_qs(url.query)
-        if url.path == "/search":
-            name = query["name"][0]
-            assert query["language"] == (["zh"] if name == "北京" else ["en"])
-            results = (
-                [{"name": name, "country": "China", "latitude": 39.9, "longitude": 116.4}] if name == "北京" else []
-            )
-            payload = {"results": results} if results else {}
-        else:
-            assert query["latitude"] == ["39.9"] and query["temperature_unit"] == ["celsius"]
-            payload = {
-                "current": {
-                    "time": "2026-11-25T10:00",
-                    "temperature_2m": 3.5,
-                    "relative_humidity_2m": 40,
-                    "weather_code": 1,
-                    "wind_speed_10m": 12.0,
-                }
-            }
-        data = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+
+def _forecast(query: dict[str, list[str]]) -> dict:
+    current = {
+        "time": "2026-11-25T10:00",
+        "temperature_2m": 3.5,
+        "relative_humidity_2m": 40,
+        "weather_code": 1,
+        "wind_speed_10m": 12.0,
+    }
+    return {"current": current}
 
 
 @pytest.fixture
-def open_meteo():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _OpenMeteo)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    yield base
-    httpd.shutdown()
+def open_meteo(server):
+    """Open-Meteo's geocoding and forecast services as routes of the scripted server: its base URL."""
+    server.route("/open-meteo/search", _geocoding)
+    server.route("/open-meteo/forecast", _forecast)
+    return server.url("/open-meteo")
 
 
-def test_weather_tool_reads_geocoding_and_forecast(open_meteo):
+def test_weather_tool_reads_geocoding_and_forecast(open_meteo, server):
     registry = default_registry(f"{open_meteo}/forecast", f"{open_meteo}/search")
     outcome = ToolExecutor(registry).run(ToolCall("w", "get_current_weather", '{"city": "北京"}'))
     result = json.loads(outcome.content)
@@ -196,6 +180,10 @@ def test_weather_tool_reads_geocoding_and_forecast(open_meteo):
     assert result["conditions"] == "mainly clear"
     missing = ToolExecutor(registry).run(ToolCall("w", "get_current_weather", '{"city": "Atlantis"}'))
     assert "no place called 'Atlantis'" in json.loads(missing.content)["error"]
+    search, forecast, search_again = (parse_qs(urlsplit(r["path"]).query) for r in server.requests)
+    assert search["name"] == ["北京"] and search["language"] == ["zh"]
+    assert forecast["latitude"] == ["39.9"] and forecast["temperature_unit"] == ["celsius"]
+    assert search_again["name"] == ["Atlantis"] and search_again["language"] == ["en"]
 
 
 def test_weather_tool_reports_an_unreachable_service():

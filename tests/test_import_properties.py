@@ -132,7 +132,8 @@ def mutate(document: Any, data: st.DataObject, store_ids: list[str]) -> Any:
         elif kind == "duplicate" and isinstance(parent, list):
             parent.insert(key, copy.deepcopy(parent[key]))
         else:
-            parent[key] = data.draw(odd_values | json_values, label="value")
+            # a copy: odd_values hands out the same objects, and a later edit inside one must not make a loop
+            parent[key] = copy.deepcopy(data.draw(odd_values | json_values, label="value"))
     return document
 
 

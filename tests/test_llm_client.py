@@ -242,6 +242,7 @@ def test_the_fallback_answers_after_the_primary_exhausts_its_retries(server):
         RetryPolicy(max_retries=1),
         sleep=slept.append,
     )
+    server.expect(Reply(text="From the backup."))
     events = list(turn.run([{"role": "user", "content": "hi"}], PARAMS))
     (fallback,) = of_type(events, FallbackUsed)
     assert (fallback.model, fallback.replaces, fallback.error.kind) == ("deepseek-chat", "gpt-4o-mini", "connection")
@@ -255,6 +256,7 @@ def test_the_rate_limiter_wait_is_an_event(client, server):
     limiter = RateLimiter(requests_per_minute=1, clock=lambda: 0.0)
     limiter.reserve(1)
     turn = TurnRunner([Target(client, "gpt-4o-mini")], limiter=limiter, sleep=slept.append)
+    server.expect(Reply(text="After the wait."))
     events = list(turn.run([{"role": "user", "content": "hi"}], PARAMS))
     assert of_type(events, Waiting) == [Waiting(60.0)] and slept == [60.0]
     assert isinstance(events[-1], Finished)

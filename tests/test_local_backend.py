@@ -1,5 +1,6 @@
 """The embedded backend for real: llama.cpp's server with the packaged SmolLM2 model, through our client."""
 
+import importlib.util
 import json
 import os
 import platform
@@ -13,7 +14,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import llama_cpp
 import pytest
 
 from config import load_settings
@@ -22,6 +22,8 @@ from function_tools import ToolExecutor, default_registry
 from llm_client import ChatParams, LLMClient, Target, TurnRunner
 from local_backend import LocalBackendUnavailable, LocalModelServer, local_spec, packaged_model, resolve_model
 from retry_policy import RetryPolicy
+
+pytestmark = pytest.mark.local_model
 
 CRASHING_SERVER = Path(__file__).with_name("crashing_model_server.py")
 
@@ -78,7 +80,9 @@ def test_the_portability_check_finds_amx_and_avx512():
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="the x86-64 baseline check")
 def test_the_built_llama_cpp_runs_on_any_x86_64_cpu_with_avx2():
     """No AMX, no AVX-512: a build with them dies with an illegal instruction on CPUs without them."""
-    libraries = sorted((Path(llama_cpp.__file__).parent / "lib").glob("lib*.so"))
+    spec = importlib.util.find_spec("llama_cpp")
+    assert spec is not None and spec.origin is not None
+    libraries = sorted((Path(spec.origin).parent / "lib").glob("lib*.so"))
     assert any(lib.name == "libggml-cpu.so" for lib in libraries), libraries
     for library in libraries:
         disassembly = subprocess.run(

@@ -4,17 +4,23 @@ import json
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 import threading
+import time
+from datetime import datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import store as store_module
 from app_driver import page_text, start
 from conversation_manager import Conversation, Message, TurnRecorder
 from events import Finished, TextDelta, UsageReported
 from exporters import from_json, to_json, to_markdown
-from store import MIGRATIONS, SCHEMA_VERSION, SEARCH_MAX_CHARS, SEARCH_MAX_WORDS, Store, search_words
+from store import MIGRATIONS, SEARCH_MAX_CHARS, SEARCH_MAX_WORDS, Store, search_words
 from token_tracker import PriceBook, Usage
 
 BOOK = PriceBook(7.0)
@@ -47,18 +53,140 @@ def test_round_trip_keeps_messages_tree_settings_and_usage(store):
     assert store.load("missing") is None
 
 
-def test_wal_mode_and_schema_version(store):
-    assert store.schema_version() == SCHEMA_VERSION == len(MIGRATIONS)
+NAMES = [function.__name__ for function in MIGRATIONS]
+
+
+def numbered_file(path: Path, version: int) -> None:
+    """A file as the code before named migrations left it: the first ``version`` migrations, one number."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    db.execute("INSERT INTO schema_version VALUES (0)")
+    for number, function in enumerate(MIGRATIONS[:version], 1):
+        db.execute("BEGIN IMMEDIATE")
+        function(db)
+        db.execute("UPDATE schema_version SET version = ?", (number,))
+        db.execute("COMMIT")
+    db.close()
+
+
+def tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as db:
+        return {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def test_a_fresh_file_records_each_migration_by_name_with_the_time_it_was_applied(store):
+    applied = store.migrations()
+    assert list(applied) == NAMES == sorted(NAMES) and len(set(NAMES)) == len(NAMES)
+    times = [datetime.fromisoformat(applied[name]) for name in NAMES]
+    assert times == sorted(times) and all(time.tzinfo is not None for time in times)
+    assert "schema_version" not in tables(store.path)
     with sqlite3.connect(store.path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert Store(store.path).migrations() == applied  # opening again applies nothing
+
+
+def test_a_file_of_the_numbered_scheme_keeps_its_data_and_records_its_migrations_as_of_unknown_time(tmp_path):
+    path = tmp_path / "numbered.db"
+    numbered_file(path, len(MIGRATIONS))
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO conversations (id, title, created_at, updated_at) VALUES ('c1', 'kept', 'x', 'x')")
+    store = Store(path)
+    assert store.migrations() == dict.fromkeys(NAMES)
+    assert "schema_version" not in tables(path)
+    assert store.recent()[0].title == "kept"
+
+
+def test_a_new_migration_runs_once_and_one_that_fails_leaves_nothing_behind(tmp_path, monkeypatch):
+    path = tmp_path / "chats.db"
+    numbered_file(path, 2)
+    calls: list[str] = []
+
+    def m005_notes(db: sqlite3.Connection) -> None:
+        calls.append("m005")
+        db.execute("CREATE TABLE notes (text TEXT)")
+
+    def m006_broken(db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE half_done (x)")
+        db.execute("INSERT INTO no_such_table VALUES (1)")
+
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, m005_notes, m006_broken])
+    with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
+        Store(path)
+    assert "half_done" not in tables(path) and "notes" in tables(path)
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, m005_notes])
+    applied = Store(path).migrations()
+    assert calls == ["m005"] and list(applied) == [*NAMES, "m005_notes"]
+    assert [applied[name] is None for name in NAMES] == [True, True, False, False]
+
+
+@pytest.mark.parametrize("start", ["new", "numbered"])
+def test_threads_opening_one_file_at_once_apply_each_migration_once(tmp_path, monkeypatch, start):
+    path = tmp_path / "shared.db"
+    if start == "numbered":
+        numbered_file(path, 1)
+
+    def m005_count(db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE runs (n INTEGER)")  # a second run would fail here
+        db.execute("INSERT INTO runs VALUES (1)")
+
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, m005_count])
+    gate = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def opener() -> None:
+        try:
+            gate.wait(30)
+            Store(path)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=opener) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert list(Store(path).migrations()) == [*NAMES, "m005_count"]
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
+
+
+OPENER = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from store import Store
+Path(sys.argv[3]).touch()
+while not Path(sys.argv[4]).exists():
+    time.sleep(0.01)
+Store(sys.argv[2])
+"""
+
+
+def test_two_processes_opening_one_new_file_at_once_both_succeed(tmp_path):
+    path, go = tmp_path / "shared.db", tmp_path / "go"
+    root = str(Path(store_module.__file__).parent)
+    ready = [tmp_path / f"ready{n}" for n in range(2)]
+    processes = [
+        subprocess.Popen([sys.executable, "-c", OPENER, root, str(path), str(flag), str(go)], stderr=subprocess.PIPE)
+        for flag in ready
+    ]
+    try:
+        while not all(flag.exists() for flag in ready) and all(p.poll() is None for p in processes):
+            time.sleep(0.01)
+        go.touch()  # both imported and waiting: they open the file together
+        outcomes = [(p.wait(60), p.stderr.read().decode() if p.stderr else "") for p in processes]
+    finally:
+        for process in processes:
+            process.kill()
+    assert [code for code, _ in outcomes] == [0, 0], outcomes
+    assert list(Store(path).migrations()) == NAMES
 
 
 def test_a_version_1_file_is_upgraded_and_its_messages_become_searchable(tmp_path):
     path = tmp_path / "old.db"
+    numbered_file(path, 1)
     with sqlite3.connect(path) as db:
-        db.executescript(MIGRATIONS[0])
-        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-        db.execute("INSERT INTO schema_version VALUES (1)")
         db.execute("INSERT INTO conversations VALUES ('c1', '旧对话', '2025-01-01T00:00:00+00:00', '2025-01-01')")
         data = {"role": "user", "content": "上海的天气怎么样", "id": "m1"}
         db.execute(
@@ -84,7 +212,8 @@ def test_a_version_1_file_is_upgraded_and_its_messages_become_searchable(tmp_pat
             (json.dumps(reply),),
         )
     store = Store(path)
-    assert store.schema_version() == SCHEMA_VERSION
+    applied = store.migrations()
+    assert applied[NAMES[0]] is None and all(applied[name] for name in NAMES[1:])
     totals = store.totals()  # usage kept in version 1's JSON is counted by the columns added in version 4
     assert (totals.calls, totals.usage.prompt_tokens, totals.cost.cny, totals.cost.priced) == (1, 40, 3.5, True)
     loaded = store.load("c1")

@@ -1,6 +1,7 @@
 """End to end: `streamlit run app.py` against the scripted server, driven in headless Chromium."""
 
 import json
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -54,6 +55,29 @@ def test_chat_in_the_browser_streams_a_reply_and_updates_the_sidebar(server, lau
     assert TEST_KEY not in page.content()
 
 
+def test_a_retry_is_shown_while_it_waits_then_gives_way_to_the_answer(server, launch_app, page):
+    """AppTest sees only a run's final state; the notice lives only while the retry waits, so it is seen here."""
+    app = launch_app(
+        OPENAI_API_KEY=TEST_KEY,
+        OPENAI_BASE_URL=server.base_url,
+        OPENAI_MODEL="gpt-4o-mini",
+        UI_LANGUAGE="en",
+        MAX_RETRIES="1",
+        APP_ENV_FILE="/nonexistent.env",
+    )
+    server.expect(Reply.fail(503, "Service unavailable", **{"retry-after": "5"}), Reply(text="Worth the wait."))
+    page.goto(app.url)
+    chat_input(page).fill("hello")
+    chat_input(page).press("Enter")
+    reply = page.get_by_test_id("stChatMessage").last
+    notice = reply.get_by_text(re.compile(r"error; retry 1 in 5\.0 s"))
+    expect(notice).to_be_visible(timeout=30_000)
+    assert len(server.chat_requests()) == 1  # seen while waiting, before the retry went out
+    expect(reply).to_contain_text("Worth the wait.", timeout=30_000)
+    expect(notice).to_have_count(0)
+    assert len(server.chat_requests()) == 2
+
+
 def test_a_provider_without_its_key_shows_the_setup_message(launch_app, page):
     app = launch_app(UI_LANGUAGE="zh", APP_ENV_FILE="/nonexistent.env", OPENAI_BASE_URL="https://api.openai.com/v1")
     page.goto(app.url)
@@ -61,6 +85,7 @@ def test_a_provider_without_its_key_shows_the_setup_message(launch_app, page):
     expect(chat_input(page)).to_be_disabled()
 
 
+@pytest.mark.local_model
 def test_with_no_openai_variables_the_local_model_answers_in_the_browser(launch_app, page):
     app = launch_app(UI_LANGUAGE="en", APP_ENV_FILE="/nonexistent.env", MAX_TOKENS="32")
     page.goto(app.url)

@@ -113,21 +113,21 @@ def test_two_browser_sessions_streaming_into_different_chats_lose_nothing(server
     from store import Store
 
     app = launch_app(**provider(server))
-    server.echo_delay = 0.03
     pages = [browser.new_context().new_page() for _ in range(2)]
     texts = [" ".join(f"{side}{i}" for i in range(40)) for side in ("left", "right")]
+    server.expect(*(Reply(text=f"Reply to {text}", chunk_delay=0.03, answers=text) for text in texts))
     for page in pages:
         page.goto(app.url)
     for page, text in zip(pages, texts, strict=True):
         send(page, text)
     for page, text in zip(pages, texts, strict=True):
         main = page.get_by_test_id("stMainBlockContainer")
-        expect(main.get_by_text(f"Echo: {text}")).to_be_visible(timeout=60_000)
+        expect(main.get_by_text(f"Reply to {text}")).to_be_visible(timeout=60_000)
     store = Store(os.path.join(os.environ["DATA_DIR"], "chats.db"))
     stored = {s.title: store.load(s.id) for s in store.recent()}
     assert len(stored) == 2
     for text in texts:
         (conversation,) = [c for title, c in stored.items() if text.startswith(title.rstrip("…"))]
-        assert [m.content for m in conversation.messages] == [text, f"Echo: {text}"]
+        assert [m.content for m in conversation.messages] == [text, f"Reply to {text}"]
     for page in pages:
         page.context.close()

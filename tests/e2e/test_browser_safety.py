@@ -50,10 +50,10 @@ def test_a_base_url_with_credentials_is_never_displayed(launch_app, page):
     box.fill("Hello?")
     box.press("Enter")
     expect(page.get_by_text("Could not reach the service")).to_be_visible(timeout=30_000)
-    page.get_by_test_id("stSidebar").get_by_text("Connection").click()
+    page.get_by_test_id("stSidebar").get_by_text("Connection", exact=True).click()
     shown = page.locator("body").inner_text()
     values = " ".join(page.locator("input, textarea").evaluate_all("nodes => nodes.map(n => n.value)"))
     assert f"127.0.0.1:{closed}" in shown
     for secret in ("s3cr3t-pass", "alice", "qs-secret", "token=", TEST_KEY):
         assert secret not in shown and secret not in values, secret
-    expect(page.get_by_role("group", name="Chat message from user")).to_have_text("Hello?")
+    expect(page.get_by_role("group", name="Chat message from user")).to_contain_text("Hello?")

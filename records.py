@@ -1,0 +1,204 @@
+"""The typed records of a conversation: what an export holds and what the store reads back.
+
+Both the import (exporters.py) and the store (store.py) read through these pydantic models, so a
+field added to Message needs its type here once (a test checks every field is named). ``readable``
+turns a stored conversation back into objects as far as it reads: damaged parts are left out, never raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from conversation_manager import Conversation, Message, MessageStatus, Summary
+from errors import ERROR_KINDS
+from token_tracker import Cost, Usage
+
+MAX_ID_CHARS = 200
+MAX_COUNT = 10**9  # tokens, milliseconds, dollars: bounded so SQLite's integer sums cannot overflow
+LATEST_TIMESTAMP = 253_402_200_000  # a day before the end of year 9999, the last a datetime holds
+
+
+def _iso_time(value: str) -> str:
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("not an ISO 8601 time") from None  # pydantic names the field; the value stays out
+    return value
+
+
+def _error_kind(kind: str) -> str:
+    if kind not in ERROR_KINDS:
+        raise ValueError(f"unknown error kind {kind[:40]!r}")
+    return kind
+
+
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Amount = Annotated[float, Field(ge=0, le=MAX_COUNT, allow_inf_nan=False)]
+IsoTime = Annotated[str, AfterValidator(_iso_time)]
+Seconds = Annotated[float, Field(ge=0, le=LATEST_TIMESTAMP, allow_inf_nan=False)]
+
+
+class Record(BaseModel):
+    """Strict types (no "1" for 1, no 1 for True); unknown keys, from a newer version, are ignored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class UsageRecord(Record):
+    prompt_tokens: Count = 0
+    completion_tokens: Count = 0
+    cached_tokens: Count = 0
+    reasoning_tokens: Count = 0
+    estimated: bool = False
+
+
+class CostRecord(Record):
+    usd: Amount = 0.0
+    cny: Amount = 0.0
+    priced: bool = True
+    local: bool = False
+
+
+class ToolCallRecord(Record):
+    id: str
+    name: str
+    arguments: str
+
+
+class ErrorRecord(Record):
+    kind: Annotated[str, AfterValidator(_error_kind)]
+    detail: str = ""
+    status: Annotated[int, Field(ge=0, le=999)] | None = None
+    code: str | None = None
+    retry_after: Amount | None = None
+
+
+class MessageRecord(Record):
+    """One message as exported and stored: every field of conversation_manager.Message, typed."""
+
+    role: Literal["user", "assistant", "tool"]
+    content: str = ""
+    id: Id
+    reasoning: str = ""
+    refusal: str = ""
+    tool_calls: list[ToolCallRecord] = []
+    tool_call_extras: dict[str, dict[str, Any]] = {}  # opaque, by tool call id
+    tool_call_id: str | None = None
+    parent_id: Id | None = None
+    name: str | None = None
+    is_error: bool = False
+    status: MessageStatus = "done"
+    finish_reason: str | None = None
+    error: ErrorRecord | None = None
+    model: str | None = None
+    template: str | None = None
+    usage: UsageRecord | None = None
+    cost: CostRecord | None = None
+    fallback_from: str | None = None
+    estimated_prompt_tokens: Count | None = None
+    first_token_ms: Count | None = None
+    stream_ms: Count | None = None
+    trimmed: Count = 0
+    created_at: IsoTime = ""  # unset fields take Message's defaults: a default here is never used
+
+
+class SummaryRecord(Record):
+    text: str
+    covers: list[Id]
+    model: str = ""
+    usage: UsageRecord | None = None
+    cost: CostRecord | None = None
+    created_at: IsoTime = ""
+
+
+class SettingsRecord(Record):
+    """What a chat restores into the sidebar's widgets, typed and within the widgets' ranges."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+    provider: str = ""
+    model: str = ""
+    template: str = ""
+    tools: list[str] = []
+    temperature: Annotated[float, Field(ge=0, le=2, allow_inf_nan=False)] = 0.0
+    max_tokens: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    system_prompt: str = ""
+
+
+class ConversationRecord(Record):
+    id: Id | None = None
+    title: str = ""
+    created_at: IsoTime | None = None
+    settings: SettingsRecord = SettingsRecord()
+    leaf_id: Id | None = None
+    last_request: dict[str, Any] | None = None
+    summary: SummaryRecord | None = None
+    messages: list[MessageRecord] = []
+
+
+def message(record: MessageRecord) -> Message:
+    """The Message a record describes; fields the record left unset take Message's defaults."""
+    values = record.model_dump(exclude={"usage", "cost"}, exclude_unset=True)
+    usage = Usage(**record.usage.model_dump()) if record.usage else None
+    cost = Cost(**record.cost.model_dump()) if record.cost else None
+    return Message(**values, usage=usage, cost=cost)
+
+
+def summary(record: SummaryRecord) -> Summary:
+    values = record.model_dump(exclude={"usage", "cost"}, exclude_unset=True)
+    usage = Usage(**record.usage.model_dump()) if record.usage else None
+    cost = Cost(**record.cost.model_dump()) if record.cost else None
+    return Summary(**values, usage=usage, cost=cost)
+
+
+def readable(record: Mapping[str, Any]) -> Conversation:
+    """A stored conversation (the export's shape) as far as it reads, ids kept: a damaged message or field
+    is left out, and a parent that is missing or leads round in a loop is cut (that message becomes a root),
+    so opening a chat never hangs or raises."""
+    messages = [message(m) for item in record.get("messages") or [] if (m := _lenient(MessageRecord, item))]
+    _cut_to_a_tree(messages)
+    settings = _lenient(SettingsRecord, record.get("settings"))
+    conversation = Conversation(
+        record.get("id"),
+        record.get("title") or "",
+        record.get("created_at"),
+        settings.model_dump(exclude_unset=True) if settings else {},
+    )
+    conversation.nodes = {item.id: item for item in messages}
+    leaf = record.get("leaf_id")
+    conversation.leaf_id = leaf if leaf in conversation.nodes else next(reversed(conversation.nodes), None)
+    last_request = record.get("last_request")
+    conversation.last_request = last_request if isinstance(last_request, dict) and last_request else None
+    stored_summary = _lenient(SummaryRecord, record.get("summary"))
+    conversation.summary = summary(stored_summary) if stored_summary else None
+    return conversation
+
+
+RecordT = TypeVar("RecordT", bound=Record)
+
+
+def _lenient(model: type[RecordT], value: Any) -> RecordT | None:
+    try:
+        return model.model_validate(value)
+    except ValidationError:
+        return None
+
+
+def _cut_to_a_tree(messages: list[Message]) -> None:
+    """Drop each parent link that points nowhere or back into its own chain, so every walk up ends."""
+    by_id = {item.id: item for item in messages}
+    settled: set[str] = set()  # messages whose way up is known to end at a root
+    for start in messages:
+        chain: set[str] = set()
+        node: Message | None = start
+        while node is not None and node.id not in settled:
+            chain.add(node.id)
+            parent = by_id.get(node.parent_id) if node.parent_id is not None else None
+            if node.parent_id is not None and (parent is None or parent.id in chain):
+                node.parent_id, parent = None, None
+            node = parent
+        settled |= chain

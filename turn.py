@@ -1,0 +1,351 @@
+"""A turn, from what was asked to the recorded reply, without Streamlit.
+
+``prepare`` turns (conversation, settings, choices) into one ``Turn``: its request, targets, parameters
+(the output cap applied once, in ``request_spec``), tools, rate limiter and runner. ``Turn.summarize`` is the
+optional summary step; ``Turn.run`` streams the reply, records every event in the conversation and yields it
+on, so the UI only draws. ``decide`` is the send decision (typed, pending, held, confirmed) as one pure
+function; ``spending`` and ``reply_figures`` are the arithmetic the UI shows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Literal, assert_never
+
+import model_catalog
+from budget import OVER, BudgetCheck, check_budgets
+from config import Settings
+from conversation_manager import (
+    Conversation,
+    Message,
+    RequestSpec,
+    TurnRecorder,
+    TurnRequest,
+    build_request,
+    shrinker,
+    transcript,
+    turns_to_summarize,
+)
+from errors import ErrorInfo
+from events import Notice, StreamEvent
+from function_tools import ToolExecutor, ToolRegistry
+from i18n import t
+from llm_client import ChatParams, ReplyLimits, Target, TurnRunner, summarize, targets_for
+from prompt_templates import summary_messages
+from rate_limiter import RateLimiter
+from retry_policy import RetryPolicy
+from token_tracker import PriceBook, Totals
+
+SAVE_INTERVAL = 1.0  # seconds; a crash mid-reply loses at most this much
+
+# Writes these messages of the chat (the chat's own fields always); False when the write failed.
+Save = Callable[[Sequence[Message]], bool]
+
+
+@dataclass(frozen=True)
+class TurnChoices:
+    """What the user chose besides the settings: UI language, template, enabled tools, own system prompt."""
+
+    lang: str
+    template: str
+    tools: tuple[str, ...]
+    custom_system: str = ""
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    """What a chat keeps of its controls, to restore them when it is opened again (never a key or a URL).
+
+    Stored as the chat's ``settings`` JSON under these names (exporters.SettingsRecord checks them on
+    import); a chat saved before a field existed leaves it None, and the control keeps its own value."""
+
+    provider: str | None = None
+    model: str | None = None
+    template: str | None = None
+    tools: tuple[str, ...] | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    system_prompt: str = ""
+
+    @classmethod
+    def of(cls, settings: Settings, choices: TurnChoices) -> ChatSettings:
+        return cls(
+            settings.provider,
+            settings.model,
+            choices.template,
+            choices.tools,
+            settings.temperature,
+            settings.max_tokens,
+            choices.custom_system,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        saved = {name: value for name, value in asdict(self).items() if value is not None}
+        return saved | ({"tools": list(self.tools)} if self.tools is not None else {})
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> ChatSettings:
+        known = {f.name for f in fields(cls)}
+        values = {name: value for name, value in saved.items() if name in known and value is not None}
+        if "tools" in values:
+            values["tools"] = tuple(values["tools"])
+        return cls(**values)
+
+
+def request_spec(settings: Settings, choices: TurnChoices, schemas: Sequence[dict[str, Any]]) -> RequestSpec:
+    """What shapes the next request. Its output room is max_tokens as the model can take it (the request asks
+    for exactly that), so the history's budget leaves that room and no more."""
+    room = model_catalog.lookup(settings.model).output_room(settings.max_tokens)
+    return RequestSpec(choices.template, choices.lang, list(schemas), settings.model, room, choices.custom_system)
+
+
+@dataclass
+class Turn:
+    """One turn, prepared: run it once. The recorder is made when it starts (after any summary), because
+    it opens the reply in the conversation."""
+
+    conversation: Conversation
+    settings: Settings
+    choices: TurnChoices
+    asked: str | None  # the user's new message; None: answer again from the current leaf
+    spec: RequestSpec
+    request: TurnRequest
+    targets: list[Target]
+    params: ChatParams
+    executor: ToolExecutor
+    runner: TurnRunner
+    book: PriceBook
+    save: Save
+    older: list[Message]  # whole older turns the summary step would fold in; empty: no summary
+    saving: bool = True  # after a failed save, the rest waits for the final one (each try may wait on a lock)
+    recorder: TurnRecorder | None = field(default=None, init=False)
+    start: int = field(default=0, init=False)
+
+    @property
+    def reply(self) -> list[Message]:
+        """The messages of the reply so far: assistant messages and tool results."""
+        return self.conversation.messages[self.start :] if self.recorder else []
+
+    @property
+    def notice(self) -> Notice | None:
+        return self.recorder.notice if self.recorder else None
+
+    def _save(self, messages: Sequence[Message]) -> None:
+        if self.saving:
+            self.saving = self.save(messages)
+
+    def summarize(self) -> int:
+        """One extra call folds the older turns into the conversation's summary; its cost is booked to the chat.
+        Returns how many messages it covers; raises SummaryFailed (the turn goes on with plain trimming)."""
+        conversation, older = self.conversation, self.older
+        previous = conversation.summary.text if conversation.summary else None
+        try:
+            text, reported = summarize(
+                self.targets[0], summary_messages(self.choices.lang, previous, transcript(older))
+            )
+            cost = self.book.cost(reported.model, reported.usage)
+            conversation.apply_summary(text, [m.id for m in older], reported.model, reported.usage, cost)
+        finally:
+            self._save([])
+            self.request = build_request(conversation, self.spec)
+        return len(older)
+
+    def shrink(self) -> tuple[list[dict[str, Any]], int] | None:
+        """After a context-length error: the same request with half the prompt budget, once."""
+        return shrinker(self.conversation, self.spec, self.request)()
+
+    def run(self, clock: Callable[[], float] = time.monotonic) -> Generator[StreamEvent, None, None]:
+        """Streams the reply, records each event, yields it on. Close it (the user's Stop) and the reply is
+        still settled and saved whole."""
+        self.recorder = TurnRecorder(self.conversation, self.settings.model, self.choices.template, self.book)
+        self.start = len(self.conversation.messages) - 1
+        events = self.runner.run(
+            self.request.messages, self.params, self.executor, self.settings.max_tool_rounds, self.shrink
+        )
+        last_save = 0.0
+        try:
+            for event in events:
+                self.recorder.apply(event)
+                yield event
+                now = clock()
+                if now - last_save >= SAVE_INTERVAL:
+                    self._save(self.reply)
+                    last_save = now
+        finally:
+            events.close()
+            self.conversation.settle_unfinished(self.book)
+            self.save(self.reply)
+
+
+def prepare(
+    conversation: Conversation,
+    settings: Settings,
+    choices: TurnChoices,
+    asked: str | None,
+    *,
+    registry: ToolRegistry,
+    book: PriceBook,
+    save: Save,
+    limiter: RateLimiter | None = None,
+    explain: Callable[[ErrorInfo], ErrorInfo] | None = None,
+) -> Turn:
+    """Adds the user's message (when there is one) and saves it, then builds everything the turn sends with.
+    ``explain`` turns a failure of the local server into a better error (it crashed, with its log)."""
+    conversation.settings = ChatSettings.of(settings, choices).to_dict()
+    saving = True
+    if asked is not None:
+        conversation.add_user(asked, template=choices.template)
+        saving = save(conversation.messages[-1:])
+    executor = ToolExecutor(registry, timeout=settings.tool_timeout, enabled=list(choices.tools))
+    spec = request_spec(settings, choices, executor.schemas())
+    request = build_request(conversation, spec)
+    targets = targets_for(settings)
+    if settings.is_local and explain is not None:
+        targets[0] = replace(targets[0], explain=explain)
+    limits = ReplyLimits(settings.max_reply_chars, settings.max_reply_seconds)
+    runner = TurnRunner(targets, RetryPolicy(max_retries=settings.max_retries), limiter, limits=limits)
+    return Turn(
+        conversation,
+        settings,
+        choices,
+        asked,
+        spec,
+        request,
+        targets,
+        ChatParams(settings.model, settings.temperature, spec.max_tokens),
+        executor,
+        runner,
+        book,
+        save,
+        turns_to_summarize(conversation, request, settings.model, settings.summarize_at),
+        saving,
+    )
+
+
+# --- what was asked, and whether to send it ---------------------------------------------------------------
+
+ActionKind = Literal["prompt", "regenerate", "edit", "continue"]
+
+
+@dataclass(frozen=True)
+class Action:
+    """Something the user asked for: a prompt (``value`` its text), or an action on a message (its id)."""
+
+    kind: ActionKind
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class SendState:
+    """What waits between reruns: an action a button asked for, one held over budget, a confirmation."""
+
+    pending: Action | None = None  # asked by a button's callback, carried out by the next run
+    held: Action | None = None  # over budget: waits for "send anyway" or "cancel"
+    confirmed: bool = False  # "send anyway" was pressed: the pending action goes out over budget
+
+
+@dataclass(frozen=True)
+class Go:
+    action: Action
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Over budget: show what was asked and ask before sending it."""
+
+    action: Action
+    check: BudgetCheck
+
+
+Decision = Go | Hold | None  # None: nothing to do
+
+
+def decide(typed: str | None, state: SendState, over: Sequence[BudgetCheck]) -> tuple[Decision, SendState]:
+    """The send decision, and the state the next run starts from. Something asked (typed text wins over a
+    pending action) goes out unless a budget is spent and the user has not confirmed; a held action is
+    shown again while the budget stays spent, and never sent unasked."""
+    asked = Action("prompt", typed) if typed and typed.strip() else state.pending
+    if asked is None:
+        return (Hold(state.held, over[0]) if state.held and over else None), state
+    if over and not state.confirmed:
+        return Hold(asked, over[0]), SendState(held=asked)
+    return Go(asked), SendState(held=state.held)
+
+
+@dataclass(frozen=True)
+class Ask:
+    text: str | None  # the message to send; None: answer again from the current leaf
+
+
+def carry_out(conversation: Conversation, action: Action, edited: str, lang: str) -> Ask | None:
+    """Turns an action into what to send (moving the conversation's leaf where it answers from); None when
+    there is nothing to send. ``edited`` is the edit box's text, for an edit."""
+    match action.kind:
+        case "prompt":
+            return Ask(action.value)
+        case "regenerate":
+            conversation.rewind_to(action.value)
+            return Ask(None)
+        case "edit":
+            if action.value not in conversation.nodes or not edited.strip():
+                return None
+            conversation.rewind_to(conversation.nodes[action.value].parent_id)
+            return Ask(edited.strip())
+        case "continue":
+            return Ask(t("continue_prompt", lang))
+        case _:
+            assert_never(action.kind)
+
+
+# --- what the UI shows of spending and replies ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Spending:
+    """This chat's and today's totals and the budget checks against them: worked out once per run."""
+
+    chat: Totals
+    today: Totals
+    checks: list[BudgetCheck]
+
+    @property
+    def over(self) -> list[BudgetCheck]:
+        return [check for check in self.checks if check.level == OVER]
+
+
+def spending(chat: Totals, today: Totals, settings: Settings) -> Spending:
+    checks = check_budgets(
+        chat.cost, today.cost, settings.budget_per_chat, settings.budget_per_day, settings.budget_currency
+    )
+    return Spending(chat, today, checks)
+
+
+@dataclass(frozen=True)
+class ReplyFigures:
+    """A reply's usage and cost, how the prompt estimate compares with what the provider counted, and speed."""
+
+    totals: Totals
+    estimate: tuple[int, int, float] | None = None  # (estimated, actual prompt tokens, difference in %)
+    speed: tuple[float, float] | None = None  # (seconds to the first token, completion tokens per second)
+
+
+def reply_figures(messages: Sequence[Message]) -> ReplyFigures | None:
+    """None for a reply without usage."""
+    priced = [(m, m.usage, m.cost) for m in messages if m.usage and m.cost]
+    if not priced:
+        return None
+    totals = Totals.of((usage, cost) for _, usage, cost in priced)
+    measured = [(m.estimated_prompt_tokens, usage) for m, usage, _ in priced if not usage.estimated]
+    counted = [(estimate, usage.prompt_tokens) for estimate, usage in measured if estimate]
+    estimate = None
+    if counted:
+        guessed, actual = sum(e for e, _ in counted), sum(a for _, a in counted)
+        estimate = (guessed, actual, (guessed - actual) / actual * 100 if actual else 0.0)
+    timed = [(m, usage) for m, usage, _ in priced if m.first_token_ms is not None and m.stream_ms]
+    speed = None
+    if timed:
+        last, usage = timed[-1]
+        speed = ((last.first_token_ms or 0) / 1000, usage.completion_tokens / max((last.stream_ms or 0) / 1000, 0.001))
+    return ReplyFigures(totals, estimate, speed)

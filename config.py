@@ -265,6 +265,13 @@ PROVIDER_PRESETS: dict[str, ProviderPreset] = {
 }
 
 
+def bounds(name: str) -> tuple[float, float]:
+    """A numeric setting's inclusive range, for every place that takes its value (sidebar, import)."""
+    setting = next(setting for setting in SETTINGS if setting.name == name)
+    assert setting.low is not None and setting.high is not None, name
+    return setting.low, setting.high
+
+
 def preset_for(base_url: str | None, has_key: bool) -> str:
     """The preset that matches configured settings: local with nothing set, else by base URL."""
     if not base_url:

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Final, Literal, assert_never, get_args
+from typing import Any, Final, Literal, assert_never
 
 import model_catalog
 from events import (
@@ -53,7 +53,6 @@ STREAMING: Final = "streaming"
 DONE: Final = "done"
 STOPPED: Final = "stopped"
 INTERRUPTED: Final = "interrupted"
-MESSAGE_STATUSES: tuple[MessageStatus, ...] = get_args(MessageStatus)
 TITLE_LENGTH = 40
 INTERRUPTED_TOOL_RESULT = '{"error": "the tool did not run: the reply was interrupted"}'
 

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter, ValidationError
 
 import records
-from config import OPENAI_DEFAULT_URL
+from config import OPENAI_DEFAULT_URL, redact
 from conversation_manager import STOPPED, STREAMING, Conversation, Message
 from i18n import t
 from prompt_templates import get_template
@@ -30,13 +30,22 @@ EXPORT_VERSION = 2
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 
+def _scrubbed(message: dict[str, Any]) -> dict[str, Any]:
+    """Error details stored by older versions may hold a base URL's user:password or query: never exported."""
+    error = message.get("error")
+    if isinstance(error, dict) and isinstance(error.get("detail"), str):
+        message["error"] = error | {"detail": redact(error["detail"])}
+    return message
+
+
 def to_json(conversations: Iterable[Conversation]) -> str:
     items = []
     for conversation in conversations:
         totals = conversation.totals()
+        record = conversation.to_dict()
+        record["messages"] = [_scrubbed(message) for message in record["messages"]]
         items.append(
-            conversation.to_dict()
-            | {"totals": {"usage": asdict(totals.usage), "cost": asdict(totals.cost), "calls": totals.calls}}
+            record | {"totals": {"usage": asdict(totals.usage), "cost": asdict(totals.cost), "calls": totals.calls}}
         )
     document = {
         "format": EXPORT_FORMAT,

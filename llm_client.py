@@ -329,11 +329,6 @@ def model_list(api_key: str, base_url: str | None, timeout: float = 5.0) -> Mode
         return ModelList([], classify(error, api_key).detail)
 
 
-def fetch_models(api_key: str, base_url: str | None, timeout: float = 5.0) -> list[str]:
-    """The provider's model list for the picker; empty when it lists none or cannot be reached."""
-    return model_list(api_key, base_url, timeout).ids
-
-
 @dataclass(frozen=True)
 class Target:
     """One model to answer with. ``stream_tools`` is False for servers (llama.cpp) that cannot."""

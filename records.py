@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from config import bounds
 from conversation_manager import Conversation, Message, MessageStatus, Summary
 from errors import ERROR_KINDS
 from token_tracker import Cost, Usage
@@ -124,8 +125,10 @@ class SettingsRecord(Record):
     model: str = ""
     template: str = ""
     tools: list[str] = []
-    temperature: Annotated[float, Field(ge=0, le=2, allow_inf_nan=False)] = 0.0
-    max_tokens: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    temperature: Annotated[
+        float, Field(ge=bounds("TEMPERATURE")[0], le=bounds("TEMPERATURE")[1], allow_inf_nan=False)
+    ] = 0.0
+    max_tokens: Annotated[int, Field(ge=bounds("MAX_TOKENS")[0], le=bounds("MAX_TOKENS")[1])] = 1
     system_prompt: str = ""
 
 

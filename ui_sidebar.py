@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 import exporters
-from config import LOCAL, PROVIDER_PRESETS, Secret, Settings, display_url
+from config import LOCAL, PROVIDER_PRESETS, Secret, Settings, bounds, display_url
 from conversation_manager import (
     Conversation,
 )
@@ -231,8 +231,10 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
         tool_names = state_registry(settings).names()
         default("tools", tool_names)
         with st.expander(t("parameters", lang)):
-            temperature = st.slider(t("temperature", lang), 0.0, 2.0, step=0.1, key="temperature")
-            max_tokens = st.number_input(t("max_tokens", lang), 1, 200_000, step=256, key="max_tokens")
+            low, high = bounds("TEMPERATURE")
+            temperature = st.slider(t("temperature", lang), float(low), float(high), step=0.1, key="temperature")
+            low, high = bounds("MAX_TOKENS")
+            max_tokens = st.number_input(t("max_tokens", lang), int(low), int(high), step=256, key="max_tokens")
             tools = st.multiselect(t("tools", lang), tool_names, key="tools")
         default("template", DEFAULT_TEMPLATE)
         templates = all_templates(settings.templates_file)

@@ -270,6 +270,15 @@ def test_max_tokens_beyond_the_models_limit_is_capped(app_env):
     assert app_env.chat_requests()[0]["max_tokens"] == 16_384
 
 
+def test_a_max_tokens_setting_beyond_the_old_widget_range_is_kept_then_capped(app_env, monkeypatch):
+    monkeypatch.setenv("MAX_TOKENS", "300000")
+    app_env.expect(Reply(text="Fine."))
+    at = start()
+    assert at.sidebar.number_input(key="max_tokens").value == 300_000
+    send(at, "long answer please")
+    assert app_env.chat_requests()[0]["max_tokens"] == 16_384
+
+
 def test_the_sidebar_shows_what_went_out_and_what_came_back(app_env):
     app_env.expect(Reply(text="Short answer.", usage=(9, 2)))
     at = send(start(), "hi")

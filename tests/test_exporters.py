@@ -79,6 +79,17 @@ def test_json_export_carries_no_key_or_base_url():
         assert word not in text
 
 
+def test_json_export_scrubs_credentials_an_older_version_left_in_an_error_detail():
+    conversation = Conversation()
+    conversation.add_user("hi")
+    recorder = TurnRecorder(conversation, "gpt-4o-mini", "standard", PriceBook(7.0))
+    detail = "APIConnectionError: cannot reach http://alice:s3cr3t@10.0.0.5:8080/v1?token=qs-secret"
+    recorder.apply(Interrupted(ErrorInfo("connection", detail)))
+    text = to_json([conversation])
+    assert "s3cr3t" not in text and "qs-secret" not in text and "alice" not in text
+    assert "10.0.0.5:8080" in text
+
+
 def canonical(conversation: Conversation) -> dict:
     """The conversation's dict with each id replaced by its message's position: equal when only ids differ."""
     position = {message_id: f"#{index}" for index, message_id in enumerate(conversation.nodes)}

@@ -304,7 +304,7 @@ def _from_record(record: ConversationRecord, where: str) -> Conversation:
         if message.status == STREAMING:
             message.status = STOPPED
         conversation.nodes[message.id] = message
-    conversation.leaf_id = record.leaf_id
+    records.settle_leaf(conversation, record.leaf_id)
     conversation.last_request = record.last_request or None
     conversation.summary = records.summary(record.summary) if record.summary else None
     return conversation.with_new_ids()
@@ -343,5 +343,5 @@ def _from_chatgpt(item: ChatGptConversation, where: str) -> Conversation:
         conversation.nodes[ours.id] = ours
         nearest[node_id] = ours.id
     current = nearest.get(item.current_node) if item.current_node is not None else None
-    conversation.leaf_id = current or next(reversed(conversation.nodes), None)
+    records.settle_leaf(conversation, current)
     return conversation

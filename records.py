@@ -158,6 +158,12 @@ def summary(record: SummaryRecord) -> Summary:
     return Summary(**values, usage=usage, cost=cost)
 
 
+def settle_leaf(conversation: Conversation, leaf: object) -> None:
+    """The current message: ``leaf`` when it is one of the chat's, else the latest message (as loading does)."""
+    known = leaf if isinstance(leaf, str) and leaf in conversation.nodes else None
+    conversation.leaf_id = known or next(reversed(conversation.nodes), None)
+
+
 def readable(record: Mapping[str, Any]) -> Conversation:
     """A stored conversation (the export's shape) as far as it reads, ids kept: a damaged message or field
     is left out, and a parent that is missing or leads round in a loop is cut (that message becomes a root),
@@ -172,8 +178,7 @@ def readable(record: Mapping[str, Any]) -> Conversation:
         settings.model_dump(exclude_unset=True) if settings else {},
     )
     conversation.nodes = {item.id: item for item in messages}
-    leaf = record.get("leaf_id")
-    conversation.leaf_id = leaf if leaf in conversation.nodes else next(reversed(conversation.nodes), None)
+    settle_leaf(conversation, record.get("leaf_id"))
     last_request = record.get("last_request")
     conversation.last_request = last_request if isinstance(last_request, dict) and last_request else None
     stored_summary = _lenient(SummaryRecord, record.get("summary"))

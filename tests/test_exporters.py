@@ -90,6 +90,17 @@ def test_json_export_scrubs_credentials_an_older_version_left_in_an_error_detail
     assert "10.0.0.5:8080" in text
 
 
+def test_an_export_without_its_current_message_imports_as_it_will_load(tmp_path):
+    document = json.loads(to_json([sample()]))
+    del document["conversations"][0]["leaf_id"]
+    (imported,) = from_json(json.dumps(document).encode())
+    assert imported.leaf_id == list(imported.nodes)[-1]
+    store = Store(tmp_path / "chats.db")
+    store.add([imported])
+    loaded = store.load(imported.id)
+    assert loaded is not None and loaded.to_dict() == imported.to_dict()
+
+
 def canonical(conversation: Conversation) -> dict:
     """The conversation's dict with each id replaced by its message's position: equal when only ids differ."""
     position = {message_id: f"#{index}" for index, message_id in enumerate(conversation.nodes)}

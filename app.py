@@ -156,7 +156,6 @@ def current_conversation(store: Store) -> Conversation:
     if not started():
         chat_id = st.query_params.get("chat")
         loaded = store.load(chat_id) if chat_id else None
-        session()
         if loaded is not None:
             show_conversation(loaded)
     return session().conversation

@@ -109,8 +109,9 @@ def build_body(
     return body
 
 
-# Called with the size of every line read (comments and keep-alives too): an error stops the reply.
-LineGuard = Callable[[int], "ErrorInfo | None"]
+# Called with the size of every line read (comments and keep-alives too) and the characters of text and
+# reasoning shown: an error stops the reply there.
+LineGuard = Callable[[int, int], "ErrorInfo | None"]
 
 
 class _LimitReached(Exception):
@@ -121,7 +122,7 @@ class _LimitReached(Exception):
 
 def _guarded(lines: Iterator[str], guard: LineGuard | None) -> Iterator[str]:
     for line in lines:
-        if guard is not None and (error := guard(len(line) + 1)) is not None:
+        if guard is not None and (error := guard(len(line) + 1, 0)) is not None:
             raise _LimitReached(error)
         yield line
 
@@ -129,8 +130,8 @@ def _guarded(lines: Iterator[str], guard: LineGuard | None) -> Iterator[str]:
 class _Round:
     """One call's reply as it arrives: normalised pieces become events; tool calls, usage and samples pile up."""
 
-    def __init__(self, body: dict[str, Any], live: bool, secret: str) -> None:
-        self.body, self.live, self.secret = body, live, secret
+    def __init__(self, body: dict[str, Any], live: bool, secret: str, guard: LineGuard | None = None) -> None:
+        self.body, self.live, self.secret, self.guard = body, live, secret, guard
         self.result = RoundResult()
         self.tools = ToolCallAssembler()
         self.usage: dict[str, Any] | None = None
@@ -160,6 +161,9 @@ class _Round:
         if self.live and shown:
             result.shown = True
             yield from shown
+            chars = len(piece.reasoning) + len(piece.text)
+            if self.guard is not None and (error := self.guard(0, chars)) is not None:
+                raise _LimitReached(error)
 
     def stop(self, error: ErrorInfo) -> Iterator[StreamEvent]:
         """Stopped by us (a reply limit): what arrived stays, the stream is closed, nothing is retried."""
@@ -167,7 +171,7 @@ class _Round:
         self.result.shown = True
         if self.count:
             yield self.sample()
-        yield self.usage_event()
+        yield self.usage_event(self.result.reasoning)
 
     def fail(self, error: ErrorInfo) -> Iterator[StreamEvent]:
         """A transport or SDK failure: what was shown stays, and is never silently retried."""
@@ -206,13 +210,14 @@ class _Round:
     def sample(self) -> ResponseSampled:
         return ResponseSampled([*self.head, *self.tail], self.count)
 
-    def usage_event(self) -> UsageReported:
+    def usage_event(self, unreported: str = "") -> UsageReported:
+        """The provider's usage, or an estimate counting the text, the tool calls and ``unreported``."""
         model = self.body["model"]
         api_usage = _usage_of(self.usage)
         if api_usage is not None:
             return UsageReported(usage_from_api(api_usage), model)
         result = self.result
-        completion = result.text + "".join(call.name + call.arguments for call in result.tool_calls)
+        completion = unreported + result.text + "".join(call.name + call.arguments for call in result.tool_calls)
         usage = estimate_usage(self.body["messages"], completion, model, self.body.get("tools") or [])
         return UsageReported(usage, model)
 
@@ -272,7 +277,7 @@ class LLMClient:
         self, body: dict[str, Any], live: bool, guard: LineGuard | None
     ) -> Generator[StreamEvent, None, RoundResult]:
         """The SDK makes the request; the reply's lines are read raw, so no provider quirk reaches its parsers."""
-        reading = _Round(body, live, self._api_key)
+        reading = _Round(body, live, self._api_key, guard)
         try:
             with self._client.chat.completions.with_streaming_response.create(**body) as response:
                 for payload in read_payloads(_guarded(response.iter_lines(), guard)):
@@ -412,7 +417,7 @@ class TurnRunner:
             )
             yield RequestSent(body, self.requests)
             round_call = target.client.stream_round if stream else target.client.complete_round
-            result = yield from self._limited(round_call(body, self._guard), body)
+            result = yield from round_call(body, self._guard)
             error = result.error
             why = error and f"{target.model} failed ({error.kind}, HTTP {error.status}: {redact(error.detail)[:200]})"
             if result.error is None or result.shown:
@@ -437,45 +442,17 @@ class TurnRunner:
             _log.warning("round %d: %s, %s", self.requests, why, given_up)
             return result
 
-    def _limited(
-        self, round_call: Generator[StreamEvent, None, RoundResult], body: dict[str, Any]
-    ) -> Generator[StreamEvent, None, RoundResult]:
-        """Passes a round's events on until the reply outgrows its limits; then closes the round (which closes
-        its HTTP stream) and ends it as interrupted, with what arrived kept and its usage estimated."""
-        received = ""
-        try:
-            while True:
-                try:
-                    event = next(round_call)
-                except StopIteration as done:
-                    return done.value
-                yield event
-                if not isinstance(event, TextDelta | ReasoningDelta):
-                    continue
-                received += event.text
-                self.received_chars += len(event.text)
-                error = self._over_limit()
-                if error is not None:
-                    round_call.close()
-                    usage = estimate_usage(body["messages"], received, body["model"], body.get("tools") or [])
-                    yield UsageReported(usage, body["model"])
-                    return RoundResult(error=error, shown=True)
-        finally:
-            round_call.close()  # also when the turn itself is closed (the user's Stop)
-
-    def _guard(self, size: int) -> ErrorInfo | None:
-        """Every line read counts, whatever it carries: keep-alives, empty deltas and tool-argument fragments
-        forever are stopped by the time limit, and by a byte budget of RAW_BYTES_PER_CHAR per allowed character."""
+    def _guard(self, size: int, chars: int) -> ErrorInfo | None:
+        """The reply limits, checked as it arrives. Every line read counts, whatever it carries: keep-alives,
+        empty deltas and tool-argument fragments forever are stopped by the time limit, and by a byte budget of
+        RAW_BYTES_PER_CHAR per allowed character; text and reasoning shown count against MAX_REPLY_CHARS."""
         self.received_bytes += size
-        limits = self.limits
-        if limits is not None and self.received_bytes > limits.chars * RAW_BYTES_PER_CHAR:
-            return ErrorInfo("reply_limit", f"the reply passed {limits.chars * RAW_BYTES_PER_CHAR} bytes on the wire")
-        return self._over_limit()
-
-    def _over_limit(self) -> ErrorInfo | None:
+        self.received_chars += chars
         limits = self.limits
         if limits is None:
             return None
+        if self.received_bytes > limits.chars * RAW_BYTES_PER_CHAR:
+            return ErrorInfo("reply_limit", f"the reply passed {limits.chars * RAW_BYTES_PER_CHAR} bytes on the wire")
         if self.received_chars > limits.chars:
             return ErrorInfo("reply_limit", f"the reply passed MAX_REPLY_CHARS={limits.chars} characters")
         if self.clock() - self.started > limits.seconds:

@@ -58,7 +58,7 @@ class TurnChoices:
 class ChatSettings:
     """What a chat keeps of its controls, to restore them when it is opened again (never a key or a URL).
 
-    Stored as the chat's ``settings`` JSON under these names (exporters.SettingsRecord checks them on
+    Stored as the chat's ``settings`` JSON under these names (records.SettingsRecord checks them on
     import); a chat saved before a field existed leaves it None, and the control keeps its own value."""
 
     provider: str | None = None

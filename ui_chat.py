@@ -18,23 +18,7 @@ from conversation_manager import (
     Message,
     TurnRequest,
 )
-from events import (
-    ContextTrimmed,
-    FallbackUsed,
-    Finished,
-    Interrupted,
-    ReasoningDelta,
-    RefusalDelta,
-    RequestSent,
-    ResponseSampled,
-    Retrying,
-    StreamEvent,
-    TextDelta,
-    ToolCallStarted,
-    ToolResult,
-    UsageReported,
-    Waiting,
-)
+from events import Notice, Retrying, Waiting
 from i18n import t
 from store import Store
 from token_tracker import Totals, Usage
@@ -94,31 +78,17 @@ def render_tool(call: dict[str, str], result: Message | None, lang: str) -> None
             st.code(result.content, language="json")
 
 
-def notice_text(event: StreamEvent | None, lang: str) -> str | None:
-    """The words for an event that holds the reply up (a retry, a rate-limit wait); None for the others."""
-    match event:
+def notice_text(notice: Notice | None, lang: str) -> str | None:
+    """The words for what holds the reply up (a retry, a rate-limit wait); None when nothing does."""
+    match notice:
         case Retrying():
-            return t("notice_retrying", lang, kind=event.error.kind, delay=event.delay, attempt=event.attempt)
+            return t("notice_retrying", lang, kind=notice.error.kind, delay=notice.delay, attempt=notice.attempt)
         case Waiting():
-            return t("notice_waiting", lang, seconds=event.seconds)
-        case (
-            None
-            | RequestSent()
-            | TextDelta()
-            | ReasoningDelta()
-            | RefusalDelta()
-            | ToolCallStarted()
-            | ToolResult()
-            | UsageReported()
-            | Finished()
-            | Interrupted()
-            | FallbackUsed()
-            | ContextTrimmed()
-            | ResponseSampled()
-        ):
+            return t("notice_waiting", lang, seconds=notice.seconds)
+        case None:
             return None
         case _:
-            assert_never(event)
+            assert_never(notice)
 
 
 def render_reply(messages: Sequence[Message], lang: str, base_url: str, notice: str | None = None) -> None:

@@ -80,12 +80,17 @@ def apply_conversation_settings(conversation: Conversation) -> None:
         st.session_state[f"model_{saved.provider}"] = saved.model
 
 
-def show_conversation(conversation: Conversation) -> None:
+def _switch_to(conversation: Conversation) -> None:
+    """The chat shown from now on: earlier messages folded, no edit box open, nothing held over budget."""
     s = session()
     s.conversation = conversation
     s.show_all = False
     s.editing = None
     s.send = replace(s.send, held=None)
+
+
+def show_conversation(conversation: Conversation) -> None:
+    _switch_to(conversation)
     st.query_params["chat"] = conversation.id
     apply_conversation_settings(conversation)
 
@@ -136,11 +141,7 @@ def open_chat(store: Store, conversation_id: str) -> None:
 
 
 def new_chat() -> None:
-    s = session()
-    s.conversation = Conversation()
-    s.show_all = False
-    s.editing = None
-    s.send = replace(s.send, held=None)
+    _switch_to(Conversation())
     st.query_params.clear()
 
 

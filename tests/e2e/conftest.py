@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import TEST_KEY
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -75,6 +77,18 @@ class RunningApp:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+def provider_env(server, **overrides: str) -> dict[str, str]:
+    """The variables that point a launched app at the scripted server, in English, without retries."""
+    return {
+        "OPENAI_API_KEY": TEST_KEY,
+        "OPENAI_BASE_URL": server.base_url,
+        "OPENAI_MODEL": "gpt-4o-mini",
+        "UI_LANGUAGE": "en",
+        "MAX_RETRIES": "0",
+        "APP_ENV_FILE": "/nonexistent.env",
+    } | overrides
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from conftest import TEST_KEY
 from scripted_server import Reply
 
-from .conftest import ARTIFACTS
+from .conftest import ARTIFACTS, provider_env
 
 pytestmark = pytest.mark.e2e
 
@@ -19,14 +19,7 @@ def chat_input(page):
 
 
 def test_chat_in_the_browser_streams_a_reply_and_updates_the_sidebar(server, launch_app, page):
-    app = launch_app(
-        OPENAI_API_KEY=TEST_KEY,
-        OPENAI_BASE_URL=server.base_url,
-        OPENAI_MODEL="gpt-4o-mini",
-        UI_LANGUAGE="en",
-        MAX_RETRIES="0",
-        APP_ENV_FILE="/nonexistent.env",
-    )
+    app = launch_app(**provider_env(server))
     server.expect(
         Reply(tool_calls=[("calculate", '{"expression": "123*456"}')], usage=(90, 12)),
         Reply(text="The product is **56088**, computed with the calculator.", usage=(140, 11), chunk_delay=0.02),
@@ -57,14 +50,7 @@ def test_chat_in_the_browser_streams_a_reply_and_updates_the_sidebar(server, lau
 
 def test_a_retry_is_shown_while_it_waits_then_gives_way_to_the_answer(server, launch_app, page):
     """AppTest sees only a run's final state; the notice lives only while the retry waits, so it is seen here."""
-    app = launch_app(
-        OPENAI_API_KEY=TEST_KEY,
-        OPENAI_BASE_URL=server.base_url,
-        OPENAI_MODEL="gpt-4o-mini",
-        UI_LANGUAGE="en",
-        MAX_RETRIES="1",
-        APP_ENV_FILE="/nonexistent.env",
-    )
+    app = launch_app(**provider_env(server, MAX_RETRIES="1"))
     server.expect(Reply.fail(503, "Service unavailable", **{"retry-after": "5"}), Reply(text="Worth the wait."))
     page.goto(app.url)
     chat_input(page).fill("hello")

@@ -3,25 +3,13 @@
 import pytest
 from playwright.sync_api import expect
 
-from conftest import TEST_KEY
 from scripted_server import Reply
 
-from .conftest import ARTIFACTS
+from .conftest import ARTIFACTS, provider_env
 
 pytestmark = pytest.mark.e2e
 
 WORDS = " ".join(f"w{i}" for i in range(200))
-
-
-def provider(server) -> dict[str, str]:
-    return {
-        "OPENAI_API_KEY": TEST_KEY,
-        "OPENAI_BASE_URL": server.base_url,
-        "OPENAI_MODEL": "gpt-4o-mini",
-        "UI_LANGUAGE": "en",
-        "MAX_RETRIES": "0",
-        "APP_ENV_FILE": "/nonexistent.env",
-    }
 
 
 def send(page, text: str) -> None:
@@ -31,7 +19,7 @@ def send(page, text: str) -> None:
 
 
 def test_a_chat_is_still_there_after_a_refresh(server, launch_app, page):
-    app = launch_app(**provider(server))
+    app = launch_app(**provider_env(server))
     server.expect(Reply(text="Kept across refreshes."))
     page.goto(app.url)
     send(page, "Please remember")
@@ -47,7 +35,7 @@ def test_a_chat_is_still_there_after_a_refresh(server, launch_app, page):
 
 def stream_slowly(server, launch_app, page, question: str, until: str):
     """Start the app, ask, and wait until the 20-words-a-second reply has reached ``until``."""
-    app = launch_app(**provider(server))
+    app = launch_app(**provider_env(server))
     server.expect(Reply(text=WORDS, chunk_delay=0.05))
     page.goto(app.url)
     send(page, question)
@@ -62,7 +50,7 @@ def test_a_crash_mid_reply_loses_at_most_the_last_second(server, launch_app, pag
     assert "chat=" in chat_url
     app.process.kill()
     app.process.wait(10)
-    restarted = launch_app(**provider(server))
+    restarted = launch_app(**provider_env(server))
     page.goto(chat_url.replace(app.url, restarted.url))
     reply = page.get_by_test_id("stChatMessage").nth(1)
     expect(reply).to_contain_text("w30", timeout=30_000)  # 60 words seen, 20 words per second streamed
@@ -95,7 +83,7 @@ def test_importing_a_chatgpt_export_in_the_browser(server, launch_app, page, tmp
     export.write_text(json.dumps(CHATGPT))
     bad = tmp_path / "broken.json"
     bad.write_text("{not json")
-    app = launch_app(**provider(server))
+    app = launch_app(**provider_env(server))
     page.goto(app.url)
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_text("Export and import").click()
@@ -112,7 +100,7 @@ def test_two_browser_sessions_streaming_into_different_chats_lose_nothing(server
 
     from store import Store
 
-    app = launch_app(**provider(server))
+    app = launch_app(**provider_env(server))
     pages = [browser.new_context().new_page() for _ in range(2)]
     texts = [" ".join(f"{side}{i}" for i in range(40)) for side in ("left", "right")]
     server.expect(*(Reply(text=f"Reply to {text}", chunk_delay=0.03, answers=text) for text in texts))

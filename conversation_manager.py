@@ -17,6 +17,7 @@ from typing import Any, Final, Literal, assert_never
 
 import model_catalog
 from events import (
+    AlternativeDelta,
     ContextTrimmed,
     FallbackUsed,
     Finished,
@@ -27,8 +28,10 @@ from events import (
     RequestSent,
     ResponseSampled,
     Retrying,
+    RoundTraced,
     StreamEvent,
     TextDelta,
+    TokenLogprobs,
     ToolCallStarted,
     ToolResult,
     UsageReported,
@@ -90,6 +93,9 @@ class Message:
     first_token_ms: int | None = None  # from sending the request to the first text of this message
     stream_ms: int | None = None  # from the first text to the end of the stream
     trimmed: int = 0  # messages left out after the provider said the context was too long
+    logprobs: list[dict[str, Any]] = field(default_factory=list)  # {"token", "logprob", "top": [[token, lp]]}
+    alternatives: list[str] = field(default_factory=list)  # the texts of choices 1.. when n > 1 was asked
+    validation: dict[str, Any] | None = None  # the reply checked against the asked response_format
     created_at: str = field(default_factory=_now)
 
     @property
@@ -146,6 +152,9 @@ class Conversation:
         self.last_request: dict[str, Any] | None = None
         self.last_response: ResponseSampled | None = None  # this session only: not saved
         self.summary: Summary | None = None
+        # Wire traces of replies not yet saved, by the id of the reply's first assistant message (the store
+        # keeps them in a table of their own and loads them only when asked).
+        self.traces: dict[str, list[dict[str, Any]]] = {}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -292,6 +301,7 @@ class TurnRecorder:
         self.sent_at = self.first_at = 0.0
         self.notice: Notice | None = None  # a retry or a wait the reply is held up by, until its text goes on
         self.current = self._new_assistant()
+        self.reply_id = self.current.id  # the reply's traces are kept under its first message
 
     def _arrived(self) -> Message:
         """The message text goes to, noting when its first token came."""
@@ -349,6 +359,17 @@ class TurnRecorder:
                 self.conversation.last_response = event
             case Retrying() | Waiting():  # passing: shown until the text goes on, not kept with the reply
                 self.notice = event
+            case TokenLogprobs():
+                self._arrived().logprobs.extend(
+                    {"token": t.token, "logprob": t.logprob, "top": [list(pair) for pair in t.top]}
+                    for t in event.tokens
+                )
+            case AlternativeDelta():
+                message = self._arrived()
+                message.alternatives.extend([""] * (event.index - len(message.alternatives)))
+                message.alternatives[event.index - 1] += event.text
+            case RoundTraced():
+                self.conversation.traces.setdefault(self.reply_id, []).append(event.trace.to_dict())
             case _:
                 assert_never(event)
 

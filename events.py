@@ -7,6 +7,7 @@ from typing import Any
 
 from errors import ErrorInfo
 from token_tracker import Usage
+from wire_trace import RoundTrace
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,37 @@ class RefusalDelta:
     """The model declined to answer (OpenAI's ``refusal`` field): shown as a refusal, not as an answer."""
 
     text: str
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token, its log probability and the most likely alternatives (``top``: token, logprob)."""
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class TokenLogprobs:
+    """Log probabilities of tokens of choice 0's text, as they arrive (with ``logprobs`` asked for)."""
+
+    tokens: tuple[TokenLogprob, ...]
+
+
+@dataclass(frozen=True)
+class AlternativeDelta:
+    """Text of another choice than the first (``n`` > 1): ``index`` is the choice's index (1, 2, ...)."""
+
+    index: int
+    text: str
+
+
+@dataclass(frozen=True)
+class RoundTraced:
+    """The wire record of one finished HTTP round (only when tracing is on)."""
+
+    trace: RoundTrace
 
 
 @dataclass(frozen=True)
@@ -121,6 +153,9 @@ StreamEvent = (
     | FallbackUsed
     | ContextTrimmed
     | ResponseSampled
+    | TokenLogprobs
+    | AlternativeDelta
+    | RoundTraced
 )
 
 

@@ -27,6 +27,7 @@ import openai
 import pydantic
 from openai.types import CompletionUsage
 
+from chat_params import ChatParams, request_fields
 from config import NO_KEY_PLACEHOLDER, Settings, display_url, redact
 from errors import ErrorInfo, classify, from_provider
 from events import (
@@ -54,17 +55,6 @@ from stream_assembly import Payload, ToolCallAssembler, normalize, read_payloads
 from token_tracker import count_messages, estimate_usage, usage_from_api
 
 _log = logging.getLogger(__name__)
-
-# o-series reasoning models take max_completion_tokens and no temperature.
-_REASONING_MODEL_PREFIXES = ("o1", "o3", "o4")
-
-
-@dataclass(frozen=True)
-class ChatParams:
-    model: str
-    temperature: float | None = None
-    max_tokens: int | None = None
-
 
 @dataclass
 class RoundResult:
@@ -98,15 +88,9 @@ def build_body(
     body: dict[str, Any] = {"model": params.model, "messages": outgoing(messages, params.model), "stream": stream}
     if stream:
         body["stream_options"] = {"include_usage": True}
-    reasoning_model = params.model.startswith(_REASONING_MODEL_PREFIXES)
-    if params.temperature is not None and not reasoning_model:
-        body["temperature"] = params.temperature
-    if params.max_tokens is not None:
-        body["max_completion_tokens" if reasoning_model else "max_tokens"] = params.max_tokens
     if tools:
         body["tools"] = copy.deepcopy(list(tools))
-        body["tool_choice"] = "auto"  # OpenAI's default, but llama.cpp's server offers no tools without it
-    return body
+    return body | request_fields(params, bool(tools))
 
 
 # Called with the size of every line read (comments and keep-alives too) and the characters of text and

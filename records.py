@@ -71,6 +71,12 @@ class ToolCallRecord(Record):
     arguments: str
 
 
+class LogprobRecord(Record):
+    token: str
+    logprob: Annotated[float, Field(allow_inf_nan=True)]
+    top: list[tuple[str, float]] = []
+
+
 class ErrorRecord(Record):
     kind: Annotated[str, AfterValidator(_error_kind)]
     detail: str = ""
@@ -105,6 +111,9 @@ class MessageRecord(Record):
     first_token_ms: Count | None = None
     stream_ms: Count | None = None
     trimmed: Count = 0
+    logprobs: list[LogprobRecord] = []
+    alternatives: list[str] = []
+    validation: dict[str, Any] | None = None
     created_at: IsoTime = ""  # unset fields take Message's defaults: a default here is never used
 
 

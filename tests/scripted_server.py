@@ -87,6 +87,11 @@ def _pieces(text: str, size: int) -> list[str]:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: ScriptedServer
+    record: dict[str, Any] | None = None  # this request's entry in ``server.requests``: what was sent is added
+
+    def _sent(self, data: bytes) -> None:
+        if self.record is not None:
+            self.record["sent"].append(data)
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -100,10 +105,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(data)
+        self._sent(data)
 
     def _raw(self, status: int, content_type: str, data: bytes, write: int, gzipped: bool) -> None:
         """Bytes as recorded, chunked over real HTTP."""
         if gzipped:
+            self._sent(data)
             data = gzip.compress(data)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -117,6 +124,8 @@ class _Handler(BaseHTTPRequestHandler):
                 piece = data[start : start + size]
                 self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
                 self.wfile.flush()
+                if not gzipped:
+                    self._sent(piece)
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
@@ -140,16 +149,27 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": {"message": "not found"}})
 
     def do_POST(self) -> None:
+        received = time.monotonic()
         length = int(self.headers.get("Content-Length", 0))
-        body = json.loads(self.rfile.read(length) or b"{}")
-        self.server.requests.append(
-            {
-                "method": "POST",
-                "path": self.path,
-                "headers": {k.lower(): v for k, v in self.headers.items()},
-                "body": body,
-            }
-        )
+        raw = self.rfile.read(length)
+        body = json.loads(raw or b"{}")
+        self.record = {
+            "method": "POST",
+            "path": self.path,
+            "headers": {k.lower(): v for k, v in self.headers.items()},
+            "body": body,
+            "raw": raw,  # the request body byte for byte
+            "sent": [],  # the response body as written, one entry per write (gzip: before compression)
+            "received": received,  # time.monotonic() when the request came in, and when its answer was done
+            "finished": None,
+        }
+        self.server.requests.append(self.record)
+        try:
+            self._answer(body)
+        finally:
+            self.record["finished"] = time.monotonic()
+
+    def _answer(self, body: dict[str, Any]) -> None:
         reply = self.server.next_reply(body)
         if reply is None:
             self._json(500, {"error": {"message": NOTHING_QUEUED, "type": "server_error", "code": None}})
@@ -206,6 +226,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw = data.encode()
         self.wfile.write(f"{len(raw):x}\r\n".encode() + raw + b"\r\n")
         self.wfile.flush()
+        self._sent(raw)
 
     def _event(self, body: dict[str, Any], delta: dict[str, Any], finish: str | None = None, **extra: Any) -> None:
         chunk = {

@@ -9,12 +9,15 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from contextlib import closing
+from functools import partial
 
 import streamlit as st
 
 import app_logging
+import compare
 import model_catalog
 from budget import BudgetCheck
+from compare import Comparison, PrepareTurn, Variant
 from config import ConfigError, Secret, Settings, display_url, load_settings, redact
 from conversation_manager import Conversation, Message, build_request
 from events import ReasoningDelta, TextDelta
@@ -24,8 +27,9 @@ from local_backend import LocalBackendUnavailable, LocalModelServer, LocalModelS
 from prompt_templates import TemplateFileError, all_templates
 from rate_limiter import RateLimiter
 from store import Store
-from turn import Action, Go, Hold, Turn, carry_out, decide, prepare, request_spec, spending
+from turn import Action, Go, Hold, Save, Turn, carry_out, decide, prepare, request_spec, spending
 from ui_chat import amount, literal_markdown, notice_text, render_history, render_reply, render_usage
+from ui_compare import compare_controls, compare_panel, run_compare
 from ui_session import cancel_held, price_book, release_held, save_chat, session, show_conversation, started, unsaved
 from ui_sidebar import Choices, sidebar, state_registry
 
@@ -83,25 +87,36 @@ def connect_local(settings: Settings, lang: str) -> Settings | None:
 # --- a turn ----------------------------------------------------------------------------------------
 
 
-def start_turn(settings: Settings, store: Store, choices: Choices, text: str | None) -> Turn:
-    """Prepares the turn with this session's tools, prices, rate limit and saving (``unsaved()`` taken now:
-    after Stop, Streamlit raises again at any session-state access, and the final save must still happen)."""
+def turn_preparer(settings: Settings, store: Store) -> tuple[PrepareTurn, Save]:
+    """How this tab prepares a turn: its tools, prices, rate limit and saving of its chat (``unsaved()`` taken
+    now: after Stop, Streamlit raises again at any session-state access, and the final save must still happen)."""
     waiting, conversation, server = unsaved(), session().conversation, session().local_server
 
     def save(messages: Sequence[Message]) -> bool:
         return save_chat(store, conversation, messages, waiting)
 
-    return prepare(
-        conversation,
-        settings,
-        choices.turn,
-        text,
+    prepared = partial(
+        prepare,
         registry=state_registry(settings),
         book=price_book(settings),
         save=save,
         limiter=rate_limiter(settings.base_url or "", settings.rate_limit_rpm, settings.rate_limit_tpm),
         explain=server.explain if settings.is_local and server is not None else None,
     )
+    return prepared, save
+
+
+def start_turn(settings: Settings, store: Store, choices: Choices, text: str | None) -> Turn:
+    prepared, _ = turn_preparer(settings, store)
+    return prepared(session().conversation, settings, choices.turn, text)
+
+
+def start_compare(
+    settings: Settings, store: Store, choices: Choices, text: str, variants: Sequence[Variant]
+) -> Comparison:
+    """The question under every variant at once, each variant's turn on its own working copy of this tab's chat."""
+    prepared, save = turn_preparer(settings, store)
+    return compare.prepare(session().conversation, text, variants, settings, choices.turn, prepared, save)
 
 
 def summarize_older(turn: Turn, lang: str) -> None:
@@ -190,6 +205,7 @@ def main() -> None:
     blocked = effective is None or effective.needs_setup
     if effective is not None and effective.needs_setup:
         st.info(f"**{t('setup_title', lang)}**\n\n{t('setup_body', lang)}")
+    variants = compare_controls(effective or chosen, choices.turn, lang)
     prompt = st.chat_input(
         t("input_placeholder", lang),
         max_chars=MAX_INPUT_CHARS,
@@ -199,10 +215,12 @@ def main() -> None:
     )
     shown = effective or chosen
     schemas = state_registry(settings).schemas(list(choices.turn.tools))
-    plan = build_request(conversation, request_spec(shown, choices.turn, schemas))
+    spec = request_spec(shown, choices.turn, schemas)
+    plan = build_request(conversation, spec)
     spent = spending(conversation.totals(), store.today_totals(), shown)
+    limiter = rate_limiter(shown.base_url or "", shown.rate_limit_rpm, shown.rate_limit_tpm)
     with choices.panel:
-        render_usage(conversation, store, lang, shown, plan, spent)
+        render_usage(conversation, store, lang, shown, plan, spent, spec, limiter)
     if blocked or effective is None:
         return
     decision, s.send = decide(prompt, s.send, spent.over)
@@ -214,8 +232,13 @@ def main() -> None:
             s.editing = None
         edited = st.session_state.get(f"edit_text_{action.value}", "") if action.kind == "edit" else ""
         ask = carry_out(conversation, action, edited, lang)
-        if ask is not None:
+        if ask is not None and ask.text is not None and action.kind == "prompt" and variants:
+            comparison = start_compare(effective, store, choices, ask.text, variants)
+            run_compare(comparison, lang, effective.endpoint, FLUSH_INTERVAL)
+        elif ask is not None:
             run_turn(start_turn(effective, store, choices, ask.text), lang)
+    else:
+        compare_panel(conversation, lang, effective.endpoint)
 
 
 main()

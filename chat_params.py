@@ -7,15 +7,33 @@ request exactly what they changed, and a provider that does not know a parameter
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+import contextlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, get_type_hints
+
+from pydantic import TypeAdapter, ValidationError
 
 ResponseFormat = Literal["text", "json_object", "json_schema"]
 ReasoningEffort = Literal["minimal", "low", "medium", "high"]
+RESPONSE_FORMATS: tuple[ResponseFormat, ...] = ("text", "json_object", "json_schema")
+REASONING_EFFORTS: tuple[ReasoningEffort, ...] = ("minimal", "low", "medium", "high")
 TOOL_CHOICES = ("auto", "none", "required")  # or the name of one enabled tool
 
 # o-series reasoning models take max_completion_tokens and no temperature.
 REASONING_MODEL_PREFIXES = ("o1", "o3", "o4")
+
+# The ranges the controls offer and a restored chat is held to (OpenAI's documented ranges; n and
+# top_logprobs kept small enough to read).
+BOUNDS: dict[str, tuple[float, float]] = {
+    "top_p": (0.0, 1.0),
+    "presence_penalty": (-2.0, 2.0),
+    "frequency_penalty": (-2.0, 2.0),
+    "seed": (0, 2**53 - 1),  # the largest integer a browser's number field holds exactly
+    "n": (1, 8),
+    "top_logprobs": (0, 20),
+}
 
 
 @dataclass(frozen=True)
@@ -34,7 +52,40 @@ class Extras:
     parallel_tool_calls: bool | None = None  # sent only with tools
     reasoning_effort: ReasoningEffort | None = None
     response_format: ResponseFormat | None = None
-    json_schema: dict[str, Any] | None = field(default=None, hash=False, compare=False)  # with "json_schema"
+    json_schema: dict[str, Any] | None = field(default=None, hash=False)  # with "json_schema"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The parameters set (those not at their default), as JSON: what a chat keeps of them."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != f.default}
+        return values | ({"stop": list(self.stop)} if self.stop else {})
+
+
+# Every request field the parameters panel decides: a provider that refuses one of these is explained as
+# such (errors.py), and the learner is told where to unset it.
+PANEL_PARAMETERS = frozenset(
+    {"temperature", "max_tokens", "max_completion_tokens"} | {f.name for f in fields(Extras)} - {"json_schema"}
+)
+_CHECKS = {name: TypeAdapter(hint) for name, hint in get_type_hints(Extras).items()}
+
+
+def extras_from_dict(saved: Mapping[str, Any]) -> Extras:
+    """What a chat kept (``Extras.to_dict``), as far as it is valid: a value of the wrong type or out of
+    range is left unset, never raised (a chat may come from an imported file)."""
+    kept: dict[str, Any] = {}
+    for name, value in saved.items():
+        if name not in _CHECKS:
+            continue
+        with contextlib.suppress(ValidationError, TypeError, ValueError):
+            checked = _CHECKS[name].validate_json(json.dumps(value), strict=True)  # kept as JSON: arrays are tuples
+            low, high = BOUNDS.get(name, (None, None))
+            if checked is None or low is None or low <= checked <= high:
+                kept[name] = checked
+    return Extras(**kept)
+
+
+def stop_sequences(text: str) -> tuple[str, ...]:
+    """Stop sequences typed one per line; a written ``\\n`` stands for a line break."""
+    return tuple(line.replace("\\n", "\n") for line in text.splitlines() if line)
 
 
 @dataclass(frozen=True)
@@ -72,7 +123,7 @@ def request_fields(params: ChatParams, has_tools: bool) -> dict[str, Any]:
         fields["logprobs"] = True
         if extras.top_logprobs is not None:
             fields["top_logprobs"] = extras.top_logprobs
-    if extras.response_format is not None:
+    if extras.response_format is not None and (extras.response_format != "json_schema" or extras.json_schema):
         fields["response_format"] = response_format(extras)
     if has_tools:
         fields["tool_choice"] = tool_choice(extras.tool_choice)
@@ -82,14 +133,15 @@ def request_fields(params: ChatParams, has_tools: bool) -> dict[str, Any]:
 
 
 def tool_choice(choice: str | None) -> str | dict[str, Any]:
-    """"auto" unless chosen (OpenAI's default, but llama.cpp's server offers no tools without it); a tool's
-    name becomes the object that forces that one tool."""
+    """The ``tool_choice`` field: "auto" unless chosen (OpenAI's default, but llama.cpp's server offers no tools
+    without it); a tool's name becomes the object that forces that one tool."""
     if choice is None or choice in TOOL_CHOICES:
         return choice or "auto"
     return {"type": "function", "function": {"name": choice}}
 
 
 def response_format(extras: Extras) -> dict[str, Any]:
+    """The ``response_format`` object; a schema is named after its title (OpenAI requires a name)."""
     if extras.response_format != "json_schema":
         return {"type": extras.response_format}
     schema = extras.json_schema or {}

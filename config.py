@@ -215,6 +215,27 @@ SETTINGS: tuple[Setting, ...] = (
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
     ),
     Setting(
+        "TRACE",
+        "trace",
+        "choice",
+        "on",
+        "keep each reply's wire trace (every request's body, status, headers and response lines with their times) "
+        "with the chat, to inspect, download and turn into code",
+        "App",
+        choices=("on", "off"),
+    ),
+    Setting(
+        "TRACE_MAX_KB",
+        "trace_max_kb",
+        "integer",
+        "256",
+        "KB of response lines one reply's trace keeps (its first lines; the rest are counted, not kept); "
+        "request bodies are kept whole",
+        "App",
+        1,
+        1_000_000,
+    ),
+    Setting(
         "LOCAL_MODEL_PATH",
         "local_model_path",
         "text",
@@ -387,6 +408,8 @@ class Settings:
     local_threads: int
     local_context: int
     log_level: str
+    trace: str
+    trace_max_kb: int
     provider: str = LOCAL
 
     @property

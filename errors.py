@@ -6,12 +6,14 @@ cause, what to do); the raw detail, with keys redacted, stays one click away.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 import httpx2
 import openai
 
+from chat_params import PANEL_PARAMETERS
 from config import redact
 from retry_policy import retry_after_seconds
 
@@ -20,6 +22,7 @@ ErrorKind = Literal[
     "permission",
     "not_found",
     "bad_request",
+    "bad_parameter",
     "context_length",
     "quota",
     "rate_limit",
@@ -45,6 +48,7 @@ class ErrorInfo:
     status: int | None = None
     code: str | None = None
     retry_after: float | None = None
+    param: str | None = None  # the request parameter a provider refused ("bad_parameter")
 
 
 def _error_body(error: openai.APIStatusError) -> dict[str, object]:
@@ -83,6 +87,35 @@ def _status_kind(status: int, code: str | None, text: str) -> ErrorKind:
     return "bad_request"
 
 
+# How providers name a request field they refuse, the name first: OpenAI and Azure ("Unsupported parameter",
+# "Unsupported value", older "Unrecognized request argument"), Groq ("property 'x' is unsupported"), Moonshot
+# ("invalid temperature: ..."), vLLM and other pydantic servers (an error list with "loc": ("body", "x"), or its
+# text form "x\n  Extra inputs are not permitted"), servers in Rust (serde's "unknown field `x`").
+_REFUSED = tuple(
+    re.compile(pattern)
+    for pattern in (
+        r"Unsupported (?:parameter|value): '(\w+)'",
+        r"Unrecognized request argument supplied: (\w+)",
+        r"property '(\w+)' is unsupported",
+        r"\binvalid (\w+): ",
+        r"""['"]loc['"]:\s*[\[(]\s*['"]body['"],\s*['"](\w+)['"]""",
+        r"(?m)^(\w+)\S*\n\s+Extra inputs are not permitted",
+        r"unknown field `?(\w+)`?",
+    )
+)
+_REFUSAL_STATUSES = (None, 400, 422)  # what a refused parameter comes back as (None: an error inside a reply)
+
+
+def refused_parameter(text: str, named: object = None) -> str | None:
+    """The parameter a refusal names (``named``: the error's own ``param`` field, OpenAI's), when it is one the
+    parameters panel sets; None for any other field (``messages``, ``tools``) or none at all."""
+    candidates = [named] + [match.group(1) for pattern in _REFUSED for match in pattern.finditer(text)]
+    for candidate in candidates:
+        if isinstance(candidate, str) and (name := re.split(r"[.\[]", candidate)[0]) in PANEL_PARAMETERS:
+            return name
+    return None
+
+
 def classify(error: BaseException, secret: str | None = None) -> ErrorInfo:
     """Map an SDK (or transport) exception to an ErrorInfo, with keys scrubbed from its text."""
     detail = redact(f"{type(error).__name__}: {error}", secret)
@@ -91,13 +124,17 @@ def classify(error: BaseException, secret: str | None = None) -> ErrorInfo:
     if isinstance(error, openai.APIConnectionError | httpx2.RequestError):  # raw reads raise the transport's own
         return ErrorInfo("connection", detail)
     if isinstance(error, openai.APIStatusError):
-        message = _error_body(error).get("message")
+        body = _error_body(error)
+        message = body.get("message") if body else error.body  # a body that is not JSON: its text
         if isinstance(message, str) and message not in detail:  # the SDK keeps only "Error code: 400" of a list
             detail += f" - {redact(message, secret)}"
         code = _error_code(error)
         kind = _status_kind(error.status_code, code, detail.lower())
         wait = retry_after_seconds(dict(error.response.headers))
-        return ErrorInfo(kind, detail, status=error.status_code, code=code, retry_after=wait)
+        param = refused_parameter(f"{message}\n{detail}", body.get("param")) if kind == "bad_request" else None
+        if param is not None:
+            kind = "bad_parameter"
+        return ErrorInfo(kind, detail, status=error.status_code, code=code, retry_after=wait, param=param)
     return ErrorInfo("unknown", detail)
 
 
@@ -109,6 +146,7 @@ class Problem:
     status: int | None = None
     code: str | None = None
     unreadable: bool = False  # no provider's error: a reply that is not OpenAI-compatible at all
+    param: str | None = None  # the request field the error names (OpenAI's ``param``)
 
 
 def from_provider(problem: Problem, secret: str | None = None) -> ErrorInfo:
@@ -121,6 +159,9 @@ def from_provider(problem: Problem, secret: str | None = None) -> ErrorInfo:
         kind = _status_kind(problem.status, problem.code, message.lower())
     else:
         kind = _kind_from_words(f"{problem.code or ''} {message}".lower())
+    param = refused_parameter(message, problem.param)
+    if param is not None and problem.status in _REFUSAL_STATUSES and kind in ("bad_request", "server"):
+        return ErrorInfo("bad_parameter", detail, status=problem.status, code=problem.code, param=param)
     return ErrorInfo(kind, detail, status=problem.status, code=problem.code)
 
 

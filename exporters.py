@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import math
 import pprint
+import re
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -26,6 +27,7 @@ from prompt_templates import get_template
 from records import ConversationRecord, Record, Seconds
 
 EXPORT_FORMAT = "ai-chat-app/conversations"
+TRACE_FORMAT = "ai-chat-app/trace"
 EXPORT_VERSION = 2
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
@@ -111,8 +113,16 @@ def to_markdown(conversations: Iterable[Conversation], language: str) -> str:
     return "\n".join(lines)
 
 
-def to_python(request: dict[str, Any]) -> str:
-    """A script that sends the same request with the openai SDK; the key comes from the environment."""
+def _base(base_url: str | None) -> str | None:
+    """A base URL fit to print in code: no user:password, no query string, no key."""
+    if not base_url:
+        return None
+    return redact(base_url).rstrip("/") or None
+
+
+def to_python(request: dict[str, Any], base_url: str | None = None) -> str:
+    """A script that sends the same request with the openai SDK; the key comes from the environment, the base
+    URL too when set there (else ``base_url``, else OpenAI's)."""
     literal = pprint.pformat(request, width=100, sort_dicts=False)
     return f'''"""Reproduces a request sent by ai-chat-app. Run: OPENAI_API_KEY=... python this_file.py"""
 
@@ -122,7 +132,7 @@ from openai import OpenAI
 
 client = OpenAI(
     api_key=os.environ["OPENAI_API_KEY"],
-    base_url=os.environ.get("OPENAI_BASE_URL") or None,
+    base_url=os.environ.get("OPENAI_BASE_URL") or {_base(base_url)!r},
 )
 
 request = {literal}
@@ -139,13 +149,14 @@ else:
 '''
 
 
-def to_curl(request: dict[str, Any]) -> str:
+def to_curl(request: dict[str, Any], base_url: str | None = None) -> str:
     """The same request as a curl command; the key is read from $OPENAI_API_KEY, never written."""
     body = json.dumps(request, ensure_ascii=False, indent=2)
     delimiter = "JSON"
     while delimiter in body:
         delimiter += "_END"
-    url = f'"${{OPENAI_BASE_URL:-{OPENAI_DEFAULT_URL}}}/chat/completions"'
+    base = re.sub(r"([$`\"\\}])", r"\\\1", _base(base_url) or OPENAI_DEFAULT_URL)  # literal inside "${...:-...}"
+    url = f'"${{OPENAI_BASE_URL:-{base}}}/chat/completions"'
     stream_flag = " -N" if request.get("stream") else ""
     return (
         f"curl{stream_flag} {url} \\\n"
@@ -153,6 +164,60 @@ def to_curl(request: dict[str, Any]) -> str:
         '  -H "Authorization: Bearer $OPENAI_API_KEY" \\\n'
         f"  -d @- <<'{delimiter}'\n{body}\n{delimiter}\n"
     )
+
+
+def to_javascript(request: dict[str, Any], base_url: str | None = None) -> str:
+    """The same request with the official ``openai`` npm package (an ES module, Node 18 or later), streamed
+    deltas printed as they come; the key comes from the environment, never written."""
+    literal = json.dumps(request, ensure_ascii=False, indent=2)
+    base = json.dumps(_base(base_url) or OPENAI_DEFAULT_URL)
+    return f"""// Reproduces a request sent by ai-chat-app with the official openai npm package.
+// Run: npm install openai && OPENAI_API_KEY=... node this_file.mjs
+import OpenAI from "openai";
+
+const client = new OpenAI({{
+  apiKey: process.env.OPENAI_API_KEY,
+  baseURL: process.env.OPENAI_BASE_URL || {base},
+}});
+
+const request = {literal};
+
+if (request.stream) {{
+  const stream = await client.chat.completions.create(request);
+  for await (const chunk of stream) {{
+    const delta = chunk.choices[0]?.delta?.content;
+    if (delta) process.stdout.write(delta);
+    if (chunk.usage) console.log("\\n", chunk.usage);
+  }}
+}} else {{
+  const completion = await client.chat.completions.create(request);
+  console.log(JSON.stringify(completion, null, 2));
+}}
+"""
+
+
+CHAT_PATH = "/chat/completions"
+CODE_LANGUAGES = {"python": to_python, "curl": to_curl, "javascript": to_javascript}
+
+
+def round_code(trace: Mapping[str, Any]) -> dict[str, str]:
+    """One traced request (wire_trace.RoundTrace as a dict) as code in each of CODE_LANGUAGES, sent where it went;
+    empty when the trace holds no readable JSON body (a request that never went out)."""
+    try:
+        body = json.loads(trace.get("request_body") or "")
+    except ValueError:
+        return {}
+    if not isinstance(body, dict):
+        return {}
+    url = str(trace.get("url") or "")
+    base = url.removesuffix(CHAT_PATH) if url.endswith(CHAT_PATH) else None
+    return {language: make(body, base) for language, make in CODE_LANGUAGES.items()}
+
+
+def traces_to_json(reply_id: str, traces: Sequence[Mapping[str, Any]]) -> str:
+    """A reply's wire traces as one JSON document (no key is ever in a trace)."""
+    document = {"format": TRACE_FORMAT, "version": 1, "reply_id": reply_id, "rounds": list(traces)}
+    return json.dumps(document, ensure_ascii=False, indent=2)
 
 
 # --- import ------------------------------------------------------------------------------------------

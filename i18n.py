@@ -29,6 +29,90 @@ STRINGS: dict[str, tuple[str, str]] = {
     "temperature": ("温度", "Temperature"),
     "max_tokens": ("最大输出 tokens", "Max output tokens"),
     "tools": ("启用的工具", "Enabled tools"),
+    "more_parameters": ("⚙️ 更多参数", "⚙️ More parameters"),
+    "parameters_set": ("另外发送：{names}", "Also sent: {names}"),
+    "more_parameters_help": (
+        "只发送你改动过的参数：留空或选“默认”的参数不会出现在请求中（可在“最近一次发送的请求”中查看）。",
+        "Only what you change is sent: a parameter left empty or at “default” is not in the request "
+        "(see “Last request sent”).",
+    ),
+    "param_default": ("默认（不发送）", "default (not sent)"),
+    "top_p": ("top_p（核采样）", "top_p (nucleus sampling)"),
+    "top_p_help": (
+        "只从累计概率达到 top_p 的最可能的 token 中采样；通常只调 top_p 或温度中的一个。",
+        "Sample only from the most likely tokens whose probabilities add up to top_p; usually change this or "
+        "the temperature, not both.",
+    ),
+    "presence_penalty": ("presence_penalty（话题新鲜度）", "presence_penalty (new topics)"),
+    "frequency_penalty": ("frequency_penalty（减少重复）", "frequency_penalty (less repetition)"),
+    "penalty_help": (
+        "-2 到 2。正值惩罚已经出现过的 token：presence 只看是否出现过，frequency 按出现次数。",
+        "-2 to 2. Positive values penalise tokens already used: presence for having appeared at all, "
+        "frequency by how often.",
+    ),
+    "seed": ("seed（随机种子）", "seed"),
+    "seed_help": (
+        "相同的种子和参数会尽量给出相同的回答（服务商只保证“尽力而为”）。",
+        "The same seed and parameters aim for the same reply (providers promise best effort only).",
+    ),
+    "stop": ("stop（停止序列）", "stop sequences"),
+    "stop_help": (
+        "每行一个；模型生成到其中任何一个就停下（不包含它）。写 \\n 表示换行。OpenAI 最多 4 个。",
+        "One per line; the reply ends where the model would write any of them (left out). Write \\n for a "
+        "line break. OpenAI takes up to 4.",
+    ),
+    "n_choices": ("n（备选回答数）", "n (alternative replies)"),
+    "n_help": (
+        "一次生成几个回答，以标签页显示；输出 tokens 按全部回答计费。",
+        "How many replies to generate at once, shown as tabs; you pay the output tokens of all of them.",
+    ),
+    "logprobs": ("logprobs（显示每个 token 的概率）", "logprobs (show each token's probability)"),
+    "logprobs_help": (
+        "回复中的每个 token 按概率着色，鼠标悬停显示备选 token。",
+        "Each token of the reply is shaded by its probability; hover to see the alternatives.",
+    ),
+    "top_logprobs": ("top_logprobs（每个位置的备选数）", "top_logprobs (alternatives per token)"),
+    "top_logprobs_help": ("0 到 20；仅在打开 logprobs 时发送。", "0 to 20; sent only with logprobs on."),
+    "tool_choice": ("tool_choice（工具选择）", "tool_choice"),
+    "tool_choice_help": (
+        "auto：模型自己决定；none：不调用工具；required：必须调用某个工具；选工具名：必须调用它。"
+        "仅在启用了工具时发送（默认发送 auto）。",
+        "auto: the model decides; none: no tool; required: some tool; a tool's name: that tool. Sent only "
+        "with tools enabled (by default as auto).",
+    ),
+    "parallel_tool_calls": ("parallel_tool_calls（并行调用工具）", "parallel_tool_calls"),
+    "parallel_tool_calls_help": (
+        "是否允许模型在一次回复中调用多个工具；仅在启用了工具时发送。",
+        "Whether the model may call several tools in one reply; sent only with tools enabled.",
+    ),
+    "reasoning_effort": ("reasoning_effort（推理强度）", "reasoning_effort"),
+    "reasoning_effort_help": (
+        "只对推理模型有效（如 o3、o4-mini、gpt-5）：推理越多越慢越贵。其他模型通常会拒绝这个参数。",
+        "Only for reasoning models (o3, o4-mini, gpt-5, ...): more reasoning is slower and costs more. Other "
+        "models usually reject it.",
+    ),
+    "response_format": ("response_format（回复格式）", "response_format"),
+    "response_format_help": (
+        "json_object：回复必须是 JSON 对象（提示中也要提到 JSON）；json_schema：回复必须符合下面的 Schema。"
+        "回复会用 jsonschema 校验。",
+        "json_object: the reply must be a JSON object (mention JSON in your prompt too); json_schema: it must "
+        "follow the schema below. The reply is checked with jsonschema.",
+    ),
+    "schema_example": ("从示例开始", "Start from an example"),
+    "schema_own": ("自己的 Schema", "your own schema"),
+    "schema_text": ("JSON Schema", "JSON Schema"),
+    "schema_invalid": (
+        "Schema 不可用，未发送 response_format：",
+        "The schema is not usable, so response_format is not sent:",
+    ),
+    "format_valid": ("✅ 回复符合要求的格式（{format}）", "✅ The reply follows the asked format ({format})"),
+    "format_invalid": ("回复不符合要求的格式（{format}）：", "The reply does not follow the asked format ({format}):"),
+    "logprobs_view": ("🎨 Token 概率（悬停查看备选）", "🎨 Token probabilities (hover for alternatives)"),
+    "logprobs_legend": (
+        "颜色越深，模型对这个 token 越不确定。",
+        "The darker a token, the less sure the model was of it.",
+    ),
+    "choice_tab": ("回答 {index}", "Choice {index}"),
     "template": ("提示模板", "Prompt template"),
     "custom_system": ("自定义系统提示（本对话）", "Custom system prompt (this chat)"),
     "custom_system_help": (
@@ -79,6 +163,42 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "status_refused": ("模型拒绝回答：{text}", "The model declined to answer: {text}"),
     "raw_error": ("原始错误", "Raw error"),
+    "trace": ("请求记录", "Trace"),
+    "trace_help": (
+        "这条回复的每一次 HTTP 请求：请求体、状态、响应头，以及逐行到达的响应和到达时间；可下载，可复制为代码。",
+        "Every HTTP request of this reply: its body, status, headers and each response line with when it arrived; "
+        "download it, or copy a request as code.",
+    ),
+    "trace_none": (
+        "这条回复没有请求记录（TRACE=off，或生成于开始记录之前）。",
+        "This reply has no trace (TRACE=off, or it was made before traces were kept).",
+    ),
+    "trace_download": ("下载记录（JSON）", "Download trace (JSON)"),
+    "trace_round": ("第 {round} 次请求 · {purpose}", "Request {round} · {purpose}"),
+    "trace_purpose_answer": ("回答", "answer"),
+    "trace_purpose_tools": ("工具调用", "tool call"),
+    "trace_purpose_summary": ("摘要", "summary"),
+    "trace_no_response": ("没有收到响应", "no response"),
+    "trace_timing": ("首行 {first:.0f} ms · 共 {total:.0f} ms", "first line {first:.0f} ms · total {total:.0f} ms"),
+    "trace_ttft": ("首个 token（TTFT）{ms:.0f} ms", "first token (TTFT) {ms:.0f} ms"),
+    "trace_headers": ("响应头", "Response headers"),
+    "trace_request": (
+        "请求体（原样发送；Key 在请求头中，从不记录）",
+        "Request body (as sent; the key travels in a header, never recorded)",
+    ),
+    "trace_lines": (
+        "响应，逐行（行首为自发送起的毫秒数）",
+        "Response, line by line (each after the ms since the request was sent)",
+    ),
+    "trace_dropped": (
+        "超出 TRACE_MAX_KB：另有 {lines} 行（{size} 字节）未保存",
+        "Past TRACE_MAX_KB: {lines} more lines ({size} bytes) were not kept",
+    ),
+    "trace_error": ("本次请求的结束原因", "What ended this request"),
+    "trace_code": (
+        "复制为代码：发送同样的请求（Key 从环境变量 OPENAI_API_KEY 读取）",
+        "Copy as code: sends the same request (the key is read from the OPENAI_API_KEY environment variable)",
+    ),
     "provider": ("服务商", "Provider"),
     "refresh_models": ("刷新模型列表", "Refresh model list"),
     "models_unlisted": (
@@ -128,6 +248,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "err_bad_request": (
         "请求被拒绝（400）。请查看原始错误，调整参数（如 max tokens、温度）后重试。",
         "The request was rejected (400). See the raw error, adjust the parameters (max tokens, temperature) and try again.",
+    ),
+    "err_bad_parameter": (
+        "服务商拒绝了参数 `{param}`（该模型或服务不支持它，或不接受这个值）。请在侧边栏“参数与工具”中取消设置或修改它，然后重新发送。",
+        "The provider rejected the parameter `{param}` (this model or service does not support it, or not this "
+        "value). Unset or change it under “Parameters and tools” in the sidebar and send again.",
     ),
     "err_context_length": (
         "对话超出模型的上下文窗口。请清空对话、减少 max tokens，或换一个上下文更大的模型。",
@@ -271,6 +396,54 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ctx_summarized": ("由摘要代替", "summarised"),
     "ctx_prefix": ("系统提示与模板示例：{count} 条", "System prompt and template examples: {count} messages"),
     "ctx_summary": ("摘要（{count} 条消息）：{text}", "Summary of {count} messages: {text}"),
+    "breakdown_title": ("输入 tokens 的构成", "Prompt tokens by part"),
+    "part_system": ("系统提示", "System prompt"),
+    "part_examples": ("少样本示例", "Few-shot examples"),
+    "part_tools": ("工具定义", "Tool definitions"),
+    "part_summary": ("摘要", "Summary"),
+    "part_trim_note": ("省略说明", "Left-out note"),
+    "part_history": ("历史消息", "History"),
+    "part_new_message": ("新消息", "New message"),
+    "part_framing": ("消息框架", "Message framing"),
+    "breakdown_total": (
+        "**合计 {tokens}** = 下一次请求的输入 tokens",
+        "**Total {tokens}** = the next request's prompt tokens",
+    ),
+    "part_framing_help": (
+        "消息框架：每条消息 3 个 token 加上角色名，另有 3 个 token 引导回复。新消息：尚待回答的问题；你接下来输入的内容另计。",
+        "Message framing: 3 tokens per message plus its role, and 3 that prime the reply. New message: a question still waiting for its answer; what you type next adds its own.",
+    ),
+    "tokenizer": ("分词器", "Tokenizer"),
+    "tokenizer_input": ("输入任意文本", "Any text"),
+    "tokenizer_help": (
+        "按当前模型的编码切分成 token；␣ 是空格，↵ 是换行，\\x.. 是一个字符被切开后的字节",
+        "Split into tokens with the current model's encoding; ␣ is a space, ↵ a line break, \\x.. the bytes of a character split across tokens",
+    ),
+    "tokenizer_count": (
+        "{tokens} 个 token · {chars} 个字符 · 编码 {encoding}（{model}）",
+        "{tokens} tokens · {chars} characters · encoding {encoding} ({model})",
+    ),
+    "rate_limits": ("速率限制", "Rate limits"),
+    "rate_client": (
+        "本应用的限速器，最近一分钟：{requests}/{rpm} 次请求 · {tokens}/{tpm} tokens",
+        "This app's limiter, last minute: {requests}/{rpm} requests · {tokens}/{tpm} tokens",
+    ),
+    "rate_client_off": (
+        "本应用未设限速（RATE_LIMIT_RPM / RATE_LIMIT_TPM）",
+        "This app sets no limit of its own (RATE_LIMIT_RPM / RATE_LIMIT_TPM)",
+    ),
+    "rate_provider": ("服务商在上一条回复的响应头中告知：", "What the provider's headers said on the last reply:"),
+    "rate_provider_none": (
+        "上一条回复没有速率限制响应头（或没有记录请求轨迹）",
+        "No rate-limit headers on the last reply (or its trace was not kept)",
+    ),
+    "rate_kind": ("限额", "Limit on"),
+    "rate_requests": ("请求", "requests"),
+    "rate_tokens": ("tokens", "tokens"),
+    "rate_remaining": ("剩余", "remaining"),
+    "rate_limit": ("上限", "limit"),
+    "rate_reset": ("重置于", "resets in"),
+    "cached_tokens": ("缓存命中 {tokens}", "cached {tokens}"),
     "summarizing": ("正在摘要较早的对话…", "Summarising older turns…"),
     "summary_done": (
         "已将 {count} 条较早的消息压缩为摘要（费用已计入）",
@@ -283,6 +456,28 @@ STRINGS: dict[str, tuple[str, str]] = {
     "role_user": ("你", "You"),
     "role_assistant": ("助手", "Assistant"),
     "role_tool": ("工具", "Tool"),
+    "compare": ("⚖️ 对比", "⚖️ Compare"),
+    "compare_on": ("对比模式", "Compare mode"),
+    "compare_on_help": (
+        "开启后，发送的问题会同时交给下面每个变体（模板、模型、温度），回答并排显示，每个的费用都计入",
+        "When on, a sent question goes to every variant below (template, model, temperature) at once; the answers "
+        "show side by side and each one's cost is booked",
+    ),
+    "compare_count": ("变体数", "Variants"),
+    "compare_variant": ("变体 {label}", "Variant {label}"),
+    "compare_model_help": ("留空则使用当前模型", "Empty: the current model"),
+    "compare_active": ("⚖️ 对比模式已开启：{count} 个变体", "⚖️ Compare mode is on: {count} variants"),
+    "compare_header": (
+        "**{label}** · {template} · {model} · 温度 {temperature:.1f}",
+        "**{label}** · {template} · {model} · temperature {temperature:.1f}",
+    ),
+    "compare_figures": ("总耗时 {total} · 结束原因 {finish}", "total {total} · finish {finish}"),
+    "compare_title": ("对比：选择保留在对话中的回答", "Compare: choose the answer to keep in the chat"),
+    "compare_others": (
+        "其余回答作为这条回复的其他版本保留（‹ ›），其追踪也可查看",
+        "The other answers stay as other versions of this reply (‹ ›), their traces with them",
+    ),
+    "compare_keep": ("保留此回答", "Keep this answer"),
 }
 
 

@@ -21,7 +21,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import openai
 import pydantic
@@ -31,6 +32,7 @@ from chat_params import ChatParams, request_fields
 from config import NO_KEY_PLACEHOLDER, Settings, display_url, redact
 from errors import ErrorInfo, classify, from_provider
 from events import (
+    AlternativeDelta,
     ContextTrimmed,
     FallbackUsed,
     Finished,
@@ -40,8 +42,10 @@ from events import (
     RequestSent,
     ResponseSampled,
     Retrying,
+    RoundTraced,
     StreamEvent,
     TextDelta,
+    TokenLogprobs,
     ToolCallStarted,
     ToolResult,
     UsageReported,
@@ -53,8 +57,13 @@ from rate_limiter import RateLimiter
 from retry_policy import RETRYABLE_KINDS, RetryPolicy
 from stream_assembly import Payload, ToolCallAssembler, normalize, read_payloads
 from token_tracker import count_messages, estimate_usage, usage_from_api
+from wire_trace import RoundTrace, TraceBudget, TraceTape, useful_headers
+
+if TYPE_CHECKING:
+    import httpx2
 
 _log = logging.getLogger(__name__)
+
 
 @dataclass
 class RoundResult:
@@ -140,12 +149,14 @@ class _Round:
             self.tools.add(fragment)
         result.finish_reason = piece.finish_reason or result.finish_reason
         parts = (ReasoningDelta(piece.reasoning), RefusalDelta(piece.refusal), TextDelta(piece.text))
-        shown = [part for part in parts if part.text]
+        shown: list[StreamEvent] = [part for part in parts if part.text]
+        shown += [AlternativeDelta(index, text) for index, text in sorted(piece.alternatives.items())]
+        shown += [TokenLogprobs(piece.logprobs)] if piece.logprobs else []
         self.answered = self.answered or bool(shown or piece.tool_calls or piece.finish_reason)
         if self.live and shown:
             result.shown = True
             yield from shown
-            chars = len(piece.reasoning) + len(piece.text)
+            chars = len(piece.reasoning) + len(piece.text) + sum(map(len, piece.alternatives.values()))
             if self.guard is not None and (error := self.guard(0, chars)) is not None:
                 raise _LimitReached(error)
 
@@ -246,36 +257,98 @@ class LLMClient:
         return sorted(str(model_id) for model_id in ids if model_id)
 
     def stream_round(
-        self, body: dict[str, Any], guard: LineGuard | None = None
+        self, body: dict[str, Any], guard: LineGuard | None = None, tape: TraceTape | None = None
     ) -> Generator[StreamEvent, None, RoundResult]:
-        """One streamed API call: yields deltas as they arrive; returns what the round produced."""
-        return (yield from self._round(body, live=True, guard=guard))
+        """One streamed API call: yields deltas as they arrive; returns what the round produced. With a ``tape``,
+        the round is recorded as it was on the wire and ends with a RoundTraced event."""
+        return (yield from self._round(body, live=True, guard=guard, tape=tape))
 
     def complete_round(
-        self, body: dict[str, Any], guard: LineGuard | None = None
+        self, body: dict[str, Any], guard: LineGuard | None = None, tape: TraceTape | None = None
     ) -> Generator[StreamEvent, None, RoundResult]:
         """A non-stream call (the tool decision for servers that cannot stream tool calls, summaries)."""
-        return (yield from self._round(body, live=False, guard=guard))
+        return (yield from self._round(body, live=False, guard=guard, tape=tape))
 
     def _round(
-        self, body: dict[str, Any], live: bool, guard: LineGuard | None
+        self, body: dict[str, Any], live: bool, guard: LineGuard | None, tape: TraceTape | None
     ) -> Generator[StreamEvent, None, RoundResult]:
         """The SDK makes the request; the reply's lines are read raw, so no provider quirk reaches its parsers."""
         reading = _Round(body, live, self._api_key, guard)
+        yield from self._read(reading, tape)
+        if tape is not None:
+            yield RoundTraced(_sealed(tape, reading.result, self._api_key))
+        return reading.result
+
+    def _read(self, reading: _Round, tape: TraceTape | None) -> Iterator[StreamEvent]:
         try:
-            with self._client.chat.completions.with_streaming_response.create(**body) as response:
-                for payload in read_payloads(_guarded(response.iter_lines(), guard)):
+            with self._client.chat.completions.with_streaming_response.create(**reading.body) as response:
+                lines = response.iter_lines()
+                if tape is not None:
+                    _tape_response(tape, response.http_response, self._api_key)
+                    lines = _taped(lines, tape, self._api_key)
+                for payload in read_payloads(_guarded(lines, reading.guard)):
                     yield from reading.take(payload)
                     if reading.result.error is not None:
                         break
         except _LimitReached as reached:
             yield from reading.stop(reached.error)
-            return reading.result
+            return
         except Exception as error:  # noqa: BLE001 - SDK errors and transport faults, mapped to a kind
+            if tape is not None:
+                _tape_failure(tape, error, self._api_key)
             yield from reading.fail(classify(error, self._api_key))
-            return reading.result
+            return
         yield from reading.end()
-        return reading.result
+
+
+# --- the wire trace of a round (wire_trace.py): exactly what went and came, never the key -------------------
+
+
+def _scrubbed(text: str, secret: str) -> str:
+    """The text as it was on the wire, but for the key (a gateway may echo it in an error)."""
+    if secret == NO_KEY_PLACEHOLDER or len(secret) < 6:
+        return text
+    return text.replace(secret, "[redacted]")
+
+
+def _tape_request(tape: TraceTape, request: httpx2.Request, secret: str) -> None:
+    """The request's method, where it went (scheme, host, port and path: no user:password, no query string)
+    and its body byte for byte. Its headers, the key among them, are never kept."""
+    url = str(request.url)
+    tape.trace.method = request.method
+    tape.trace.url = _scrubbed(display_url(url) + urlsplit(url).path, secret)
+    tape.trace.request_body = _scrubbed(request.content.decode("utf-8", "replace"), secret)
+
+
+def _tape_response(tape: TraceTape, response: httpx2.Response, secret: str) -> None:
+    _tape_request(tape, response.request, secret)
+    tape.trace.status = response.status_code
+    tape.trace.headers = useful_headers(response.headers)
+
+
+def _taped(lines: Iterator[str], tape: TraceTape, secret: str) -> Iterator[str]:
+    for line in lines:
+        tape.line(_scrubbed(line, secret))
+        yield line
+
+
+def _tape_failure(tape: TraceTape, error: Exception, secret: str) -> None:
+    """What a failed request left: the request, when it went out, and an error response's status, headers and
+    body (the SDK has read it whole)."""
+    if isinstance(error, openai.APIStatusError):
+        _tape_response(tape, error.response, secret)
+        for line in error.response.text.splitlines():
+            tape.line(_scrubbed(line, secret))
+    elif isinstance(error, openai.APIError) and not tape.trace.url:
+        _tape_request(tape, error.request, secret)
+
+
+def _sealed(tape: TraceTape, result: RoundResult, secret: str) -> RoundTrace:
+    """The round's trace with what ended it. A round that asked for tools is a "tools" round, streamed or not."""
+    if result.tool_calls:
+        tape.trace.purpose = "tools"
+    error = result.error
+    return tape.finish(f"{error.kind}: {redact(error.detail, secret)}" if error else None)
 
 
 def drain(round_call: Generator[StreamEvent, None, RoundResult]) -> tuple[list[StreamEvent], RoundResult]:
@@ -288,10 +361,12 @@ def drain(round_call: Generator[StreamEvent, None, RoundResult]) -> tuple[list[S
             return events, done.value
 
 
-def summarize(target: Target, messages: list[dict[str, Any]], max_tokens: int = 600) -> tuple[str, UsageReported]:
-    """One non-stream call that writes a summary; SummaryFailed says why it could not."""
+def summarize(
+    target: Target, messages: list[dict[str, Any]], max_tokens: int = 600, tape: TraceTape | None = None
+) -> tuple[str, UsageReported]:
+    """One non-stream call that writes a summary; SummaryFailed says why it could not. A ``tape`` records it."""
     body = build_body(messages, ChatParams(target.model, 0.2, max_tokens), [], stream=False)
-    events, result = drain(target.client.complete_round(body))
+    events, result = drain(target.client.complete_round(body, tape=tape))
     usage = next((e for e in events if isinstance(e, UsageReported)), None)
     if result.error is not None or not result.text.strip() or usage is None:
         raise SummaryFailed(result.error.kind if result.error else "empty summary")
@@ -357,7 +432,10 @@ class TurnRunner:
         jitter: Callable[[], float] | None = None,
         limits: ReplyLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
+        trace_kb: int | None = None,
     ) -> None:
+        """``trace_kb``: record each request's wire trace, keeping this many KB of response lines per reply
+        (TRACE_MAX_KB); None: no traces."""
         if not targets:
             raise ValueError("a turn needs at least one target")
         self.targets = list(targets)
@@ -372,10 +450,26 @@ class TurnRunner:
         self.started = 0.0  # when run() began: the reply's time limit counts from there
         self.received_chars = 0
         self.received_bytes = 0
+        self.trace_kb = trace_kb
+        self.budget: TraceBudget | None = None  # what this run's traces may still keep; None: tracing is off
+        self.tape: TraceTape | None = None  # the latest request's
 
     @property
     def target(self) -> Target:
         return self.targets[self.active]
+
+    def _tape(self, stream: bool) -> TraceTape | None:
+        """A tape for the request about to go (an answer, or the non-stream tool decision) when tracing is on."""
+        if self.budget is None:
+            return None
+        self.tape = TraceTape(self.requests, "answer" if stream else "tools", self.budget)
+        return self.tape
+
+    def unfinished_trace(self) -> RoundTrace | None:
+        """The trace of a request the user stopped midway, sealed now; None when every request's is sealed."""
+        if self.tape is None or self.tape.finished:
+            return None
+        return self.tape.finish("stopped: the user stopped the reply")
 
     def _send(
         self, working: list[dict[str, Any]], params: ChatParams, tools: list[dict[str, Any]], stream: bool
@@ -401,7 +495,7 @@ class TurnRunner:
             )
             yield RequestSent(body, self.requests)
             round_call = target.client.stream_round if stream else target.client.complete_round
-            result = yield from round_call(body, self._guard)
+            result = yield from round_call(body, self._guard, self._tape(stream))
             error = result.error
             why = error and f"{target.model} failed ({error.kind}, HTTP {error.status}: {redact(error.detail)[:200]})"
             if result.error is None or result.shown:
@@ -457,6 +551,7 @@ class TurnRunner:
         answer then streams without tools.
         """
         self.started, self.received_chars, self.received_bytes = self.clock(), 0, 0
+        self.budget = TraceBudget(self.trace_kb * 1024) if self.trace_kb is not None else None
         working = list(messages)
         tools = executor.schemas() if executor else []
         rounds = 0

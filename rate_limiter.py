@@ -10,8 +10,16 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import NamedTuple
 
 WINDOW = 60.0
+
+
+class WindowUse(NamedTuple):
+    """What went out in the minute ending now: requests and their tokens."""
+
+    requests: int
+    tokens: int
 
 
 class RateLimiter:
@@ -42,6 +50,12 @@ class RateLimiter:
                 start = self._next_expiry(start)
             self._booked.append((start, tokens))
             return start - now
+
+    def used(self) -> WindowUse:
+        """Requests and tokens booked in the minute ending now (not those still queued for later), for learners."""
+        with self._lock:
+            window = self._in_window(self.clock())
+        return WindowUse(len(window), sum(tokens for _, tokens in window))
 
     def _in_window(self, at: float) -> list[tuple[float, int]]:
         return [entry for entry in self._booked if at - WINDOW < entry[0] <= at]

@@ -83,6 +83,7 @@ class ErrorRecord(Record):
     status: Annotated[int, Field(ge=0, le=999)] | None = None
     code: str | None = None
     retry_after: Amount | None = None
+    param: str | None = None
 
 
 class MessageRecord(Record):

@@ -100,6 +100,19 @@ WHERE json_extract(data, '$.usage') IS NOT NULL AND json_extract(data, '$.cost')
 CREATE INDEX messages_priced_by_time ON messages(created_at) WHERE prompt_tokens IS NOT NULL;
 """
 
+# Wire traces, one row per HTTP round, under the reply they belong to (its first message's id); in a table of
+# their own, read only when someone opens a reply's trace, and gone with their chat.
+_V5 = """
+CREATE TABLE traces (
+    id INTEGER PRIMARY KEY,
+    reply_id TEXT NOT NULL,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    data TEXT NOT NULL
+);
+CREATE INDEX traces_by_reply ON traces(reply_id, id);
+CREATE INDEX traces_by_conversation ON traces(conversation_id);
+"""
+
 Migration = Callable[[sqlite3.Connection], None]
 # Named migrations, in order (as simonw/llm's migrations.py): each runs once, in one transaction with the
 # row in ``_migrations`` that records its name and when it was applied. Never rename or edit one that has
@@ -140,6 +153,11 @@ def m003_summary(db: sqlite3.Connection) -> None:
 @migration
 def m004_usage_columns(db: sqlite3.Connection) -> None:
     _run_script(db, _V4)
+
+
+@migration
+def m005_traces(db: sqlite3.Connection) -> None:
+    _run_script(db, _V5)
 
 
 SEARCH_MIN_TRIGRAM = 3
@@ -263,12 +281,20 @@ class Store:
     def save(self, conversation: Conversation, messages: Iterable[Message] | None = None) -> None:
         """Upsert the conversation and the given messages (all of them when None), in one transaction.
 
-        A message id that belongs to another conversation is left alone there, never taken over.
+        A message id that belongs to another conversation is left alone there, never taken over. The wire
+        traces the conversation holds are written too and then let go (``traces`` reads them back).
         """
         to_write = list(conversation.nodes.values()) if messages is None else list(messages)
+        traces = [
+            (reply_id, conversation.id, json.dumps(trace, ensure_ascii=False))
+            for reply_id, rounds in conversation.traces.items()
+            for trace in rounds
+        ]
         with self._transaction() as db:
             db.execute(_UPSERT_CONVERSATION, _conversation_row(conversation))
             db.executemany(_UPSERT_MESSAGE, _message_rows(conversation, to_write))
+            db.executemany("INSERT INTO traces (reply_id, conversation_id, data) VALUES (?, ?, ?)", traces)
+        conversation.traces.clear()
 
     def add(self, conversations: Sequence[Conversation]) -> None:
         """Store new conversations (an import) in one transaction: all of them or, on any error, none.
@@ -311,6 +337,12 @@ class Store:
                 "messages": [_json(r["data"]) for r in rows],
             }
         )
+
+    def traces(self, reply_id: str) -> list[dict[str, Any]]:
+        """The wire traces of one reply (wire_trace.RoundTrace as dicts), in the order its requests went."""
+        with self._connect() as db:
+            rows = db.execute("SELECT data FROM traces WHERE reply_id = ? ORDER BY id", (reply_id,)).fetchall()
+        return [trace for row in rows if isinstance(trace := _json(row["data"]), dict)]
 
     def recent(self, limit: int = 200) -> list[ConversationSummary]:
         with self._connect() as db:

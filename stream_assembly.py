@@ -9,7 +9,8 @@ errors arrive as HTTP 200 JSON bodies, as ``data:`` objects mid-stream (with or 
 This module owns all of that, with no SDK types: ``read_payloads`` turns the body's lines into
 JSON values (SSE or a plain JSON body), ``normalize`` turns one value into a ``Piece``, and
 ``ToolCallAssembler`` builds whole tool calls from fragments. An unknown shape becomes a
-``Problem`` with a clear message, never an exception.
+``Problem`` with a clear message, never an exception. Choice 0 is the reply; with ``n`` > 1 only the
+text of the other choices is read, and with ``logprobs`` choice 0's token log probabilities.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from errors import Problem
+from events import TokenLogprob
 from function_tools import ToolCall
 
 SSE_FIELDS = ("data", "event", "id", "retry", "error")  # "error:" lines are llama.cpp's server's own
@@ -64,6 +66,8 @@ class Piece:
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
     problem: Problem | None = None
+    logprobs: tuple[TokenLogprob, ...] = ()  # of choice 0's tokens in this chunk
+    alternatives: dict[int, str] = field(default_factory=dict)  # text of the other choices, by index (1, 2, ...)
 
 
 def _sse_field(line: str) -> tuple[str, str] | None:
@@ -175,7 +179,9 @@ def problem_of(value: Any, event: str = "") -> Problem | None:
         if isinstance(metadata, dict) and metadata.get("raw"):
             message = f"{message} ({metadata['raw']})"
         status = _status(inner.get("code"), inner.get("status"), value.get("code"), inner.get("type"))
-        return Problem(str(message), status, _text_code(inner.get("code"), inner.get("type"), inner.get("status")))
+        code = _text_code(inner.get("code"), inner.get("type"), inner.get("status"))
+        param = inner.get("param")
+        return Problem(str(message), status, code, param=param if isinstance(param, str) else None)
     unwrapped = value.get("object") == "error" or (
         isinstance(value.get("message"), str) and "choices" not in value and ("code" in value or "type" in value)
     )
@@ -222,13 +228,53 @@ def _fragments(calls: Any, whole: bool) -> list[ToolFragment]:
     return fragments
 
 
-def _first_choice(value: dict[str, Any]) -> dict[str, Any]:
-    """Choice 0 (we never ask for more); choices with a higher index are ignored."""
+def _choices(value: dict[str, Any]) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
+    """Choice 0 (the reply: a choice without an index is it), and the others by their index (``n`` > 1)."""
     choices = value.get("choices")
+    first: dict[str, Any] = {}
+    others: dict[int, dict[str, Any]] = {}
     for choice in choices if isinstance(choices, list) else []:
-        if isinstance(choice, dict) and choice.get("index", 0) in (0, None):
-            return choice
-    return {}
+        if not isinstance(choice, dict):
+            continue
+        index = choice.get("index", 0)
+        if index in (0, None) and not first:
+            first = choice
+        elif isinstance(index, int) and not isinstance(index, bool) and index > 0:
+            others.setdefault(index, choice)
+    return first, others
+
+
+def _delta(choice: dict[str, Any]) -> dict[str, Any]:
+    """A choice's delta (a chunk) or message (a whole reply)."""
+    delta = choice.get("message") if isinstance(choice.get("message"), dict) else choice.get("delta")
+    return delta if isinstance(delta, dict) else {}
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _token(entry: Any) -> tuple[str, float] | None:
+    """(token, logprob) of a logprobs entry, or None when it lacks either."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("token"), str):
+        return None
+    logprob = _number(entry.get("logprob"))
+    return None if logprob is None else (entry["token"], logprob)
+
+
+def _logprobs(choice: dict[str, Any]) -> tuple[TokenLogprob, ...]:
+    """The tokens of ``logprobs.content`` with their log probability and top alternatives; odd entries skipped."""
+    logprobs = choice.get("logprobs")
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    tokens = []
+    for entry in content if isinstance(content, list) else []:
+        token = _token(entry)
+        if token is None:
+            continue
+        top = entry.get("top_logprobs")
+        pairs = tuple(pair for pair in map(_token, top if isinstance(top, list) else []) if pair is not None)
+        tokens.append(TokenLogprob(*token, top=pairs))
+    return tuple(tokens)
 
 
 def _usage(value: dict[str, Any], choice: dict[str, Any]) -> dict[str, Any] | None:
@@ -249,10 +295,9 @@ def normalize(payload: Payload) -> Piece:
         return Piece(problem=problem)
     if not isinstance(value, dict):
         return Piece(problem=Problem(f"unexpected reply: {json.dumps(value)[:300]}", unreadable=True))
-    choice = _first_choice(value)
+    choice, others = _choices(value)
     whole = isinstance(choice.get("message"), dict)
-    delta = choice.get("message") if whole else choice.get("delta")
-    delta = delta if isinstance(delta, dict) else {}
+    delta = _delta(choice)
     finish = choice.get("finish_reason")
     finish = finish.lower() if isinstance(finish, str) and finish.lower() not in NO_FINISH else None
     reasoning = _text(delta.get("reasoning_content")) or _text(delta.get("reasoning"))
@@ -263,6 +308,8 @@ def normalize(payload: Payload) -> Piece:
         tool_calls=_fragments(delta.get("tool_calls"), whole),
         finish_reason=finish,
         usage=_usage(value, choice),
+        logprobs=_logprobs(choice),
+        alternatives={index: text for index, other in others.items() if (text := _text(_delta(other).get("content")))},
     )
     if finish == "error":
         piece.problem = Problem("the provider ended the reply with finish_reason 'error'")

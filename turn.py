@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, assert_never
 
 import model_catalog
+import reply_format
 from budget import OVER, BudgetCheck, check_budgets
+from chat_params import Extras, extras_from_dict
 from config import Settings
 from conversation_manager import (
     Conversation,
@@ -29,7 +31,7 @@ from conversation_manager import (
     turns_to_summarize,
 )
 from errors import ErrorInfo
-from events import Notice, StreamEvent
+from events import Finished, Notice, RoundTraced, StreamEvent
 from function_tools import ToolExecutor, ToolRegistry
 from i18n import t
 from llm_client import ChatParams, ReplyLimits, Target, TurnRunner, summarize, targets_for
@@ -37,6 +39,7 @@ from prompt_templates import summary_messages
 from rate_limiter import RateLimiter
 from retry_policy import RetryPolicy
 from token_tracker import PriceBook, Totals
+from wire_trace import RoundTrace, TraceBudget, TraceTape
 
 SAVE_INTERVAL = 1.0  # seconds; a crash mid-reply loses at most this much
 
@@ -46,12 +49,14 @@ Save = Callable[[Sequence[Message]], bool]
 
 @dataclass(frozen=True)
 class TurnChoices:
-    """What the user chose besides the settings: UI language, template, enabled tools, own system prompt."""
+    """What the user chose besides the settings: UI language, template, enabled tools, own system prompt, and the
+    optional request parameters they set."""
 
     lang: str
     template: str
     tools: tuple[str, ...]
     custom_system: str = ""
+    extras: Extras = Extras()
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class ChatSettings:
     temperature: float | None = None
     max_tokens: int | None = None
     system_prompt: str = ""
+    extras: Extras | None = None  # saved as the parameters set (Extras.to_dict), read back leniently
 
     @classmethod
     def of(cls, settings: Settings, choices: TurnChoices) -> ChatSettings:
@@ -79,11 +85,13 @@ class ChatSettings:
             settings.temperature,
             settings.max_tokens,
             choices.custom_system,
+            choices.extras,
         )
 
     def to_dict(self) -> dict[str, Any]:
         saved = {name: value for name, value in asdict(self).items() if value is not None}
-        return saved | ({"tools": list(self.tools)} if self.tools is not None else {})
+        saved |= {"tools": list(self.tools)} if self.tools is not None else {}
+        return saved | ({"extras": self.extras.to_dict()} if self.extras is not None else {})
 
     @classmethod
     def from_dict(cls, saved: dict[str, Any]) -> ChatSettings:
@@ -91,6 +99,8 @@ class ChatSettings:
         values = {name: value for name, value in saved.items() if name in known and value is not None}
         if "tools" in values:
             values["tools"] = tuple(values["tools"])
+        if "extras" in values:
+            values["extras"] = extras_from_dict(values["extras"]) if isinstance(values["extras"], dict) else None
         return cls(**values)
 
 
@@ -122,6 +132,7 @@ class Turn:
     saving: bool = True  # after a failed save, the rest waits for the final one (each try may wait on a lock)
     recorder: TurnRecorder | None = field(default=None, init=False)
     start: int = field(default=0, init=False)
+    summary_traces: list[RoundTrace] = field(default_factory=list, init=False)  # go with the reply when it starts
 
     @property
     def reply(self) -> list[Message]:
@@ -141,13 +152,17 @@ class Turn:
         Returns how many messages it covers; raises SummaryFailed (the turn goes on with plain trimming)."""
         conversation, older = self.conversation, self.older
         previous = conversation.summary.text if conversation.summary else None
+        kb = self.runner.trace_kb
+        tape = TraceTape(0, "summary", TraceBudget(kb * 1024)) if kb is not None else None
         try:
             text, reported = summarize(
-                self.targets[0], summary_messages(self.choices.lang, previous, transcript(older))
+                self.targets[0], summary_messages(self.choices.lang, previous, transcript(older)), tape=tape
             )
             cost = self.book.cost(reported.model, reported.usage)
             conversation.apply_summary(text, [m.id for m in older], reported.model, reported.usage, cost)
         finally:
+            if tape is not None:
+                self.summary_traces.append(tape.finish())
             self._save([])
             self.request = build_request(conversation, self.spec)
         return len(older)
@@ -156,18 +171,33 @@ class Turn:
         """After a context-length error: the same request with half the prompt budget, once."""
         return shrinker(self.conversation, self.spec, self.request)()
 
-    def run(self, clock: Callable[[], float] = time.monotonic) -> Generator[StreamEvent, None, None]:
-        """Streams the reply, records each event, yields it on. Close it (the user's Stop) and the reply is
-        still settled and saved whole."""
-        self.recorder = TurnRecorder(self.conversation, self.settings.model, self.choices.template, self.book)
-        self.start = len(self.conversation.messages) - 1
-        events = self.runner.run(
+    def _check_format(self, message: Message) -> None:
+        """The finished answer checked against the JSON format it was asked for, kept with it."""
+        extras = self.params.extras
+        message.validation = reply_format.check(message.content, extras.response_format, extras.json_schema)
+
+    def events(self) -> Generator[StreamEvent, None, None]:
+        """The runner's events for this turn, not started yet (compare drives each in a thread of its own)."""
+        return self.runner.run(
             self.request.messages, self.params, self.executor, self.settings.max_tool_rounds, self.shrink
         )
+
+    def run(
+        self, clock: Callable[[], float] = time.monotonic, source: Generator[StreamEvent, None, None] | None = None
+    ) -> Generator[StreamEvent, None, None]:
+        """Streams the reply, records each event, yields it on. Close it (the user's Stop) and the reply is
+        still settled and saved whole. ``source``: the runner's events, when something else drives them."""
+        self.recorder = TurnRecorder(self.conversation, self.settings.model, self.choices.template, self.book)
+        self.start = len(self.conversation.messages) - 1
+        for trace in self.summary_traces:
+            self.recorder.apply(RoundTraced(trace))
+        events = self.events() if source is None else source
         last_save = 0.0
         try:
             for event in events:
                 self.recorder.apply(event)
+                if isinstance(event, Finished):
+                    self._check_format(self.recorder.current)
                 yield event
                 now = clock()
                 if now - last_save >= SAVE_INTERVAL:
@@ -175,6 +205,8 @@ class Turn:
                     last_save = now
         finally:
             events.close()
+            if (stopped := self.runner.unfinished_trace()) is not None:
+                self.recorder.apply(RoundTraced(stopped))
             self.conversation.settle_unfinished(self.book)
             self.save(self.reply)
 
@@ -205,7 +237,10 @@ def prepare(
     if settings.is_local and explain is not None:
         targets[0] = replace(targets[0], explain=explain)
     limits = ReplyLimits(settings.max_reply_chars, settings.max_reply_seconds)
-    runner = TurnRunner(targets, RetryPolicy(max_retries=settings.max_retries), limiter, limits=limits)
+    trace_kb = settings.trace_max_kb if settings.trace == "on" else None
+    runner = TurnRunner(
+        targets, RetryPolicy(max_retries=settings.max_retries), limiter, limits=limits, trace_kb=trace_kb
+    )
     return Turn(
         conversation,
         settings,
@@ -214,7 +249,7 @@ def prepare(
         spec,
         request,
         targets,
-        ChatParams(settings.model, settings.temperature, spec.max_tokens),
+        ChatParams(settings.model, settings.temperature, spec.max_tokens, choices.extras),
         executor,
         runner,
         book,

@@ -16,14 +16,20 @@ from conversation_manager import (
     STOPPED,
     Conversation,
     Message,
+    RequestSpec,
     TurnRequest,
 )
 from events import Notice, Retrying, Waiting
+from formulas import normalize
 from i18n import t
+from rate_limiter import RateLimiter
 from store import Store
 from token_tracker import Totals, Usage
 from turn import Spending, reply_figures
+from ui_reply_parts import render_reply_parts, reply_choices
 from ui_session import price_book, request_action, session, start_editing, stop_editing, switch_version
+from ui_tokens import render_token_lab
+from ui_trace import trace_popover
 
 VISIBLE_MESSAGES = 30
 _ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # CommonMark lets a backslash escape each of these
@@ -55,13 +61,16 @@ def money(totals: Totals, lang: str) -> str:
 def usage_line(totals: Totals, lang: str) -> str:
     usage = totals.usage
     mark = f" {t('estimated', lang)}" if usage.estimated else ""
+    cached = f" ({t('cached_tokens', lang, tokens=usage.cached_tokens)})" if usage.cached_tokens else ""
     return (
-        f"↑{usage.prompt_tokens} ↓{usage.completion_tokens} = {usage.total_tokens} tokens{mark} · {money(totals, lang)}"
+        f"↑{usage.prompt_tokens}{cached} ↓{usage.completion_tokens} = {usage.total_tokens} tokens{mark} · "
+        f"{money(totals, lang)}"
     )
 
 
 def error_text(error: dict, lang: str, base_url: str) -> str:
-    return t(f"err_{error['kind']}", lang, status=error.get("status"), base_url=display_url(base_url))
+    values = {"status": error.get("status"), "base_url": display_url(base_url), "param": error.get("param")}
+    return t(f"err_{error['kind']}", lang, **values)
 
 
 def render_tool(call: dict[str, str], result: Message | None, lang: str) -> None:
@@ -104,9 +113,10 @@ def render_reply(messages: Sequence[Message], lang: str, base_url: str, notice: 
             st.caption(t("fallback_badge", lang, model=message.model, primary=message.fallback_from, kind=kind))
         if message.reasoning:
             with st.expander(t("reasoning", lang)):
-                st.markdown(message.reasoning)
-        if message.content:
-            st.markdown(message.content)
+                st.markdown(normalize(message.reasoning))
+        for place, text in reply_choices(message, lang):
+            place.markdown(normalize(text))  # formulas as Streamlit draws them, also while streaming
+        render_reply_parts(message, lang)
         for call in message.tool_calls:
             render_tool(call, results.get(call["id"]), lang)
         if message.status == STOPPED:
@@ -202,7 +212,7 @@ def render_history(conversation: Conversation, store: Store, lang: str, base_url
         with st.chat_message("assistant"):
             render_reply(turn, lang, base_url)
             last = position == len(turns) - 1
-            controls = st.columns([1, 1, 3])
+            controls = st.columns([1, 1, 1, 3])
             if last:
                 controls[0].button(
                     "🔄",
@@ -216,11 +226,20 @@ def render_history(conversation: Conversation, store: Store, lang: str, base_url
                         t("continue", lang), key=f"continue_{turn[-1].id}", on_click=request_action, args=("continue",)
                     )
             with controls[2]:
+                trace_popover(conversation, store, turn[0].id, lang)
+            with controls[3]:
                 version_switcher(conversation, turn[0], store, lang)
 
 
 def render_usage(
-    conversation: Conversation, store: Store, lang: str, settings: Settings, plan: TurnRequest, spent: Spending
+    conversation: Conversation,
+    store: Store,
+    lang: str,
+    settings: Settings,
+    plan: TurnRequest,
+    spent: Spending,
+    spec: RequestSpec,
+    limiter: RateLimiter,
 ) -> None:
     st.subheader(t("usage", lang))
     book = price_book(settings)
@@ -232,6 +251,7 @@ def render_usage(
     st.progress(
         min(share, 1.0), text=t("context_meter", lang, percent=share * 100, tokens=plan.prompt_tokens, window=window)
     )
+    render_token_lab(conversation, store, plan, spec, limiter, lang)
     rows = [
         (t("last_reply", lang), conversation.last_reply_totals()),
         (t("conversation", lang), spent.chat),

@@ -20,6 +20,7 @@ from local_backend import LocalModelServer
 from store import Store
 from token_tracker import PriceBook
 from turn import Action, ActionKind, ChatSettings, SendState
+from ui_params import restore_parameters
 
 SESSION_KEY = "session"
 
@@ -78,6 +79,8 @@ def apply_conversation_settings(conversation: Conversation) -> None:
             st.session_state[key] = value
     if saved.provider and saved.model:
         st.session_state[f"model_{saved.provider}"] = saved.model
+    if saved.extras is not None:
+        restore_parameters(saved.extras)
 
 
 def _switch_to(conversation: Conversation) -> None:

@@ -23,6 +23,7 @@ from prompt_templates import DEFAULT_TEMPLATE, all_templates
 from store import Store
 from turn import TurnChoices
 from ui_chat import literal_markdown
+from ui_params import parameter_controls
 from ui_session import default, delete_chat, new_chat, open_chat, rename_chat, session
 
 SIDEBAR_CHATS = 30
@@ -236,6 +237,7 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
             low, high = bounds("MAX_TOKENS")
             max_tokens = st.number_input(t("max_tokens", lang), int(low), int(high), step=256, key="max_tokens")
             tools = st.multiselect(t("tools", lang), tool_names, key="tools")
+            extras = parameter_controls(tools, lang)
         default("template", DEFAULT_TEMPLATE)
         templates = all_templates(settings.templates_file)
         template = st.selectbox(
@@ -261,7 +263,7 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
                     st.caption(t("last_response_help", lang, shown=len(sample.chunks), total=sample.total))
                     st.json(sample.chunks, expanded=False)
     chosen = chosen.with_overrides(temperature=float(temperature), max_tokens=int(max_tokens))
-    return Choices(chosen, TurnChoices(lang, template, tuple(tools), custom_system.strip()), panel)
+    return Choices(chosen, TurnChoices(lang, template, tuple(tools), custom_system.strip(), extras), panel)
 
 
 def state_registry(settings: Settings) -> ToolRegistry:

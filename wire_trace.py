@@ -7,10 +7,30 @@ to, the store saves it (size-capped) and the UI shows it and turns it into code.
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 RoundPurpose = Literal["answer", "tools", "summary"]
+
+# Response headers worth a learner's look: the request's id, rate limits, when to retry, how long it took.
+USEFUL_HEADERS = frozenset(
+    {
+        "x-request-id",
+        "request-id",
+        "openai-processing-ms",
+        "openai-model",
+        "openai-version",
+        "retry-after",
+        "retry-after-ms",
+        "x-should-retry",
+        "content-type",
+    }
+)
+USEFUL_HEADER_PREFIXES = ("x-ratelimit-",)
 
 
 @dataclass(frozen=True)
@@ -41,3 +61,78 @@ class RoundTrace:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def useful_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers of USEFUL_HEADERS (and every x-ratelimit-*), names in lower case."""
+    found = {name.lower(): value for name, value in headers.items()}
+    return {
+        name: value
+        for name, value in found.items()
+        if name in USEFUL_HEADERS or name.startswith(USEFUL_HEADER_PREFIXES)
+    }
+
+
+@dataclass
+class TraceBudget:
+    """Bytes of response lines one reply's trace may still keep (TRACE_MAX_KB, shared by its rounds): a stream
+    that goes on for megabytes keeps its beginning, and the trace says how much it left out."""
+
+    left: int
+
+
+class TraceTape:
+    """Records one round while it happens: made just before the request goes, so each line's time counts
+    from then. ``finish`` seals it; a round the user stopped is sealed by whoever holds the tape."""
+
+    def __init__(
+        self, round: int, purpose: RoundPurpose, budget: TraceBudget, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.budget, self.clock = budget, clock
+        self.sent_at = clock()
+        started = datetime.now(UTC).isoformat(timespec="milliseconds")
+        self.trace = RoundTrace(round, purpose, "POST", "", "", started)
+        self.finished = False
+
+    def ms(self) -> float:
+        return round((self.clock() - self.sent_at) * 1000, 3)
+
+    def line(self, text: str) -> None:
+        """One line of the body as it arrived; past the budget it is only counted (and so is every later one)."""
+        size = len(text.encode("utf-8", "replace")) + 1
+        trace = self.trace
+        if trace.dropped_lines or size > self.budget.left:
+            trace.dropped_lines += 1
+            trace.dropped_bytes += size
+            return
+        self.budget.left -= size
+        trace.lines.append(TraceLine(self.ms(), text))
+
+    def finish(self, error: str | None = None) -> RoundTrace:
+        """The round's trace, sealed with what ended it (None: it ended normally) and its total time; once."""
+        if not self.finished:
+            self.finished = True
+            self.trace.error, self.trace.total_ms = error, self.ms()
+        return self.trace
+
+
+DELTA_PIECES = ("content", "reasoning_content", "reasoning", "refusal", "tool_calls")
+
+
+def first_token_ms(trace: Mapping[str, Any]) -> float | None:
+    """Time to first token of a traced stream (a RoundTrace as a dict): when the first ``data:`` line whose delta
+    carries text, reasoning, a refusal or a tool call's piece arrived. None for a reply that is not a stream."""
+    for line in trace.get("lines") or []:
+        text = str(line.get("text", ""))
+        if not text.startswith("data:"):
+            continue
+        try:
+            value = json.loads(text[5:])
+        except ValueError:
+            continue
+        choices = value.get("choices") if isinstance(value, dict) else None
+        for choice in choices if isinstance(choices, list) else []:
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if isinstance(delta, dict) and any(delta.get(piece) for piece in DELTA_PIECES):
+                return float(line.get("ms", 0.0))
+    return None

@@ -7,10 +7,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup-env.sh"
 ensure_requirements "$ROOT/requirements-dev.txt" "$ROOT/requirements.txt"
 ensure_local_backend
 
-# Debian's chromium for the end-to-end tests; binutils' objdump for the portable-build check.
+# Debian's chromium for the end-to-end tests; binutils' objdump for the portable-build check; Node.js and npm
+# for the JavaScript copy-as-code test.
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v objdump >/dev/null 2>&1 || missing+=(binutils)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "==> Installing Debian packages: ${missing[*]}"
   SUDO=""
@@ -20,6 +23,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 cd "$ROOT"
+# The openai npm package the JavaScript copy-as-code runs with, exactly as tests/js/package-lock.json pins it;
+# installed again whenever the lock file changes (the copy beside node_modules says what was installed).
+if ! cmp -s tests/js/package-lock.json tests/js/node_modules/.installed-package-lock.json; then
+  echo "==> npm ci (tests/js)"
+  npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+  cp tests/js/package-lock.json tests/js/node_modules/.installed-package-lock.json
+fi
 echo "==> ruff"
 "$VENV/bin/python" -m ruff check .
 echo "==> mypy"

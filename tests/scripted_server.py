@@ -56,6 +56,7 @@ class Reply:
     content_type: str = "text/event-stream"  # of a raw body
     check: Callable[[dict[str, Any]], str | None] | None = None  # a message rejects the request with a 400
     answers: str | None = None  # only for the request whose last user message is this (sessions side by side)
+    when: Callable[[dict[str, Any]], bool] | None = None  # only for a request this accepts (compare's variants)
 
     @classmethod
     def fail(cls, status: int, message: str, code: str | None = None, **headers: str) -> Reply:
@@ -243,6 +244,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
+        for key, value in reply.headers.items():  # e.g. a provider's x-ratelimit-* on a good answer
+            self.send_header(key, value)
         self.end_headers()
         try:
             self._event(body, {"role": "assistant", "content": ""})
@@ -342,12 +345,13 @@ class ScriptedServer(ThreadingHTTPServer):
         self.routes[path] = answer
 
     def next_reply(self, body: dict[str, Any]) -> Reply | None:
-        """The first queued reply meant for this request: any, or one that ``answers`` its last user message."""
+        """The first queued reply meant for this request: its ``answers`` (if set) is the last user message and
+        its ``when`` (if set) accepts the body."""
         users = [m.get("content") for m in body.get("messages", []) if m.get("role") == "user"]
         last = users[-1] if users else None
         with self._lock:
             for reply in self.script:
-                if reply.answers is None or reply.answers == last:
+                if (reply.answers is None or reply.answers == last) and (reply.when is None or reply.when(body)):
                     self.script.remove(reply)
                     return reply
             self.unexpected.append(body)

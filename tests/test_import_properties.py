@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from conversation_manager import Conversation, RequestSpec, build_request, history_messages
 from exporters import ImportFailed, from_json, to_json, to_markdown
-from i18n import t
 from store import Store
 from test_exporters import CHATGPT, canonical, sample
+from ui_chat import error_text
 
 DEEP = "@@deep@@"  # replaced by nesting deeper than json.dumps can write
 PROPERTY = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -179,7 +179,7 @@ def opens(conversation: Conversation) -> None:
     build_request(conversation, RequestSpec("standard", "en", [], "gpt-4o-mini", 256))
     for message in path:
         if message.error:
-            t(f"err_{message.error['kind']}", "en", status=message.error.get("status"), base_url="")
+            error_text(message.error, "en", "")
     for language in ("zh", "en"):
         to_markdown([conversation], language)
     (again,) = from_json(to_json([conversation]).encode())

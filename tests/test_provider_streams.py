@@ -14,6 +14,7 @@ import pytest
 
 from conversation_manager import Conversation, RequestSpec, TurnRecorder, build_request
 from events import (
+    AlternativeDelta,
     Finished,
     Interrupted,
     ReasoningDelta,
@@ -22,6 +23,7 @@ from events import (
     ResponseSampled,
     Retrying,
     TextDelta,
+    TokenLogprobs,
     ToolCallStarted,
     UsageReported,
 )
@@ -97,6 +99,11 @@ def test_every_recorded_stream_shows_the_right_thing(server, sidecar):
     assert joined(round_one, TextDelta) == expect.get("text", "")
     assert joined(round_one, ReasoningDelta) == expect.get("reasoning", "")
     assert joined(round_one, RefusalDelta) == expect.get("refusal", "")
+    assert [t.token for e in round_one if isinstance(e, TokenLogprobs) for t in e.tokens] == expect.get("logprobs", [])
+    alternatives: dict[str, str] = {}
+    for event in (e for e in round_one if isinstance(e, AlternativeDelta)):
+        alternatives[str(event.index)] = alternatives.get(str(event.index), "") + event.text
+    assert alternatives == expect.get("alternatives", {})
     started = [e for e in round_one if isinstance(e, ToolCallStarted)]
     calls = [{"id": s.call_id, "name": s.name, "arguments": s.arguments} for s in started]
     calls = [call | ({"extra": s.extra} if s.extra else {}) for call, s in zip(calls, started, strict=True)]
@@ -200,3 +207,20 @@ def test_a_gemini_tool_turn_sends_each_thought_signature_back_unchanged(server):
     run_turn(server, "gpt-4o-mini", other)
     sent = server.chat_requests()[-1]["messages"]
     assert all("extra_content" not in call for m in sent for call in m.get("tool_calls") or [])
+
+
+def test_token_logprobs_and_other_choices_are_recorded_with_the_reply(server):
+    conversation = Conversation()
+    server.expect(replay("openai_top_logprobs"), replay("openai_n2_choices"))
+    for _ in range(2):
+        conversation.add_user("hi")
+        recorder = TurnRecorder(conversation, "gpt-4o-mini", "standard", PriceBook(7.2))
+        for event in run_turn(server, "gpt-4o-mini", [{"role": "user", "content": "hi"}]):
+            recorder.apply(event)
+    _, shaded, _, choices = conversation.messages
+    expected = json.loads((CORPUS / "openai_top_logprobs.json").read_text())["expect"]["logprobs"]
+    assert [entry["token"] for entry in shaded.logprobs] == expected
+    top = [["Hello", -0.31725305], ["Hi", -1.3190403]]
+    assert shaded.logprobs[0] == {"token": "Hello", "logprob": -0.31725305, "top": top}
+    assert (shaded.alternatives, choices.alternatives) == ([], ["Of course."])
+    assert (choices.content, choices.logprobs) == ("Sure! Here it is.", [])

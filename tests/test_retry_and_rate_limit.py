@@ -62,3 +62,19 @@ def test_a_disabled_limiter_never_waits():
     limiter = RateLimiter()
     assert not limiter.enabled
     assert [limiter.reserve(10**9) for _ in range(100)] == [0.0] * 100
+
+
+def test_the_limiter_tells_what_went_out_this_minute():
+    clock = FakeClock()
+    limiter = RateLimiter(requests_per_minute=2, tokens_per_minute=1000, clock=clock)
+    assert limiter.used() == (0, 0)
+    limiter.reserve(300)
+    clock.now += 10
+    limiter.reserve(200)
+    assert limiter.used() == (2, 500)
+    assert limiter.reserve(100) == 50.0  # queued for later: not counted until it goes
+    assert limiter.used() == (2, 500)
+    clock.now += 51  # the first booking has left the window, the queued one went
+    assert limiter.used() == (2, 300)
+    clock.now += 60
+    assert limiter.used() == (0, 0)

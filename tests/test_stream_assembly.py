@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from errors import Problem, from_provider
-from stream_assembly import Payload, ToolCallAssembler, ToolFragment, normalize, problem_of, read_payloads
+from events import TokenLogprob
+from stream_assembly import Payload, Piece, ToolCallAssembler, ToolFragment, normalize, problem_of, read_payloads
 
 
 def values(body: str) -> list[object]:
@@ -57,11 +58,49 @@ def test_an_error_key_set_to_null_is_not_an_error():
     assert problem_of({"error": None, "choices": [{"index": 0, "delta": {"content": "hi"}}]}) is None
 
 
-def test_an_azure_filter_chunk_and_a_second_choice_give_nothing():
+def test_an_azure_filter_chunk_gives_nothing_and_a_second_choice_only_its_text():
     filters = Payload({"id": "", "choices": [], "prompt_filter_results": [{"prompt_index": 0}]})
     other = Payload({"choices": [{"index": 1, "delta": {"content": "other"}, "finish_reason": "stop"}]})
-    assert normalize(filters) == normalize(other) == normalize(Payload({"choices": [{"index": 0}]}))
-    assert normalize(other).text == "" and normalize(other).finish_reason is None
+    assert normalize(filters) == normalize(Payload({"choices": [{"index": 0}]})) == Piece()
+    assert normalize(other) == Piece(alternatives={1: "other"})  # its finish is not the reply's
+
+
+def test_choices_of_one_chunk_are_told_apart_and_odd_ones_skipped():
+    chunk = {
+        "choices": [
+            {"index": 2, "delta": {"content": "third"}},
+            {"index": 0, "delta": {"content": "first"}, "finish_reason": None},
+            {"index": 1, "delta": {"content": [{"type": "text", "text": "second"}]}},
+            {"index": True, "delta": {"content": "a bool is no index"}},
+            {"index": "1", "delta": {"content": "neither is a string"}},
+            {"index": 3, "delta": {}},
+            "not a choice",
+        ]
+    }
+    piece = normalize(Payload(chunk))
+    assert (piece.text, piece.alternatives) == ("first", {1: "second", 2: "third"})
+    whole = {"choices": [{"index": 0, "message": {"content": "a"}}, {"index": 1, "message": {"content": "b"}}]}
+    assert normalize(Payload(whole)).alternatives == {1: "b"}
+
+
+def test_logprobs_of_choice_zero_are_read_with_their_alternatives_and_odd_entries_skipped():
+    top = [{"token": "Hi", "logprob": -0.1, "bytes": [72, 105]}, {"token": "Hey", "logprob": -2}, {"token": 5}]
+    content = [
+        {"token": "Hi", "logprob": -0.1, "bytes": [72, 105], "top_logprobs": top},
+        {"token": "!", "logprob": True},
+        {"token": "!", "logprob": -1.5, "top_logprobs": None},
+        {"logprob": -1.0},
+        "odd",
+    ]
+    chunk = {"choices": [{"index": 0, "delta": {"content": "Hi!"}, "logprobs": {"content": content, "refusal": None}}]}
+    assert normalize(Payload(chunk)).logprobs == (
+        TokenLogprob("Hi", -0.1, (("Hi", -0.1), ("Hey", -2.0))),
+        TokenLogprob("!", -1.5),
+    )
+    for odd in (None, [], {"content": None}, {"content": "x"}):
+        assert normalize(Payload({"choices": [{"index": 0, "delta": {}, "logprobs": odd}]})).logprobs == ()
+    other = {"choices": [{"index": 1, "delta": {"content": "x"}, "logprobs": {"content": content}}]}
+    assert normalize(Payload(other)).logprobs == ()
 
 
 def test_usage_is_found_where_each_provider_puts_it():

@@ -69,10 +69,16 @@ class Lane:
     turn: Turn
     started: float | None = None
     ended: float | None = None
+    arrived: float = 0.0  # when the event being recorded reached the caller's queue
 
     @property
     def reply(self) -> list[Message]:
         return self.turn.reply
+
+    def arrival(self) -> float:
+        """The recorder's clock: the variant's first token and stream time count from when its events came, not
+        from when the caller's thread, drawing every column, got round to them."""
+        return self.arrived
 
     def figures(self) -> Figures:
         reply = self.turn.reply
@@ -115,7 +121,9 @@ class Comparison:
         """Runs every variant at once; yields (variant's index, event) as events come, and (index, None) when a
         variant has ended. Close it (the user's Stop) and each reply is still settled, merged and saved."""
         ready: SimpleQueue[int] = SimpleQueue()
-        runs = [lane.turn.run(source=_relay(index, lane, ready, self.clock)) for index, lane in enumerate(self.lanes)]
+        runs = [
+            lane.turn.run(lane.arrival, _relay(index, lane, ready, self.clock)) for index, lane in enumerate(self.lanes)
+        ]
         try:
             # Each variant's first event opens its reply, in the variants' order (the order of the versions);
             # each variant's first mark in ``ready`` stood for that event, taken already.
@@ -242,6 +250,7 @@ def _relay(
         try:
             while True:
                 at, item = inbox.get()
+                lane.arrived = at
                 if item is None:
                     lane.ended = at
                     return

@@ -312,11 +312,12 @@ def _scrubbed(text: str, secret: str) -> str:
 
 
 def _tape_request(tape: TraceTape, request: httpx2.Request, secret: str) -> None:
-    """The request's method, where it went (scheme, host, port and path: no user:password, no query string)
-    and its body byte for byte. Its headers, the key among them, are never kept."""
+    """The request's method, where it went (scheme, host, port and path: no user:password, no query string,
+    nothing key-shaped in the path, which display_url leaves out for that reason) and its body byte for byte.
+    Its headers, the key among them, are never kept."""
     url = str(request.url)
     tape.trace.method = request.method
-    tape.trace.url = _scrubbed(display_url(url) + urlsplit(url).path, secret)
+    tape.trace.url = redact(_scrubbed(display_url(url) + urlsplit(url).path, secret))
     tape.trace.request_body = _scrubbed(request.content.decode("utf-8", "replace"), secret)
 
 
@@ -334,11 +335,12 @@ def _taped(lines: Iterator[str], tape: TraceTape, secret: str) -> Iterator[str]:
 
 def _tape_failure(tape: TraceTape, error: Exception, secret: str) -> None:
     """What a failed request left: the request, when it went out, and an error response's status, headers and
-    body (the SDK has read it whole)."""
+    body (the SDK has read it whole). Gateways echo credentials in error bodies (a URL's user:password or
+    ?key=, another key), so these lines are redacted like any error text, not only of this client's key."""
     if isinstance(error, openai.APIStatusError):
         _tape_response(tape, error.response, secret)
         for line in error.response.text.splitlines():
-            tape.line(_scrubbed(line, secret))
+            tape.line(redact(_scrubbed(line, secret)))
     elif isinstance(error, openai.APIError) and not tape.trace.url:
         _tape_request(tape, error.request, secret)
 

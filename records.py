@@ -11,7 +11,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+)
 
 from config import bounds
 from conversation_manager import Conversation, Message, MessageStatus, Summary
@@ -71,10 +79,20 @@ class ToolCallRecord(Record):
     arguments: str
 
 
+def _pair(value: Any) -> Any:
+    """JSON holds a pair as an array, and strict types read a tuple only from a tuple."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+Logprob = Annotated[float, Field(allow_inf_nan=False)]  # stream_assembly keeps finite ones only: JSON holds no other
+# A top alternative, [token, logprob]: checked as a pair, given back as the list a recorded reply holds.
+TopLogprob = Annotated[tuple[str, Logprob], BeforeValidator(_pair), PlainSerializer(list)]
+
+
 class LogprobRecord(Record):
     token: str
-    logprob: Annotated[float, Field(allow_inf_nan=True)]
-    top: list[tuple[str, float]] = []
+    logprob: Logprob
+    top: list[TopLogprob] = []
 
 
 class ErrorRecord(Record):

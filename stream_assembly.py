@@ -17,16 +17,21 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from chat_params import BOUNDS
 from errors import Problem
 from events import TokenLogprob
 from function_tools import ToolCall
 
 SSE_FIELDS = ("data", "event", "id", "retry", "error")  # "error:" lines are llama.cpp's server's own
 NO_FINISH = ("", "null", "none")  # finish reasons some servers send as strings for "not yet"
+# The highest choice index ``n`` can ask for: a provider's larger index is ignored, never made room for (the
+# recorder keeps one text per index up to it).
+MAX_CHOICE_INDEX = int(BOUNDS["n"][1]) - 1
 
 
 @dataclass(frozen=True)
@@ -229,7 +234,8 @@ def _fragments(calls: Any, whole: bool) -> list[ToolFragment]:
 
 
 def _choices(value: dict[str, Any]) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
-    """Choice 0 (the reply: a choice without an index is it), and the others by their index (``n`` > 1)."""
+    """Choice 0 (the reply: a choice without an index is it), and the others by their index (``n`` > 1, up to
+    MAX_CHOICE_INDEX)."""
     choices = value.get("choices")
     first: dict[str, Any] = {}
     others: dict[int, dict[str, Any]] = {}
@@ -239,7 +245,7 @@ def _choices(value: dict[str, Any]) -> tuple[dict[str, Any], dict[int, dict[str,
         index = choice.get("index", 0)
         if index in (0, None) and not first:
             first = choice
-        elif isinstance(index, int) and not isinstance(index, bool) and index > 0:
+        elif isinstance(index, int) and not isinstance(index, bool) and 0 < index <= MAX_CHOICE_INDEX:
             others.setdefault(index, choice)
     return first, others
 
@@ -251,7 +257,10 @@ def _delta(choice: dict[str, Any]) -> dict[str, Any]:
 
 
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """A finite number, else None: a provider's -Infinity or NaN (JSON cannot hold them) would make the chat's
+    export one that no import takes."""
+    finite = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if finite else None
 
 
 def _token(entry: Any) -> tuple[str, float] | None:

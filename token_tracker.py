@@ -73,6 +73,16 @@ def count_text(text: str, model: str) -> int:
     return len(encoding_for(model).encode(text, disallowed_special=()))
 
 
+def token_pieces(text: str, model: str) -> list[tuple[str, int]]:
+    """Each token of ``text`` in the model's encoding as (its text, its id), for the tokenizer view: the bytes of a
+    token that ends inside a character (a Chinese one may span two tokens) as \\x escapes."""
+    encoding = encoding_for(model)
+    return [
+        (encoding.decode_single_token_bytes(token).decode("utf-8", "backslashreplace"), token)
+        for token in encoding.encode(text, disallowed_special=())
+    ]
+
+
 IMAGE_LOW_DETAIL = 85
 IMAGE_TILE = 170
 IMAGE_DEFAULT_SIZE = (1024, 1024)  # assumed when a part does not say how large the image is

@@ -186,8 +186,10 @@ class Turn:
         self, clock: Callable[[], float] = time.monotonic, source: Generator[StreamEvent, None, None] | None = None
     ) -> Generator[StreamEvent, None, None]:
         """Streams the reply, records each event, yields it on. Close it (the user's Stop) and the reply is
-        still settled and saved whole. ``source``: the runner's events, when something else drives them."""
-        self.recorder = TurnRecorder(self.conversation, self.settings.model, self.choices.template, self.book)
+        still settled and saved whole. ``source``: the runner's events, when something else drives them; then
+        ``clock`` tells when each came (the first token's time is the provider's, not the one who draws it)."""
+        model, template = self.settings.model, self.choices.template
+        self.recorder = TurnRecorder(self.conversation, model, template, self.book, clock)
         self.start = len(self.conversation.messages) - 1
         for trace in self.summary_traces:
             self.recorder.apply(RoundTraced(trace))

@@ -9,8 +9,7 @@ HTML built here, never the text's: every token is escaped.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import streamlit as st
 
@@ -19,8 +18,9 @@ from i18n import t
 from prompt_breakdown import PartName, breakdown
 from rate_limiter import RateLimiter
 from store import Store
-from token_tracker import encoding_for
+from token_tracker import encoding_for, token_pieces
 from ui_trace import reply_traces
+from wire_trace import RATE_LIMIT_FIELDS, RATE_LIMIT_KINDS, rate_limits
 
 MAX_TOKENIZER_CHARS = 5_000
 _VISIBLE_SPACE = str.maketrans({" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"})
@@ -35,7 +35,6 @@ PART_COLOURS: dict[PartName, str] = {  # Tableau 10: told apart on a light and a
     "new_message": "#b07aa1",
     "framing": "#bab0ac",
 }
-RATE_HEADERS = ("requests", "tokens")  # x-ratelimit-{remaining,limit,reset}-{requests,tokens}
 
 
 def render_token_lab(
@@ -80,23 +79,13 @@ def breakdown_bar(parts: Sequence[tuple[PartName, str, int]]) -> str:
     return f'{bar}<div style="font-size: 0.85rem; line-height: 1.6; margin-top: 6px">{legend}</div>'
 
 
-def token_pieces(text: str, model: str) -> list[tuple[str, int]]:
-    """Each token of ``text`` in the model's encoding as (what it shows, id): whitespace made visible, the bytes
-    of a token that ends inside a character (a Chinese one may span two tokens) shown as \\x escapes."""
-    encoding = encoding_for(model)
-    ids = encoding.encode(text, disallowed_special=())
-    return [
-        (encoding.decode_single_token_bytes(token).decode("utf-8", "backslashreplace").translate(_VISIBLE_SPACE), token)
-        for token in ids
-    ]
-
-
 def token_chips(pieces: Sequence[tuple[str, int]]) -> str:
-    """The tokens as escaped HTML chips, each with its id underneath, in alternating colours."""
+    """The tokens as escaped HTML chips (whitespace made visible), each with its id underneath, in alternating
+    colours."""
     chips = "".join(
         f'<span style="display: inline-block; margin: 2px; padding: 1px 5px; border-radius: 4px; '
         f'background: {_CHIP_COLOURS[index % len(_CHIP_COLOURS)]}; text-align: center">'
-        f'<code style="background: none">{html.escape(shown)}</code><br>'
+        f'<code style="background: none">{html.escape(shown.translate(_VISIBLE_SPACE))}</code><br>'
         f'<small style="opacity: 0.7">{token}</small></span>'
         for index, (shown, token) in enumerate(pieces)
     )
@@ -126,28 +115,11 @@ def newest_reply(conversation: Conversation) -> list[Message]:
     return []
 
 
-def provider_limits(traces: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
-    """The newest round's x-ratelimit-* headers as {"requests" | "tokens": {"remaining", "limit", "reset"}}."""
-    for trace in reversed(traces):
-        headers = trace.get("headers") or {}
-        found = {
-            kind: {
-                field: str(headers[f"x-ratelimit-{field}-{kind}"])
-                for field in ("remaining", "limit", "reset")
-                if f"x-ratelimit-{field}-{kind}" in headers
-            }
-            for kind in RATE_HEADERS
-        }
-        if any(found.values()):
-            return found
-    return {}
-
-
 def newest_limits(conversation: Conversation, store: Store) -> dict[str, dict[str, str]]:
     """The provider's rate-limit headers on the newest reply (saved traces from the store, unsaved ones from the
     conversation)."""
     for message in reversed(newest_reply(conversation)):
-        limits = provider_limits(reply_traces(conversation, store, message.id))
+        limits = rate_limits(reply_traces(conversation, store, message.id))
         if limits:
             return limits
     return {}
@@ -167,9 +139,9 @@ def render_rate_limits(conversation: Conversation, store: Store, limiter: RateLi
         st.caption(t("rate_provider_none", lang))
         return
     st.caption(t("rate_provider", lang))
-    rows = [t(f"rate_{kind}", lang) for kind in RATE_HEADERS]
+    rows = [t(f"rate_{kind}", lang) for kind in RATE_LIMIT_KINDS]
     columns = {
-        t(f"rate_{field}", lang): [limits.get(kind, {}).get(field, "–") for kind in RATE_HEADERS]
-        for field in ("remaining", "limit", "reset")
+        t(f"rate_{field}", lang): [limits.get(kind, {}).get(field, "–") for kind in RATE_LIMIT_KINDS]
+        for field in RATE_LIMIT_FIELDS
     }
     st.table({t("rate_kind", lang): rows, **columns})

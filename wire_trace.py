@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -31,6 +31,8 @@ USEFUL_HEADERS = frozenset(
     }
 )
 USEFUL_HEADER_PREFIXES = ("x-ratelimit-",)
+RATE_LIMIT_KINDS = ("requests", "tokens")  # x-ratelimit-{remaining,limit,reset}-{requests,tokens}
+RATE_LIMIT_FIELDS = ("remaining", "limit", "reset")
 
 
 @dataclass(frozen=True)
@@ -136,3 +138,21 @@ def first_token_ms(trace: Mapping[str, Any]) -> float | None:
             if isinstance(delta, dict) and any(delta.get(piece) for piece in DELTA_PIECES):
                 return float(line.get("ms", 0.0))
     return None
+
+
+def rate_limits(traces: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+    """What the provider said of its rate limits in the newest round that said anything (RoundTraces as dicts):
+    {"requests" | "tokens": {"remaining" | "limit" | "reset": value}}; empty when no round had the headers."""
+    for trace in reversed(traces):
+        headers = trace.get("headers") or {}
+        found = {
+            kind: {
+                field: str(headers[f"x-ratelimit-{field}-{kind}"])
+                for field in RATE_LIMIT_FIELDS
+                if f"x-ratelimit-{field}-{kind}" in headers
+            }
+            for kind in RATE_LIMIT_KINDS
+        }
+        if any(found.values()):
+            return found
+    return {}

@@ -133,6 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.hung_up += 1
 
     def do_GET(self) -> None:
+        self.record = None  # a kept-alive connection's earlier POST must not take this answer as its own
         self.server.requests.append(
             {"method": "GET", "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}}
         )

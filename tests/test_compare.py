@@ -13,14 +13,15 @@ import pytest
 
 from compare import LABELS, Comparison, Variant, prepare
 from config import Settings, load_settings
-from conversation_manager import DONE, INTERRUPTED, STOPPED, Conversation, Message
+from conversation_manager import DONE, INTERRUPTED, STOPPED, Conversation
 from events import StreamEvent, TextDelta
 from function_tools import default_registry
 from prompt_templates import TEMPLATES
 from scripted_server import Reply, ScriptedServer
 from store import Store
+from test_turn import saver
 from token_tracker import PriceBook, Totals, Usage
-from turn import Save, TurnChoices
+from turn import TurnChoices
 from turn import prepare as prepare_turn
 
 CHOICES = TurnChoices("en", "standard", ())
@@ -36,14 +37,6 @@ def settings(app_env: ScriptedServer) -> Settings:
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     return Store(tmp_path / "chats.db")
-
-
-def saver(store: Store, conversation: Conversation) -> Save:
-    def save(messages: Sequence[Message]) -> bool:
-        store.save(conversation, messages)
-        return True
-
-    return save
 
 
 def variants_of(
@@ -266,6 +259,25 @@ def test_a_stop_at_the_first_event_still_records_every_variant(settings, store, 
             break
         threading.Event().wait(0.05)
     assert len(server.chat_requests()) == 3
+
+
+def test_each_variants_times_count_when_its_events_came_not_when_they_were_drawn(settings, store, server):
+    """A clock that counts each thread's calls: every event a variant's thread hands on is one tick later than the
+    one before, whatever the caller's thread was doing meanwhile."""
+    ticks = threading.local()
+
+    def clock() -> float:
+        ticks.n = getattr(ticks, "n", 0) + 1
+        return float(ticks.n)
+
+    server.expect(*(Reply("Hello there", when=by_model(model)) for model in MODELS[:2]))
+    comparison = start(settings, store, Conversation(), "Hi", variants_of(MODELS[:2]))
+    comparison.clock = clock
+    collect(comparison)
+    for lane in comparison.lanes:
+        first = lane.reply[0]
+        assert first.content == "Hello there"
+        assert first.first_token_ms == 1000  # sent at its thread's first tick, first text at its second
 
 
 @pytest.mark.parametrize("count", [1, 5])

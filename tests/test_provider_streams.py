@@ -27,10 +27,12 @@ from events import (
     ToolCallStarted,
     UsageReported,
 )
+from exporters import from_json, to_json
 from function_tools import ToolExecutor, default_registry
 from llm_client import ChatParams, LLMClient, Target, TurnRunner
 from retry_policy import RetryPolicy
 from scripted_server import Reply
+from store import Store
 from token_tracker import PriceBook
 
 KEY = "sk-test-SECRET-0123456789abcdef"
@@ -209,7 +211,7 @@ def test_a_gemini_tool_turn_sends_each_thought_signature_back_unchanged(server):
     assert all("extra_content" not in call for m in sent for call in m.get("tool_calls") or [])
 
 
-def test_token_logprobs_and_other_choices_are_recorded_with_the_reply(server):
+def test_token_logprobs_and_other_choices_are_recorded_with_the_reply(server, tmp_path):
     conversation = Conversation()
     server.expect(replay("openai_top_logprobs"), replay("openai_n2_choices"))
     for _ in range(2):
@@ -224,3 +226,9 @@ def test_token_logprobs_and_other_choices_are_recorded_with_the_reply(server):
     assert shaded.logprobs[0] == {"token": "Hello", "logprob": -0.31725305, "top": top}
     assert (shaded.alternatives, choices.alternatives) == ([], ["Of course."])
     assert (choices.content, choices.logprobs) == ("Sure! Here it is.", [])
+    store = Store(tmp_path / "chats.db")
+    store.save(conversation)
+    stored = store.load(conversation.id)  # a reply with alternatives per token reads back whole, not left out
+    assert stored is not None and [m.to_dict() for m in stored.messages] == [m.to_dict() for m in conversation.messages]
+    (imported,) = from_json(to_json([conversation]).encode())  # and its export imports
+    assert [m.logprobs for m in imported.messages] == [m.logprobs for m in conversation.messages]

@@ -7,7 +7,16 @@ from hypothesis import strategies as st
 
 from errors import Problem, from_provider
 from events import TokenLogprob
-from stream_assembly import Payload, Piece, ToolCallAssembler, ToolFragment, normalize, problem_of, read_payloads
+from stream_assembly import (
+    MAX_CHOICE_INDEX,
+    Payload,
+    Piece,
+    ToolCallAssembler,
+    ToolFragment,
+    normalize,
+    problem_of,
+    read_payloads,
+)
 
 
 def values(body: str) -> list[object]:
@@ -81,6 +90,29 @@ def test_choices_of_one_chunk_are_told_apart_and_odd_ones_skipped():
     assert (piece.text, piece.alternatives) == ("first", {1: "second", 2: "third"})
     whole = {"choices": [{"index": 0, "message": {"content": "a"}}, {"index": 1, "message": {"content": "b"}}]}
     assert normalize(Payload(whole)).alternatives == {1: "b"}
+
+
+def test_a_choice_index_beyond_what_n_can_ask_for_is_ignored():
+    """The recorder keeps a text per index up to the highest: a provider's index of 10**9 must not become that
+    many texts."""
+    chunk = {
+        "choices": [
+            {"index": MAX_CHOICE_INDEX, "delta": {"content": "last"}},
+            {"index": MAX_CHOICE_INDEX + 1, "delta": {"content": "too far"}},
+            {"index": 10**9, "delta": {"content": "far too far"}},
+        ]
+    }
+    assert normalize(Payload(chunk)).alternatives == {MAX_CHOICE_INDEX: "last"}
+
+
+def test_logprobs_that_are_not_finite_are_skipped_so_the_chat_still_exports_and_imports():
+    line = (
+        'data: {"choices": [{"index": 0, "delta": {"content": "ab"}, "logprobs": {"content": ['
+        '{"token": "a", "logprob": -0.5, "top_logprobs": [{"token": "b", "logprob": -Infinity}, '
+        '{"token": "c", "logprob": NaN}]}, {"token": "b", "logprob": -Infinity}]}}]}'
+    )
+    (payload,) = read_payloads([line])
+    assert normalize(payload).logprobs == (TokenLogprob("a", -0.5),)
 
 
 def test_logprobs_of_choice_zero_are_read_with_their_alternatives_and_odd_entries_skipped():

@@ -17,6 +17,7 @@ from token_tracker import (
     encoding_for,
     estimate_usage,
     image_tokens,
+    token_pieces,
 )
 
 # The example list from OpenAI's cookbook "How to count tokens with tiktoken".
@@ -217,3 +218,12 @@ def test_a_known_models_output_limit_caps_max_tokens():
     assert model_catalog.lookup("gpt-4o-mini").output_room(100_000) == 16_384
     assert model_catalog.lookup("gpt-4o-mini").output_room(500) == 500
     assert model_catalog.lookup("some-gateway-model").output_room(100_000) == 100_000
+
+
+def test_token_pieces_give_each_tokens_text_and_id_and_a_split_character_as_escapes():
+    text = "Hello 你好, 𝔘nicode"
+    pieces = token_pieces(text, "gpt-4o-mini")
+    assert [token for _, token in pieces] == encoding_for("gpt-4o-mini").encode(text)
+    shown = [piece for piece, _ in pieces]
+    split = ["\\xf0\\x9d", "\\x94", "\\x98"]  # 𝔘 is four bytes, in three tokens
+    assert shown == ["Hello", " ", "你好", ",", " ", *split, "nic", "ode"]

@@ -13,16 +13,17 @@ from pathlib import Path
 import pytest
 
 from config import load_settings
-from conversation_manager import Conversation, Message, TurnRecorder
+from conversation_manager import Conversation, TurnRecorder
 from events import Finished, Interrupted, RoundTraced, TextDelta, UsageReported
 from function_tools import ToolExecutor, default_registry
 from llm_client import ChatParams, LLMClient, Target, TurnRunner, summarize
 from retry_policy import RetryPolicy
 from scripted_server import Reply, ScriptedServer
 from store import Store
+from test_turn import saver
 from token_tracker import PriceBook, Usage
 from turn import TurnChoices, prepare
-from wire_trace import RoundTrace, TraceBudget, TraceTape, first_token_ms
+from wire_trace import RoundTrace, TraceBudget, TraceTape, first_token_ms, rate_limits
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 PARAMS = ChatParams("gpt-4o-mini", temperature=0.3, max_tokens=200)
@@ -154,6 +155,22 @@ def test_an_error_reply_is_traced_without_the_key_the_provider_echoed(client, se
     assert_keyless(trace)
 
 
+def test_credentials_a_gateway_echoes_in_an_error_body_are_redacted(client, server):
+    other_key = "sk-other-0123456789abcdef"
+    echoed = f"upstream https://user:pw@gw.example/v1?key=GATEWAY123 refused {other_key}"
+    server.expect(Reply.fail(403, echoed))
+    _, (trace,) = traced_run([Target(client, PARAMS.model)])
+    (line,) = trace.lines
+    assert "upstream https://gw.example/v1 refused sk-[redacted]" in line.text
+    assert all(part not in line.text for part in ("user:pw", "GATEWAY123", other_key))
+
+
+def test_a_key_shaped_part_of_the_base_urls_path_stays_out_of_the_trace():
+    dead = LLMClient(KEY, "http://127.0.0.1:9/v1/key-0123456789abcdef/", read_timeout=2, connect_timeout=2)
+    _, (trace,) = traced_run([Target(dead, PARAMS.model)])
+    assert trace.url == "http://127.0.0.1:9/v1/key-[redacted]/chat/completions"
+
+
 def test_a_refused_connection_keeps_the_request_and_no_response():
     dead = LLMClient(KEY, "http://127.0.0.1:9/v1", read_timeout=2, connect_timeout=2)
     _, (trace,) = traced_run([Target(dead, PARAMS.model)])
@@ -196,6 +213,15 @@ def test_the_cap_is_shared_by_the_rounds_of_one_reply():
     assert (second.trace.dropped_lines, second.trace.dropped_bytes, budget.left) == (2, 52, 40)
 
 
+def test_the_providers_rate_limits_come_from_the_newest_round_that_sent_them():
+    older = {"headers": {"x-ratelimit-remaining-requests": "9", "x-ratelimit-limit-tokens": "1000"}}
+    newer = {"headers": {"x-ratelimit-remaining-requests": "8", "x-ratelimit-reset-tokens": "6s", "x-request-id": "r"}}
+    silent = {"headers": {"content-type": "text/event-stream"}}
+    assert rate_limits([older, newer, silent]) == {"requests": {"remaining": "8"}, "tokens": {"reset": "6s"}}
+    assert rate_limits([older, silent, {}]) == {"requests": {"remaining": "9"}, "tokens": {"limit": "1000"}}
+    assert rate_limits([silent]) == rate_limits([]) == {}
+
+
 def test_with_tracing_off_no_round_is_traced(client, server):
     server.expect(Reply(text="Untraced."))
     events, traces = traced_run([Target(client, PARAMS.model)], trace_kb=None)
@@ -232,14 +258,6 @@ def answered(conversation: Conversation, question: str, answer: str) -> None:
     recorder = TurnRecorder(conversation, "gpt-4", "default", BOOK)
     for event in (TextDelta(answer), UsageReported(Usage(10, 2), "gpt-4"), Finished("stop")):
         recorder.apply(event)
-
-
-def saver(store: Store, conversation: Conversation):
-    def save(messages: Sequence[Message]) -> bool:
-        store.save(conversation, messages)
-        return True
-
-    return save
 
 
 def test_a_turn_keeps_its_summary_and_answer_rounds_with_the_reply_in_the_store(app_env, monkeypatch, tmp_path):

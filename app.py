@@ -9,6 +9,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from contextlib import closing
+from dataclasses import replace
 from functools import partial
 
 import streamlit as st
@@ -16,6 +17,7 @@ import streamlit as st
 import app_logging
 import compare
 import model_catalog
+from attachments import FILE_TYPES, Attachment
 from budget import BudgetCheck
 from compare import Comparison, PrepareTurn, Variant
 from config import ConfigError, Secret, Settings, display_url, load_settings, redact
@@ -28,10 +30,13 @@ from prompt_templates import TemplateFileError, all_templates
 from rate_limiter import RateLimiter
 from store import Store
 from turn import Action, Go, Hold, Save, Turn, carry_out, decide, prepare, request_spec, spending
+from ui_approval import approval_panel
 from ui_chat import amount, literal_markdown, notice_text, render_history, render_reply, render_usage
 from ui_compare import compare_controls, compare_panel, run_compare
+from ui_images import image_controls, may_send, render_thumbnails, take_uploads, unsent_panel
 from ui_session import cancel_held, price_book, release_held, save_chat, session, show_conversation, started, unsaved
 from ui_sidebar import Choices, sidebar, state_registry
+from ui_voice import voice_input
 
 FLUSH_INTERVAL = 0.05  # seconds; one visible update per 50 ms keeps long streams from flooding the browser
 MAX_INPUT_CHARS = 32_000
@@ -106,17 +111,25 @@ def turn_preparer(settings: Settings, store: Store) -> tuple[PrepareTurn, Save]:
     return prepared, save
 
 
-def start_turn(settings: Settings, store: Store, choices: Choices, text: str | None) -> Turn:
+def start_turn(
+    settings: Settings, store: Store, choices: Choices, text: str | None, images: Sequence[Attachment] = ()
+) -> Turn:
     prepared, _ = turn_preparer(settings, store)
-    return prepared(session().conversation, settings, choices.turn, text)
+    return prepared(session().conversation, settings, replace(choices.turn, images=tuple(images)), text)
 
 
 def start_compare(
-    settings: Settings, store: Store, choices: Choices, text: str, variants: Sequence[Variant]
+    settings: Settings,
+    store: Store,
+    choices: Choices,
+    text: str,
+    variants: Sequence[Variant],
+    images: Sequence[Attachment] = (),
 ) -> Comparison:
     """The question under every variant at once, each variant's turn on its own working copy of this tab's chat."""
     prepared, save = turn_preparer(settings, store)
-    return compare.prepare(session().conversation, text, variants, settings, choices.turn, prepared, save)
+    turn_choices = replace(choices.turn, images=tuple(images))
+    return compare.prepare(session().conversation, text, variants, settings, turn_choices, prepared, save)
 
 
 def summarize_older(turn: Turn, lang: str) -> None:
@@ -135,6 +148,7 @@ def run_turn(turn: Turn, lang: str) -> None:
         st.query_params["chat"] = turn.conversation.id
         with st.chat_message("user"):
             st.markdown(literal_markdown(turn.asked))
+            render_thumbnails(turn.choices.images, lang)
     if turn.older:
         summarize_older(turn, lang)
     base_url = turn.settings.endpoint
@@ -202,17 +216,25 @@ def main() -> None:
         st.warning(t("storage_error", lang, detail=s.storage_error))
         s.storage_error = None
     render_history(conversation, store, lang, (effective or chosen).endpoint)
+    waiting = approval_panel(conversation, lang)  # tool calls wait for the user: the message box waits too
     blocked = effective is None or effective.needs_setup
     if effective is not None and effective.needs_setup:
         st.info(f"**{t('setup_title', lang)}**\n\n{t('setup_body', lang)}")
     variants = compare_controls(effective or chosen, choices.turn, lang)
+    detail = image_controls(settings, lang)
+    if effective is not None and not blocked:
+        voice_input(effective, "chat_input", lang, disabled=waiting)  # fills the message box below: drawn before it
     prompt = st.chat_input(
         t("input_placeholder", lang),
         max_chars=MAX_INPUT_CHARS,
-        disabled=blocked,
+        max_upload_size=settings.image_max_mb,
+        accept_file="multiple",
+        file_type=list(FILE_TYPES),
+        disabled=blocked or waiting,
         submit_mode="stop",
         key="chat_input",
     )
+    typed, images = take_uploads(prompt, detail, settings, lang)
     shown = effective or chosen
     schemas = state_registry(settings).schemas(list(choices.turn.tools))
     spec = request_spec(shown, choices.turn, schemas)
@@ -223,7 +245,10 @@ def main() -> None:
         render_usage(conversation, store, lang, shown, plan, spent, spec, limiter)
     if blocked or effective is None:
         return
-    decision, s.send = decide(prompt, s.send, spent.over)
+    decision, s.send = decide(typed, s.send, spent.over, images)
+    models = [effective.model, *(variant.model for variant in variants)]
+    if isinstance(decision, Go) and not may_send(decision.action, effective, models, lang):
+        decision = None  # kept unsent, with why
     if isinstance(decision, Hold):
         show_held(decision.action, decision.check, lang)
     elif isinstance(decision, Go):
@@ -233,11 +258,12 @@ def main() -> None:
         edited = st.session_state.get(f"edit_text_{action.value}", "") if action.kind == "edit" else ""
         ask = carry_out(conversation, action, edited, lang)
         if ask is not None and ask.text is not None and action.kind == "prompt" and variants:
-            comparison = start_compare(effective, store, choices, ask.text, variants)
+            comparison = start_compare(effective, store, choices, ask.text, variants, ask.images)
             run_compare(comparison, lang, effective.endpoint, FLUSH_INTERVAL)
         elif ask is not None:
-            run_turn(start_turn(effective, store, choices, ask.text), lang)
+            run_turn(start_turn(effective, store, choices, ask.text, ask.images), lang)
     else:
+        unsent_panel(lang)
         compare_panel(conversation, lang, effective.endpoint)
 
 

@@ -199,7 +199,7 @@ def prepare(
     if not MIN_VARIANTS <= len(variants) <= MAX_VARIANTS:
         raise ValueError(f"a comparison takes {MIN_VARIANTS} to {MAX_VARIANTS} variants, not {len(variants)}")
     conversation.settings = ChatSettings.of(settings, choices).to_dict()
-    asked = conversation.add_user(question, template=choices.template)
+    asked = conversation.add_user(question, template=choices.template, images=choices.images)
     save([asked])
     lanes = []
     for variant in variants:

@@ -45,8 +45,9 @@ GROUPS: dict[str, str] = {
     "Generation": "What one reply may do (the sidebar changes temperature and max tokens per chat).",
     "Connection": "Timeouts in seconds; retries and a client-side rate limit per provider (0 = off).",
     "Spending": "Spending limits (0 = off): a warning at 80 %, and at 100 % the app asks before sending.",
-    "Tools": "The built-in tools.",
+    "Tools": "The built-in tools, and MCP servers whose tools join them.",
     "App": "Storage, tables that extend the built-in ones, language and logging.",
+    "Images": "Images attached to a message (PNG, JPEG, WebP, GIF): checked, scaled as OpenAI does, kept with a chat.",
     "Local model": "The embedded llama.cpp model (used when neither OPENAI_API_KEY nor OPENAI_BASE_URL is set).",
 }
 
@@ -71,6 +72,15 @@ SETTINGS: tuple[Setting, ...] = (
         "models that answer, in order, when the primary keeps failing: comma-separated model, model@base_url "
         "or model@base_url#NAME_OF_THE_VARIABLE_HOLDING_ITS_KEY, e.g. "
         "gpt-4o, deepseek-chat@https://api.deepseek.com/v1#DEEPSEEK_API_KEY",
+        "Provider",
+    ),
+    Setting(
+        "TRANSCRIPTION_MODEL",
+        "transcription_model",
+        "text",
+        "auto",
+        "the microphone's speech-to-text model (POST /audio/transcriptions); the microphone shows only where the "
+        "provider lists this model; auto: whisper-1, else a listed whisper or transcribe model; off: never",
         "Provider",
     ),
     Setting("TEMPERATURE", "temperature", "number", "0.7", "sampling temperature", "Generation", 0, 2),
@@ -189,6 +199,35 @@ SETTINGS: tuple[Setting, ...] = (
         "the weather tool's place-name lookup",
         "Tools",
     ),
+    Setting(
+        "MCP_CONFIG",
+        "mcp_config",
+        "path",
+        str(APP_DIR / "mcp.json"),
+        "MCP servers whose tools join the built-ins: mcpServers as Claude Desktop and Cursor write it "
+        "(command/args/env for stdio, url/headers for streamable HTTP; see mcp.example.json); no file, no servers",
+        "Tools",
+    ),
+    Setting(
+        "KNOWLEDGE_MAX_FILE_MB",
+        "knowledge_max_file_mb",
+        "integer",
+        "10",
+        "MB one document for the knowledge base (.txt, .md, .pdf, .docx, or pasted text) may have",
+        "Tools",
+        1,
+        200,
+    ),
+    Setting(
+        "KNOWLEDGE_MAX_PASSAGES",
+        "knowledge_max_passages",
+        "integer",
+        "2000",
+        "passages (about 1,000 characters each) one document may be split into; a longer one is refused",
+        "Tools",
+        1,
+        100_000,
+    ),
     Setting("DATA_DIR", "data_dir", "path", str(APP_DIR / "data"), "where the SQLite file of chats lives", "App"),
     Setting(
         "MODELS_FILE", "models_file", "path", str(APP_DIR / "models.json"), "JSON that adds or reprices models", "App"
@@ -235,6 +274,17 @@ SETTINGS: tuple[Setting, ...] = (
         1,
         1_000_000,
     ),
+    Setting(
+        "IMAGE_MAX_MB",
+        "image_max_mb",
+        "integer",
+        "20",
+        "MB one attached image file may have before it is scaled down (the browser refuses a larger one)",
+        "Images",
+        1,
+        200,
+    ),
+    Setting("IMAGE_MAX_COUNT", "image_max_count", "integer", "10", "images one message may carry", "Images", 1, 100),
     Setting(
         "LOCAL_MODEL_PATH",
         "local_model_path",
@@ -390,6 +440,7 @@ class Settings:
     rate_limit_rpm: int
     rate_limit_tpm: int
     fallbacks: tuple[Fallback, ...]
+    transcription_model: str
     budget_currency: str
     budget_per_chat: float
     budget_per_day: float
@@ -403,6 +454,9 @@ class Settings:
     templates_file: Path
     weather_api_url: str
     geocoding_api_url: str
+    mcp_config: Path
+    knowledge_max_file_mb: int
+    knowledge_max_passages: int
     local_model_path: str | None
     local_chat_format: str
     local_threads: int
@@ -410,6 +464,8 @@ class Settings:
     log_level: str
     trace: str
     trace_max_kb: int
+    image_max_mb: int
+    image_max_count: int
     provider: str = LOCAL
 
     @property

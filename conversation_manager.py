@@ -13,11 +13,14 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from itertools import takewhile
 from typing import Any, Final, Literal, assert_never
 
 import model_catalog
+from attachments import Attachment, user_content
 from events import (
     AlternativeDelta,
+    ApprovalNeeded,
     ContextTrimmed,
     FallbackUsed,
     Finished,
@@ -51,11 +54,13 @@ from token_tracker import (
     estimate_usage,
 )
 
-MessageStatus = Literal["streaming", "done", "stopped", "interrupted"]
+MessageStatus = Literal["streaming", "done", "stopped", "interrupted", "awaiting_approval"]
 STREAMING: Final = "streaming"
 DONE: Final = "done"
 STOPPED: Final = "stopped"
 INTERRUPTED: Final = "interrupted"
+AWAITING: Final = "awaiting_approval"  # its tool calls wait for the user: run, edit then run, or reject
+ToolDecision = Literal["run", "edited", "rejected"]  # the user's, kept on a call that waited ("decision")
 TITLE_LENGTH = 40
 INTERRUPTED_TOOL_RESULT = '{"error": "the tool did not run: the reply was interrupted"}'
 
@@ -96,17 +101,19 @@ class Message:
     logprobs: list[dict[str, Any]] = field(default_factory=list)  # {"token", "logprob", "top": [[token, lp]]}
     alternatives: list[str] = field(default_factory=list)  # the texts of choices 1.. when n > 1 was asked
     validation: dict[str, Any] | None = None  # the reply checked against the asked response_format
+    attachments: list[Attachment] = field(default_factory=list)  # images sent with a user message
     created_at: str = field(default_factory=_now)
 
     @property
     def is_empty(self) -> bool:
         return not self.content and not self.tool_calls and not self.refusal
 
-    def to_api(self) -> dict[str, Any]:
+    def to_api(self, images: bool = True) -> dict[str, Any]:
+        """The message as the API takes it; ``images`` False leaves its images out (a model that reads none)."""
         if self.role == "tool":
             return {"role": "tool", "tool_call_id": self.tool_call_id, "content": self.content}
         if self.role != "assistant":
-            return {"role": self.role, "content": self.content}
+            return {"role": self.role, "content": user_content(self.content, self.attachments if images else ())}
         calls = [ToolCall(c["id"], c["name"], c["arguments"]) for c in self.tool_calls]
         return assistant_message(self.content or self.refusal, calls, self.reasoning, self.tool_call_extras)
 
@@ -202,8 +209,8 @@ class Conversation:
         self.leaf_id = message.id
         return message
 
-    def add_user(self, text: str, template: str | None = None) -> Message:
-        message = self.append(Message("user", text, template=template))
+    def add_user(self, text: str, template: str | None = None, images: Sequence[Attachment] = ()) -> Message:
+        message = self.append(Message("user", text, template=template, attachments=list(images)))
         if not self.title:
             first_line = text.strip().splitlines()[0] if text.strip() else ""
             self.title = first_line[:TITLE_LENGTH] + ("…" if len(first_line) > TITLE_LENGTH else "")
@@ -282,6 +289,23 @@ class Conversation:
         return settled
 
 
+def awaiting_approval(conversation: Conversation) -> Message | None:
+    """The assistant message whose tool calls wait for the user, when it ends the active path (only its tool
+    results after it); None otherwise."""
+    for message in reversed(conversation.messages):
+        if message.role != "tool":
+            return message if message.role == "assistant" and message.status == AWAITING else None
+    return None
+
+
+def unanswered(messages: Sequence[Message], message: Message) -> list[dict[str, str]]:
+    """The tool calls of ``message`` that none of the tool results right after it in ``messages`` answers (a
+    provider may give the calls of each round the same ids: an earlier round's result answers none of these)."""
+    start = next((i + 1 for i, m in enumerate(messages) if m.id == message.id), len(messages))
+    answered = {m.tool_call_id for m in takewhile(lambda m: m.role == "tool", messages[start:])}
+    return [call for call in message.tool_calls if call["id"] not in answered]
+
+
 class TurnRecorder:
     """Applies a turn's events to the conversation as they arrive, so a partial reply is never lost."""
 
@@ -292,7 +316,9 @@ class TurnRecorder:
         template: str,
         price_book: PriceBook,
         clock: Callable[[], float] = time.monotonic,
+        resumed: Message | None = None,
     ) -> None:
+        """``resumed``: the message a reply paused for approval at; the reply goes on from there."""
         self.conversation = conversation
         self.model = model
         self.template = template
@@ -300,8 +326,10 @@ class TurnRecorder:
         self.clock = clock
         self.sent_at = self.first_at = 0.0
         self.notice: Notice | None = None  # a retry or a wait the reply is held up by, until its text goes on
-        self.current = self._new_assistant()
-        self.reply_id = self.current.id  # the reply's traces are kept under its first message
+        self.current = self._new_assistant() if resumed is None else resumed
+        self.current.status = STREAMING
+        # The reply's traces are kept under its first message (a resumed reply's began before the pause).
+        self.reply_id = self.current.id if resumed is None else _first_of_reply(conversation, resumed)
 
     def _arrived(self) -> Message:
         """The message text goes to, noting when its first token came."""
@@ -342,6 +370,8 @@ class TurnRecorder:
                 self.conversation.append(
                     Message("tool", event.content, tool_call_id=event.call_id, name=event.name, is_error=event.is_error)
                 )
+            case ApprovalNeeded():
+                self.current.status = AWAITING
             case UsageReported():
                 self._usage(event)
             case Finished():
@@ -389,8 +419,15 @@ class TurnRecorder:
         self.current.cost = self.price_book.cost(event.model, event.usage)
 
 
-def history_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
-    """API messages for the history: empty placeholders left out, unanswered tool calls closed."""
+def _first_of_reply(conversation: Conversation, message: Message) -> str:
+    """The id of the first assistant message of the turn ``message`` is in."""
+    turn = next(turn for turn in conversation.turns() if any(m.id == message.id for m in turn))
+    return next(m.id for m in turn if m.role == "assistant")
+
+
+def history_messages(messages: Sequence[Message], images: bool = True) -> list[dict[str, Any]]:
+    """API messages for the history: empty placeholders left out, unanswered tool calls closed (images only
+    where ``images``)."""
     result: list[dict[str, Any]] = []
     answered = {m.tool_call_id for m in messages if m.role == "tool"}
     open_calls: set[str] = set()
@@ -401,7 +438,7 @@ def history_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
             if message.tool_call_id not in open_calls:
                 continue
             open_calls.discard(message.tool_call_id)
-        result.append(message.to_api())
+        result.append(message.to_api(images))
         if message.role == "assistant":
             for call in message.tool_calls:
                 open_calls.add(call["id"])
@@ -433,6 +470,7 @@ class RequestSpec:
     model: str
     max_tokens: int
     custom_system: str = ""  # the user's own system prompt for this chat, replacing the template's
+    images: bool = True  # whether user messages send their images (False: the model reads none)
 
 
 @dataclass(frozen=True)
@@ -464,9 +502,9 @@ def build_request(conversation: Conversation, spec: RequestSpec, budget: int | N
     if summarized and conversation.summary:
         note = SUMMARY_NOTE[language].format(summary=conversation.summary.text)
         prefix = [*prefix, {"role": "system", "content": note}]
-    turns = [history_messages(turn) for turn in groups]
+    turns = [history_messages(turn, spec.images) for turn in groups]
     if turns and turns[-1][0]["role"] == "user":
-        newest = dict(turns[-1][0], content=wrap_user(template_key, language, turns[-1][0]["content"]))
+        newest = dict(turns[-1][0], content=_wrapped(template_key, language, turns[-1][0]["content"]))
         turns[-1] = [newest, *turns[-1][1:]]
     sizes = [count_messages(turn, model) - REPLY_PRIMING for turn in turns]
     start = 0
@@ -485,6 +523,16 @@ def build_request(conversation: Conversation, spec: RequestSpec, budget: int | N
         frozenset(m.id for turn in groups[:start] for m in turn),
         frozenset(m.id for turn in summarized for m in turn),
     )
+
+
+def _wrapped(template_key: str, language: str, content: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    """The newest message's text in its template's wording; its image parts stay as they are."""
+    if isinstance(content, str):
+        return wrap_user(template_key, language, content)
+    return [
+        part | {"text": wrap_user(template_key, language, part["text"])} if part["type"] == "text" else part
+        for part in content
+    ]
 
 
 def _opening(prefix: list[dict[str, Any]], dropped: int, language: str) -> list[dict[str, Any]]:
@@ -506,7 +554,7 @@ def turns_to_summarize(conversation: Conversation, request: TurnRequest, model: 
 
 
 def transcript(messages: Sequence[Message]) -> str:
-    """Plain text of messages for the summariser: roles, text, tool calls and results."""
+    """Plain text of messages for the summariser: roles, text, images by name, tool calls and results."""
     lines = []
     for message in messages:
         if message.role == "tool":
@@ -514,6 +562,8 @@ def transcript(messages: Sequence[Message]) -> str:
             continue
         if message.content:
             lines.append(f"{message.role}: {message.content}")
+        if message.attachments:
+            lines.append(f"{message.role} attached images: {', '.join(image.name for image in message.attachments)}")
         for call in message.tool_calls:
             lines.append(f"{message.role} called {call['name']}({call['arguments']})")
     return "\n".join(lines)

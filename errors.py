@@ -23,6 +23,7 @@ ErrorKind = Literal[
     "not_found",
     "bad_request",
     "bad_parameter",
+    "image_refused",
     "context_length",
     "quota",
     "rate_limit",
@@ -105,6 +106,20 @@ _REFUSED = tuple(
 )
 _REFUSAL_STATUSES = (None, 400, 422)  # what a refused parameter comes back as (None: an error inside a reply)
 
+# How a model that reads no images refuses one: OpenAI and Azure (400), DeepSeek (serde, in three wordings over
+# time, 400 or 422), llama.cpp's server without a projector (500), vLLM (400). A 500 among them is not retried.
+_IMAGE_REFUSALS = re.compile(
+    r"image_url is only supported by certain models|unknown variant `image_url`"
+    r"|invalid type: sequence, expected a string|untagged enum ChatCompletionRequestContent"
+    r"|image input is not supported|is not a multimodal model",
+    re.IGNORECASE,
+)
+_IMAGE_REFUSAL_KINDS = ("bad_request", "server")
+
+
+def _image_refused(kind: ErrorKind, text: str) -> bool:
+    return kind in _IMAGE_REFUSAL_KINDS and _IMAGE_REFUSALS.search(text) is not None
+
 
 def refused_parameter(text: str, named: object = None) -> str | None:
     """The parameter a refusal names (``named``: the error's own ``param`` field, OpenAI's), when it is one the
@@ -130,6 +145,7 @@ def classify(error: BaseException, secret: str | None = None) -> ErrorInfo:
             detail += f" - {redact(message, secret)}"
         code = _error_code(error)
         kind = _status_kind(error.status_code, code, detail.lower())
+        kind = "image_refused" if _image_refused(kind, detail) else kind
         wait = retry_after_seconds(dict(error.response.headers))
         param = refused_parameter(f"{message}\n{detail}", body.get("param")) if kind == "bad_request" else None
         if param is not None:
@@ -159,6 +175,8 @@ def from_provider(problem: Problem, secret: str | None = None) -> ErrorInfo:
         kind = _status_kind(problem.status, problem.code, message.lower())
     else:
         kind = _kind_from_words(f"{problem.code or ''} {message}".lower())
+    if _image_refused(kind, message):
+        return ErrorInfo("image_refused", detail, status=problem.status, code=problem.code)
     param = refused_parameter(message, problem.param)
     if param is not None and problem.status in _REFUSAL_STATUSES and kind in ("bad_request", "server"):
         return ErrorInfo("bad_parameter", detail, status=problem.status, code=problem.code, param=param)

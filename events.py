@@ -83,6 +83,14 @@ class ToolResult:
 
 
 @dataclass(frozen=True)
+class ApprovalNeeded:
+    """The model asked for tools the user wants to approve first: the turn ends here, these calls unanswered,
+    and goes on (``TurnRunner.run`` with approvals) once each is run, edited then run, or rejected."""
+
+    call_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class UsageReported:
     usage: Usage
     model: str
@@ -145,6 +153,7 @@ StreamEvent = (
     | RefusalDelta
     | ToolCallStarted
     | ToolResult
+    | ApprovalNeeded
     | UsageReported
     | Finished
     | Interrupted

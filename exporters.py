@@ -1,7 +1,8 @@
 """Conversation export (Markdown, JSON, a runnable Python script, a curl command) and import.
 
 Settings never travel: no key, no base URL. JSON holds every message of the tree with its parent,
-so importing an export restores every version (the round trip is lossless but for fresh ids). ChatGPT's
+so importing an export restores every version (the round trip is lossless but for fresh ids), images included
+(base64, checked on import to be the image each names); Markdown shows them inline as data URLs. ChatGPT's
 ``conversations.json`` imports too. The typed records an export is checked against live in records.py.
 """
 
@@ -20,6 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter, ValidationError
 
 import records
+from attachments import Attachment
 from config import OPENAI_DEFAULT_URL, redact
 from conversation_manager import STOPPED, STREAMING, Conversation, Message
 from i18n import t
@@ -80,6 +82,7 @@ def _message_markdown(message: Message, language: str) -> list[str]:
         lines += [_fence(message.content, "json"), ""]
     elif message.content:
         lines += [message.content, ""]
+    lines += [line for image in message.attachments for line in (_markdown_image(image), "")]
     for call in message.tool_calls:
         lines += [f"**{t('tool_call', language, name=call['name'])}**", "", _fence(call["arguments"], "json"), ""]
     if message.usage and message.cost:
@@ -94,8 +97,15 @@ def _message_markdown(message: Message, language: str) -> list[str]:
     return lines
 
 
+def _markdown_image(image: Attachment) -> str:
+    """The image inside the transcript as a data URL (one file that needs nothing beside it); its name, the alt
+    text, with Markdown's brackets escaped."""
+    alt = re.sub(r"([\\\[\]])", r"\\\1", " ".join(image.name.split()))
+    return f"![{alt}]({image.data_url})"
+
+
 def to_markdown(conversations: Iterable[Conversation], language: str) -> str:
-    """The active branch of each conversation as a readable transcript."""
+    """The active branch of each conversation as a readable transcript, images inline."""
     lines: list[str] = []
     for conversation in conversations:
         lines += [f"# {conversation.title or t('title', language)}", ""]

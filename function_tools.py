@@ -32,10 +32,10 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Literal, Protocol, get_args, get_origin, get_type_hints
 from zoneinfo import ZoneInfo, available_timezones
 
-from knowledge_base import KnowledgeBase
+from knowledge_base import Hit, KnowledgeBase
 
 _log = logging.getLogger(__name__)
 
@@ -504,30 +504,102 @@ def make_weather_tool(api_url: str, geocoding_url: str, timeout: float = 8.0) ->
     return get_current_weather
 
 
-def make_knowledge_tool(knowledge: KnowledgeBase) -> Callable[..., list[dict[str, Any]]]:
+# --- search_knowledge_base: the user's documents and the bundled sample, with what to cite ---------------------
+
+KNOWLEDGE_TOOL = "search_knowledge_base"
+
+
+class KnowledgeIndex(Protocol):
+    """What the knowledge tool searches: document_store.DocumentStore in the app, KnowledgeBase (the bundled
+    sample in memory) where there is no database."""
+
+    def search(self, query: str, top_k: int = 3, collections: Sequence[str] | None = None) -> list[Hit]: ...
+
+
+def make_knowledge_tool(
+    knowledge: KnowledgeIndex, collections: Sequence[str] | None = None
+) -> Callable[..., list[dict[str, Any]]]:
+    """The tool over ``knowledge``, seeing only ``collections`` (None: every one): the chat chooses, not the model."""
+
     def search_knowledge_base(
         query: Annotated[str, "What to look up, in Chinese or English"],
         top_k: Annotated[int, "How many passages to return (1-5)"] = 3,
     ) -> list[dict[str, Any]]:
-        """Search the app's knowledge base about the OpenAI API, tokens, streaming, tools and this app."""
+        """Search the knowledge base: the user's documents, and notes on the OpenAI API, tokens, streaming, tools
+        and this app. After a statement taken from a passage, put its cite mark, e.g. [streaming.md #2]."""
         if not 1 <= top_k <= 5:
             raise ToolError("top_k must be between 1 and 5")
-        hits = knowledge.search(query, top_k)
+        if collections is not None and not collections:
+            return [{"note": "no knowledge collection is chosen for this chat; the user can choose them"}]
+        hits = knowledge.search(query, top_k, collections)
         if not hits:
             return [{"note": f"nothing in the knowledge base matches {_shown(query)}"}]
-        return [{"title": h.title, "source": h.source, "text": h.text, "score": round(h.score, 3)} for h in hits]
+        return [
+            {
+                "cite": f"[{h.source} #{h.passage}]",
+                "document": h.source,
+                "passage": h.passage,
+                "collection": h.collection,
+                "title": h.title,
+                "text": h.text,
+                "score": round(h.score, 3),
+            }
+            for h in hits
+        ]
 
     return search_knowledge_base
+
+
+@dataclass(frozen=True)
+class CitedPassage:
+    """A passage the knowledge tool gave the model: what a reply's citation names and opens."""
+
+    document: str
+    passage: int
+    collection: str
+    title: str
+    text: str
+
+
+def cited_passages(results: Iterable[tuple[str, str]]) -> list[CitedPassage]:
+    """The passages in a reply's tool results ((tool name, result content) pairs), each once, in order; other
+    tools, errors, notes and content that does not read are passed over."""
+    found: dict[tuple[str, str, int], CitedPassage] = {}
+    for name, content in results:
+        if name != KNOWLEDGE_TOOL:
+            continue
+        try:
+            items = json.loads(content)
+        except ValueError:
+            continue
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict):
+                continue
+            document, number = item.get("document"), item.get("passage")
+            if isinstance(document, str) and isinstance(number, int) and isinstance(item.get("text"), str):
+                collection = str(item.get("collection", ""))
+                cited = CitedPassage(document, number, collection, str(item.get("title", "")), item["text"])
+                found.setdefault((collection, document, number), cited)
+    return list(found.values())
 
 
 # --- registry and executor -------------------------------------------------------------------
 
 
 class ToolRegistry:
-    def __init__(self, tools: Iterable[Tool] = ()) -> None:
+    def __init__(self, tools: Iterable[Tool] = (), knowledge: KnowledgeIndex | None = None) -> None:
         self._tools: dict[str, Tool] = {}
+        self.knowledge = knowledge  # what search_knowledge_base searches, to scope it per chat
         for tool in tools:
             self.register(tool)
+
+    def scoped(self, collections: Sequence[str] | None) -> ToolRegistry:
+        """This registry with search_knowledge_base seeing only ``collections`` (None: every one, this registry)."""
+        if collections is None or self.knowledge is None or KNOWLEDGE_TOOL not in self._tools:
+            return self
+        scoped = ToolRegistry(self._tools.values(), self.knowledge)
+        scoped.register(Tool.from_function(make_knowledge_tool(self.knowledge, collections)))
+        return scoped
 
     def register(self, tool: Tool) -> None:
         self._tools[tool.name] = tool
@@ -546,15 +618,18 @@ def default_registry(
     weather_api_url: str,
     geocoding_api_url: str,
     default_timezone: str = "UTC",
-    knowledge: KnowledgeBase | None = None,
+    knowledge: KnowledgeIndex | None = None,
 ) -> ToolRegistry:
+    """The built-in tools; the knowledge tool searches ``knowledge`` (None: the bundled sample, in memory)."""
+    index = knowledge or KnowledgeBase.bundled()
     return ToolRegistry(
         [
             Tool.from_function(make_weather_tool(weather_api_url, geocoding_api_url)),
             Tool.from_function(calculate),
-            Tool.from_function(make_knowledge_tool(knowledge or KnowledgeBase.bundled())),
+            Tool.from_function(make_knowledge_tool(index)),
             Tool.from_function(make_time_tool(default_timezone)),
-        ]
+        ],
+        index,
     )
 
 

@@ -29,6 +29,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "temperature": ("温度", "Temperature"),
     "max_tokens": ("最大输出 tokens", "Max output tokens"),
     "tools": ("启用的工具", "Enabled tools"),
+    "mcp_ready": (
+        "MCP 服务器 **{name}**（{transport}）：{count} 个工具",
+        "MCP server **{name}** ({transport}): {count} tools",
+    ),
+    "mcp_failed": ("MCP 服务器 **{name}** 未能启动：{detail}", "MCP server **{name}** did not start: {detail}"),
+    "mcp_config_error": ("无法读取 MCP 配置：{detail}", "Cannot read the MCP configuration: {detail}"),
     "more_parameters": ("⚙️ 更多参数", "⚙️ More parameters"),
     "parameters_set": ("另外发送：{names}", "Also sent: {names}"),
     "more_parameters_help": (
@@ -153,6 +159,166 @@ STRINGS: dict[str, tuple[str, str]] = {
     "tool_arguments": ("参数", "Arguments"),
     "tool_result": ("结果", "Result"),
     "tool_error": ("工具出错", "Tool error"),
+    "approve": ("执行你对工具调用的决定", "Carry out your decisions on the tool calls"),
+    "approve_all": ("运行任何工具前先询问我", "Ask before running any tool"),
+    "approve_all_help": (
+        "模型每次调用工具都先暂停：你可以查看并修改参数，然后运行，或拒绝（模型会被告知）",
+        "Every tool call pauses first: check or edit its arguments, then run it, or reject it (the model is told)",
+    ),
+    "approve_tools": ("运行这些工具前先询问我", "Ask before running these tools"),
+    "approve_tools_help": (
+        "只有这些工具的调用需要你批准，其余照常自动运行",
+        "Only calls of these tools wait for your approval; the others run on their own",
+    ),
+    "approval_title": ("🛑 模型想要调用工具：请逐一决定", "🛑 The model wants to call tools: decide on each"),
+    "approval_arguments": ("参数（JSON，可编辑）", "Arguments (JSON, editable)"),
+    "approval_arguments_help": (
+        "“运行”使用模型给出的参数；改动后请点“编辑后运行”",
+        "Run uses the model's arguments; after changing them, use Edit then run",
+    ),
+    "approval_run": ("运行", "Run"),
+    "approval_run_help": ("按模型给出的参数运行", "Run with the arguments the model gave"),
+    "approval_edit_run": ("编辑后运行", "Edit then run"),
+    "approval_edit_run_help": (
+        "按上面框中你修改后的参数运行",
+        "Run with the arguments in the box above, as you edited them",
+    ),
+    "approval_reject": ("拒绝", "Reject"),
+    "approval_reject_help": ("不运行；告诉模型你拒绝了这次调用", "Do not run it; the model is told you rejected it"),
+    "approval_json_where": ("第 {line} 行第 {column} 列", "line {line}, column {column}"),
+    "approval_bad_json": (
+        "参数不是有效的 JSON：{detail}。没有运行任何工具。",
+        "The arguments are not valid JSON: {detail}. Nothing was run.",
+    ),
+    "approval_not_object": (
+        "参数必须是一个 JSON 对象（{...}）。没有运行任何工具。",
+        "The arguments must be a JSON object ({...}). Nothing was run.",
+    ),
+    "approval_decided_run": ("✅ 将按模型的参数运行", "✅ Will run with the model's arguments"),
+    "approval_decided_edited": ("✏️ 将按你修改后的参数运行", "✏️ Will run with your edited arguments"),
+    "approval_decided_rejected": ("🚫 已拒绝", "🚫 Rejected"),
+    "approval_change": ("更改", "Change"),
+    "approval_first": (
+        "对每个调用做出决定后，回复才会继续；在此之前输入框暂停使用。",
+        "The reply goes on once each call has your decision; until then the message box waits.",
+    ),
+    "approval_going": ("正在执行你的决定…", "Carrying out your decisions…"),
+    "tool_decision_run": ("你批准了这次调用", "You approved this call"),
+    "tool_decision_edited": ("你修改了参数后运行", "You edited the arguments, then ran it"),
+    "tool_decision_rejected": ("你拒绝了这次调用：它没有运行", "You rejected this call: it did not run"),
+    "tool_proposed": ("模型原本给出的参数", "The arguments the model proposed"),
+    "voice_input": ("🎤 说出你的消息", "🎤 Speak your message"),
+    "voice_help": (
+        "用 {model} 转写；文字会填入下方输入框，检查后再发送",
+        "Transcribed with {model}; the text goes into the message box below, to check and send",
+    ),
+    "transcribing": ("正在转写录音…", "Transcribing the recording…"),
+    "transcribed": (
+        "已转写：请检查输入框中的文字，然后发送。",
+        "Transcribed: check the text in the message box, then send it.",
+    ),
+    "transcription_empty": ("录音中没有识别出文字。", "No words were recognised in the recording."),
+    "transcription_failed": ("录音未能转写：{reason}", "The recording could not be transcribed: {reason}"),
+    "transcribe_again": ("再转写一次", "Transcribe again"),
+    "kb_open": ("📚 知识库", "📚 Knowledge base"),
+    "kb_open_help": (
+        "上传文档或粘贴文本，供 search_knowledge_base 工具检索",
+        "Upload documents or paste text for the search_knowledge_base tool to search",
+    ),
+    "kb_title": ("知识库", "Knowledge base"),
+    "kb_intro": (
+        "文档被切分为相互重叠的段落并建立索引（BM25，中英文均可检索）。启用 search_knowledge_base 工具后，模型检索本对话所选的集合，"
+        "回答下方列出它用到的段落。",
+        "Documents are split into overlapping passages and indexed (BM25, Chinese and English alike). With the "
+        "search_knowledge_base tool enabled, the model searches the collections this chat has chosen, and the answer "
+        "lists the passages it used.",
+    ),
+    "kb_collections": ("知识库集合", "Knowledge collections"),
+    "kb_collections_help": (
+        "本对话中 search_knowledge_base 能检索的集合（随对话保存）；在 📚 知识库 中管理",
+        "The collections search_knowledge_base searches in this chat (kept with the chat); manage them under 📚 Knowledge base",
+    ),
+    "kb_sample": ("示例：OpenAI API 与本应用", "Sample: the OpenAI API and this app"),
+    "kb_default_collection": ("我的文档", "My documents"),
+    "kb_target": ("添加到集合", "Add to collection"),
+    "kb_target_help": ("选择已有集合，或输入新名称", "Pick a collection, or type a new name"),
+    "kb_upload": (
+        "上传 .txt、.md、.pdf 或 .docx 文件（每个不超过 {mb} MB）",
+        "Upload .txt, .md, .pdf or .docx files (up to {mb} MB each)",
+    ),
+    "kb_paste": ("粘贴文本", "Paste text"),
+    "kb_paste_title": ("标题", "Title"),
+    "kb_paste_text": ("文本（Markdown 标题会分成小节）", "Text (Markdown headings make sections)"),
+    "kb_paste_add": ("添加", "Add"),
+    "kb_pasted": ("粘贴的文本", "Pasted text"),
+    "kb_added": (
+        "已将 **{name}** 添加到“{collection}”：{passages} 个段落",
+        "Added **{name}** to “{collection}”: {passages} passages",
+    ),
+    "kb_refused": ("未添加 **{name}**：{reason}", "Not added **{name}**: {reason}"),
+    "kb_refused_empty": ("内容是空的", "it is empty"),
+    "kb_refused_too_large": (
+        "大小为 {size} MB，超过上限 {limit} MB（KNOWLEDGE_MAX_FILE_MB）",
+        "it has {size} MB, more than the limit of {limit} MB (KNOWLEDGE_MAX_FILE_MB)",
+    ),
+    "kb_refused_type": ("只接受 {kinds} 文件", "only {kinds} files are taken"),
+    "kb_refused_binary": (
+        "不是文本文件（无法按 UTF-8、UTF-16 或 GB18030 读取）",
+        "it is no text file (it reads as neither UTF-8, UTF-16 nor GB18030)",
+    ),
+    "kb_refused_pdf_damaged": (
+        "PDF 已损坏或并非 PDF，无法读取",
+        "the PDF is damaged, or no PDF at all, and cannot be read",
+    ),
+    "kb_refused_pdf_encrypted": (
+        "PDF 受密码保护；请去掉密码后再上传",
+        "the PDF is password-protected; remove the password and upload it again",
+    ),
+    "kb_refused_docx_damaged": (
+        "Word 文档已损坏或不是 .docx（旧版 .doc 请先另存为 .docx）",
+        "the Word document is damaged or no .docx (save an old .doc as .docx first)",
+    ),
+    "kb_refused_no_text": (
+        "没有可提取的文字（扫描版 PDF 需先做文字识别）",
+        "it has no text to take (a scanned PDF needs text recognition first)",
+    ),
+    "kb_refused_too_many_passages": (
+        "会切分出超过 {limit} 个段落（KNOWLEDGE_MAX_PASSAGES）；请拆分后分别上传",
+        "it would make more than {limit} passages (KNOWLEDGE_MAX_PASSAGES); split it and upload the parts",
+    ),
+    "kb_refused_duplicate": (
+        "同一文件已在“{collection}”中（名为 {name}）",
+        "the same file is already in “{collection}” (as {name})",
+    ),
+    "kb_not_saved": ("知识库未能保存：{detail}", "The knowledge base could not be saved: {detail}"),
+    "kb_documents": ("文档", "Documents"),
+    "kb_no_documents": (
+        "还没有文档：上传文件或粘贴文本即可开始。",
+        "No documents yet: upload a file or paste text to start.",
+    ),
+    "kb_collection_line": (
+        "**{name}** · {documents} 个文档 · {passages} 个段落",
+        "**{name}** · {documents} documents · {passages} passages",
+    ),
+    "kb_document_line": (
+        "📄 {name} · {kind} · {passages} 个段落 · {size} KB",
+        "📄 {name} · {kind} · {passages} passages · {size} KB",
+    ),
+    "kb_preview_more": ("……另有 {count} 个段落", "… and {count} more passages"),
+    "kb_delete": ("删除", "Delete"),
+    "kb_delete_confirm": (
+        "删除 **{name}** 及其 {passages} 个段落？此操作无法撤销。",
+        "Delete **{name}** and its {passages} passages? This cannot be undone.",
+    ),
+    "kb_delete_collection_confirm": (
+        "删除集合 **{name}** 及其中的 {documents} 个文档？此操作无法撤销。",
+        "Delete the collection **{name}** and its {documents} documents? This cannot be undone.",
+    ),
+    "kb_delete_yes": ("确认删除", "Yes, delete"),
+    "kb_deleted": ("已删除 **{name}**", "Deleted **{name}**"),
+    "kb_sources": ("引用的段落", "Sources"),
+    "kb_citation": ("📄 {document} · 第 {passage} 段", "📄 {document} · passage {passage}"),
+    "kb_citation_from": ("集合“{collection}” · {title}", "Collection “{collection}” · {title}"),
     "reasoning": ("思考过程", "Reasoning"),
     "status_stopped": ("已停止，已保留收到的内容", "Stopped; what arrived is kept"),
     "status_interrupted": ("回复中断，已保留收到的内容", "Reply interrupted; what arrived is kept"),
@@ -253,6 +419,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "服务商拒绝了参数 `{param}`（该模型或服务不支持它，或不接受这个值）。请在侧边栏“参数与工具”中取消设置或修改它，然后重新发送。",
         "The provider rejected the parameter `{param}` (this model or service does not support it, or not this "
         "value). Unset or change it under “Parameters and tools” in the sidebar and send again.",
+    ),
+    "err_image_refused": (
+        '模型拒绝了图片：它多半不能读图（{status}）。请在侧边栏换一个视觉模型（如 gpt-4o-mini、gpt-4.1），再点 🔄 重新回答；你的消息和图片都已保留。若要继续用这个模型，在 models.json 中为它写上 "vision": false，此后发给它的只有文字。',
+        'The model refused the image: it most likely reads no images ({status}). Pick a vision model in the sidebar (gpt-4o-mini, gpt-4.1, …) and press 🔄 to answer again; your message and its images are kept. To go on with this model, give it "vision": false in models.json: it then gets the text only.',
     ),
     "err_context_length": (
         "对话超出模型的上下文窗口。请清空对话、减少 max tokens，或换一个上下文更大的模型。",
@@ -478,6 +648,42 @@ STRINGS: dict[str, tuple[str, str]] = {
         "The other answers stay as other versions of this reply (‹ ›), their traces with them",
     ),
     "compare_keep": ("保留此回答", "Keep this answer"),
+    "image_detail": ("🖼️ 图片：{detail}", "🖼️ Images: {detail}"),
+    "image_detail_label": ("图片以何种细节（detail）发送", "Detail the images are sent with"),
+    "image_detail_help": (
+        "low：每张 85 tokens，模型看到 512×512 的版本；high：缩放到 2048×2048 以内、短边不超过 768，每 512 像素一块 170 tokens，再加 85；auto：由模型决定（按 high 计算）。",
+        "low: 85 tokens an image, the model sees a 512x512 version; high: scaled to fit 2048x2048 with its shortest side at most 768, then 170 tokens per 512-pixel tile plus 85; auto: the model decides (counted as high).",
+    ),
+    "detail_auto": ("auto（自动）", "auto"),
+    "detail_low": ("low（省 tokens）", "low (fewer tokens)"),
+    "detail_high": ("high（看清细节）", "high (fine detail)"),
+    "image_limits": (
+        "PNG、JPEG、WebP 或 GIF，每条消息最多 {count} 张，每张不超过 {mb} MB：点输入框的 📎，或拖入、粘贴。发送前按 OpenAI 的规则缩放（GIF 取第一帧）。",
+        "PNG, JPEG, WebP or GIF, up to {count} per message and {mb} MB each: use the input's 📎, or drop or paste them. They are scaled as OpenAI scales them before sending (a GIF's first frame).",
+    ),
+    "image_tokens": ("{count} 张图片 · 约 {tokens} tokens", "{count} image(s) · about {tokens} tokens"),
+    "image_refused_local": (
+        "本地演示模型只能读文字：图片需要视觉模型。请在侧边栏“连接”中选择能读图的服务和模型（如 OpenAI 的 gpt-4o-mini），再点“重新发送”。",
+        "The local demo model reads text only: images need a vision model. Pick a provider and a model that read images under “Connection” in the sidebar (OpenAI's gpt-4o-mini, say), then press “Send again”.",
+    ),
+    "image_refused_model": (
+        "模型 {model} 不能读图片。请在侧边栏换一个视觉模型（如 gpt-4o-mini、gpt-4.1），再点“重新发送”。",
+        "{model} reads no images. Pick a vision model in the sidebar (gpt-4o-mini, gpt-4.1, …), then press “Send again”.",
+    ),
+    "image_not_image": ("{name}：不是 PNG、JPEG、WebP 或 GIF 图片", "{name}: not a PNG, JPEG, WebP or GIF image"),
+    "image_too_large": ("{name}：超过 {mb:.0f} MB（IMAGE_MAX_MB）", "{name}: larger than {mb:.0f} MB (IMAGE_MAX_MB)"),
+    "image_too_many_pixels": (
+        "{name}：像素过多（超过 {limit:.0f} 百万像素），未解码即拒绝",
+        "{name}: too many pixels (more than {limit:.0f} megapixels), refused before decoding",
+    ),
+    "image_damaged": ("{name}：图片已损坏，无法读取", "{name}: the image is damaged and cannot be read"),
+    "image_too_many": (
+        "{name}：每条消息最多 {count} 张图片（IMAGE_MAX_COUNT）",
+        "{name}: a message takes at most {count} images (IMAGE_MAX_COUNT)",
+    ),
+    "unsent_title": ("尚未发送，你的消息和图片已保留：", "Not sent; your message and images are kept:"),
+    "send_again": ("重新发送", "Send again"),
+    "discard": ("丢弃", "Discard"),
 }
 
 

@@ -33,6 +33,7 @@ from config import NO_KEY_PLACEHOLDER, Settings, display_url, redact
 from errors import ErrorInfo, classify, from_provider
 from events import (
     AlternativeDelta,
+    ApprovalNeeded,
     ContextTrimmed,
     FallbackUsed,
     Finished,
@@ -51,7 +52,7 @@ from events import (
     UsageReported,
     Waiting,
 )
-from function_tools import ToolCall, ToolExecutor
+from function_tools import ToolCall, ToolExecutor, ToolOutcome
 from provider_dialects import assistant_message, outgoing
 from rate_limiter import RateLimiter
 from retry_policy import RETRYABLE_KINDS, RetryPolicy
@@ -221,6 +222,29 @@ class ModelListError(RuntimeError):
     """GET /models answered with something that is not a model list (an HTML page, a bare error)."""
 
 
+class TranscriptionFailed(RuntimeError):
+    """POST /audio/transcriptions failed; ``error`` says how, in a kind the UI has words for."""
+
+    def __init__(self, error: ErrorInfo) -> None:
+        super().__init__(error.detail)
+        self.error = error
+
+
+SPEECH_MODEL_WORDS = ("whisper", "transcribe")
+
+
+def speech_model(listed: Sequence[str], wanted: str) -> str | None:
+    """The model the microphone transcribes with, where the provider offers one; None hides the microphone.
+
+    ``wanted`` is TRANSCRIPTION_MODEL: a model name counts where the provider lists it; "auto" takes whisper-1,
+    else the first listed whisper or transcribe model; anything else (off) none."""
+    if wanted != "auto":
+        return wanted if wanted in listed else None
+    if "whisper-1" in listed:
+        return "whisper-1"
+    return next((model for model in listed if any(word in model.lower() for word in SPEECH_MODEL_WORDS)), None)
+
+
 class LLMClient:
     """One configured connection to a provider. The SDK's retries are off: RetryPolicy decides."""
 
@@ -255,6 +279,25 @@ class LLMClient:
             raise ModelListError(f"GET /models did not answer a model list: {text.strip()[:120]!r}")
         ids = [item.get("id") or item.get("name") for item in listing if isinstance(item, dict)]
         return sorted(str(model_id) for model_id in ids if model_id)
+
+    def transcribe(self, audio: bytes, filename: str, model: str) -> str:
+        """The words spoken in a recording, through POST /audio/transcriptions (whisper-1 and the like).
+
+        Raises TranscriptionFailed with the error's kind and detail (key scrubbed), so the UI can explain it."""
+        try:
+            response = self._client.audio.transcriptions.with_raw_response.create(model=model, file=(filename, audio))
+        except openai.APIError as error:
+            raise TranscriptionFailed(classify(error, self._api_key)) from None
+        text = response.http_response.text
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            answer = None
+        spoken = answer.get("text") if isinstance(answer, dict) else None
+        if not isinstance(spoken, str):
+            detail = f"POST /audio/transcriptions did not answer a transcript: {text.strip()[:120]!r}"
+            raise TranscriptionFailed(ErrorInfo("bad_response", redact(detail, self._api_key)))
+        return spoken.strip()
 
     def stream_round(
         self, body: dict[str, Any], guard: LineGuard | None = None, tape: TraceTape | None = None
@@ -415,6 +458,21 @@ Shrink = Callable[[], tuple[list[dict[str, Any]], int] | None]
 RAW_BYTES_PER_CHAR = 256
 
 
+REJECTED_TOOL_RESULT = json.dumps({"error": "the user rejected this tool call, so it did not run"})
+
+# Whether a tool call waits for the user's approval before it runs ("ask before running").
+AskFirst = Callable[[ToolCall], bool]
+
+
+@dataclass(frozen=True)
+class Approval:
+    """The user's word on a tool call that waited: run it (``call`` holds the arguments that run, perhaps edited
+    by the user), or not (the model is told the user rejected it)."""
+
+    call: ToolCall
+    run: bool
+
+
 @dataclass(frozen=True)
 class ReplyLimits:
     """How long a reply may grow and last (MAX_REPLY_CHARS of text and reasoning, MAX_REPLY_SECONDS from the
@@ -546,16 +604,25 @@ class TurnRunner:
         executor: ToolExecutor | None = None,
         max_rounds: int = 5,
         shrink: Shrink | None = None,
+        ask: AskFirst | None = None,
+        approvals: Sequence[Approval] = (),
     ) -> Generator[StreamEvent, None, None]:
         """Stream, run requested tools, send their results back, stream again, up to ``max_rounds``.
 
         For a target that cannot stream tool calls the decision is a non-stream call, and the
         answer then streams without tools.
+
+        A call ``ask`` picks waits for the user: the round's other calls run, then the turn ends with
+        ApprovalNeeded. ``approvals`` go on from there: ``messages`` end with that round's calls, the waiting ones
+        unanswered; each is run or answered that the user rejected it, then the loop goes on as after any round.
         """
         self.started, self.received_chars, self.received_bytes = self.clock(), 0, 0
         self.budget = TraceBudget(self.trace_kb * 1024) if self.trace_kb is not None else None
         working = list(messages)
         tools = executor.schemas() if executor else []
+        if approvals:
+            yield from self._answer(working, _carried_out(approvals, executor))
+            tools = tools if self.target.stream_tools else []  # as after the decision of a non-streaming target
         rounds = 0
         trimmed = False
         while rounds < max_rounds:
@@ -576,24 +643,49 @@ class TurnRunner:
             if decide:
                 tools = []
                 if result.tool_calls and executor is not None:
-                    yield from self._run_tools(working, result, executor)
+                    if (yield from self._run_tools(working, result, executor, ask)):
+                        return
                     rounds += 1
                 continue
             if not result.tool_calls or executor is None:
                 yield Finished(result.finish_reason or "stop")
                 return
-            yield from self._run_tools(working, result, executor)
+            if (yield from self._run_tools(working, result, executor, ask)):
+                return
             rounds += 1
         yield Interrupted(ErrorInfo("tool_rounds", f"the model still asked for tools after {max_rounds} rounds"))
 
-    @staticmethod
-    def _run_tools(working: list[dict[str, Any]], result: RoundResult, executor: ToolExecutor) -> Iterator[StreamEvent]:
+    @classmethod
+    def _run_tools(
+        cls, working: list[dict[str, Any]], result: RoundResult, executor: ToolExecutor, ask: AskFirst | None
+    ) -> Generator[StreamEvent, None, bool]:
+        """The round's calls, run and answered; True when some wait for the user's approval (the others run)."""
         working.append(assistant_message(result.text, result.tool_calls, result.reasoning, result.extras))
         for call in result.tool_calls:
             yield ToolCallStarted(call.call_id, call.name, call.arguments, result.extras.get(call.call_id))
-        for outcome in executor.run_all(result.tool_calls):
+        waiting = [call for call in result.tool_calls if ask is not None and ask(call)]
+        free = [call for call in result.tool_calls if call not in waiting]
+        if free:
+            yield from cls._answer(working, executor.run_all(free))
+        if waiting:
+            yield ApprovalNeeded(tuple(call.call_id for call in waiting))
+        return bool(waiting)
+
+    @staticmethod
+    def _answer(working: list[dict[str, Any]], outcomes: Sequence[ToolOutcome]) -> Iterator[StreamEvent]:
+        for outcome in outcomes:
             yield ToolResult(outcome.call.call_id, outcome.call.name, outcome.content, outcome.is_error)
             working.append({"role": "tool", "tool_call_id": outcome.call.call_id, "content": outcome.content})
+
+
+def _carried_out(approvals: Sequence[Approval], executor: ToolExecutor | None) -> list[ToolOutcome]:
+    """Each approved call run (all at once, as a round's are), each rejected one answered so; in their order."""
+    approved = [approval.call for approval in approvals if approval.run]
+    if approved and executor is None:
+        raise ValueError("approved tool calls need an executor to run them")
+    outcomes = executor.run_all(approved) if executor is not None and approved else []
+    ran = {outcome.call.call_id: outcome for outcome in outcomes}
+    return [ran.get(a.call.call_id) or ToolOutcome(a.call, REJECTED_TOOL_RESULT, True) for a in approvals]
 
 
 def targets_for(settings: Settings) -> list[Target]:

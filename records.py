@@ -19,10 +19,12 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    model_validator,
 )
 
+from attachments import MAX_NAME_CHARS, Attachment, Detail, Mime, verify
 from config import bounds
-from conversation_manager import Conversation, Message, MessageStatus, Summary
+from conversation_manager import Conversation, Message, MessageStatus, Summary, ToolDecision
 from errors import ERROR_KINDS
 from token_tracker import Cost, Usage
 
@@ -76,7 +78,9 @@ class CostRecord(Record):
 class ToolCallRecord(Record):
     id: str
     name: str
-    arguments: str
+    arguments: str  # as they ran: the user may have edited the model's before approving
+    decision: ToolDecision | None = None  # the user's, on a call that waited for approval
+    proposed: str | None = None  # the model's arguments, when the user edited them
 
 
 def _pair(value: Any) -> Any:
@@ -102,6 +106,22 @@ class ErrorRecord(Record):
     code: str | None = None
     retry_after: Amount | None = None
     param: str | None = None
+
+
+class AttachmentRecord(Record):
+    """An image on a user message, every field of attachments.Attachment: its data must be the image it names."""
+
+    name: Annotated[str, Field(max_length=MAX_NAME_CHARS)] = ""
+    mime: Mime
+    width: Annotated[int, Field(ge=1, le=MAX_COUNT)]
+    height: Annotated[int, Field(ge=1, le=MAX_COUNT)]
+    data: str  # base64
+    detail: Detail = "auto"
+
+    @model_validator(mode="after")
+    def _is_what_it_says(self) -> AttachmentRecord:
+        verify(self.mime, self.width, self.height, self.data)
+        return self
 
 
 class MessageRecord(Record):
@@ -133,6 +153,7 @@ class MessageRecord(Record):
     logprobs: list[LogprobRecord] = []
     alternatives: list[str] = []
     validation: dict[str, Any] | None = None
+    attachments: list[AttachmentRecord] = []
     created_at: IsoTime = ""  # unset fields take Message's defaults: a default here is never used
 
 
@@ -173,10 +194,11 @@ class ConversationRecord(Record):
 
 def message(record: MessageRecord) -> Message:
     """The Message a record describes; fields the record left unset take Message's defaults."""
-    values = record.model_dump(exclude={"usage", "cost"}, exclude_unset=True)
+    values = record.model_dump(exclude={"usage", "cost", "attachments"}, exclude_unset=True)
     usage = Usage(**record.usage.model_dump()) if record.usage else None
     cost = Cost(**record.cost.model_dump()) if record.cost else None
-    return Message(**values, usage=usage, cost=cost)
+    images = [Attachment(**image.model_dump()) for image in record.attachments]
+    return Message(**values, usage=usage, cost=cost, attachments=images)
 
 
 def summary(record: SummaryRecord) -> Summary:
@@ -195,8 +217,8 @@ def settle_leaf(conversation: Conversation, leaf: object) -> None:
 def readable(record: Mapping[str, Any]) -> Conversation:
     """A stored conversation (the export's shape) as far as it reads, ids kept: a damaged message or field
     is left out, and a parent that is missing or leads round in a loop is cut (that message becomes a root),
-    so opening a chat never hangs or raises."""
-    messages = [message(m) for item in record.get("messages") or [] if (m := _lenient(MessageRecord, item))]
+    so opening a chat never hangs or raises. A damaged image is left out, its message kept."""
+    messages = [m for item in record.get("messages") or [] if (m := _readable_message(item))]
     _cut_to_a_tree(messages)
     settings = _lenient(SettingsRecord, record.get("settings"))
     conversation = Conversation(
@@ -212,6 +234,19 @@ def readable(record: Mapping[str, Any]) -> Conversation:
     stored_summary = _lenient(SummaryRecord, record.get("summary"))
     conversation.summary = summary(stored_summary) if stored_summary else None
     return conversation
+
+
+def _readable_message(item: Any) -> Message | None:
+    """A stored message as far as it reads: None when it is damaged; of its images, those that read."""
+    if not isinstance(item, dict):
+        return None
+    record = _lenient(MessageRecord, {key: value for key, value in item.items() if key != "attachments"})
+    if record is None:
+        return None
+    stored = item.get("attachments")
+    values = stored if isinstance(stored, list) else []
+    images = [image for value in values if (image := _lenient(AttachmentRecord, value))]
+    return message(record.model_copy(update={"attachments": images}))
 
 
 RecordT = TypeVar("RecordT", bound=Record)

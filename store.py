@@ -8,6 +8,7 @@ The folder this creates is private to its user (0700), and so is the database wi
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -16,7 +17,7 @@ import sqlite3
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -160,6 +161,72 @@ def m005_traces(db: sqlite3.Connection) -> None:
     _run_script(db, _V5)
 
 
+# Images attached to user messages (attachments.py): each one's bytes under its message and position; the
+# message's JSON keeps the rest (name, type, size, detail). Written once (an image never changes), gone with
+# their chat.
+_V6 = """
+CREATE TABLE attachments (
+    message_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    data BLOB NOT NULL,
+    PRIMARY KEY (message_id, position)
+);
+CREATE INDEX attachments_by_conversation ON attachments(conversation_id);
+"""
+
+
+@migration
+def m006_attachments(db: sqlite3.Connection) -> None:
+    _run_script(db, _V6)
+
+
+# The knowledge base (document_store.py): collections of documents and their passages, with an FTS5 index of each
+# passage's words as knowledge_base.terms makes them (unicode61 does not split Chinese, so its bigrams come
+# pre-split), ranked by bm25(). An index row shares its passage's id and goes with it (trigger); passages go with
+# their document, documents with their collection (cascades). bundled_documents: each version of a bundled
+# sample file is imported once, so one the user deleted stays deleted.
+_V7 = """
+CREATE TABLE collections (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE documents (
+    id INTEGER PRIMARY KEY,
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (collection_id, sha256)
+);
+CREATE TABLE passages (
+    id INTEGER PRIMARY KEY,
+    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    UNIQUE (document_id, number)
+);
+CREATE VIRTUAL TABLE passages_fts USING fts5(terms, tokenize = 'unicode61 remove_diacritics 2');
+CREATE TRIGGER passages_fts_delete AFTER DELETE ON passages BEGIN
+    DELETE FROM passages_fts WHERE rowid = old.id;
+END;
+CREATE TABLE bundled_documents (
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (name, sha256)
+);
+"""
+
+
+@migration
+def m007_documents(db: sqlite3.Connection) -> None:
+    _run_script(db, _V7)
+
+
 SEARCH_MIN_TRIGRAM = 3
 SEARCH_MAX_CHARS = 200  # of a query; longer ones are cut (SQLite refuses very long LIKE patterns)
 SEARCH_MAX_WORDS = 10  # each word is one clause; about a thousand overflow SQLite's expression depth
@@ -225,6 +292,14 @@ class Store:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._connect() as db, self._locked(db):
             yield db
+
+    def connection(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A short connection for another module's tables in this file (document_store.py)."""
+        return self._connect()
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One write transaction on a short connection, for another module's tables in this file."""
+        return self._transaction()
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         """Apply each migration not yet recorded. Each takes the write lock (BEGIN IMMEDIATE) and checks again
@@ -293,6 +368,7 @@ class Store:
         with self._transaction() as db:
             db.execute(_UPSERT_CONVERSATION, _conversation_row(conversation))
             db.executemany(_UPSERT_MESSAGE, _message_rows(conversation, to_write))
+            db.executemany(_INSERT_ATTACHMENT, _attachment_rows(conversation, to_write))
             db.executemany("INSERT INTO traces (reply_id, conversation_id, data) VALUES (?, ?, ?)", traces)
         conversation.traces.clear()
 
@@ -305,6 +381,7 @@ class Store:
             for conversation in conversations:
                 db.execute(_INSERT_CONVERSATION, _conversation_row(conversation))
                 db.executemany(_INSERT_MESSAGE, _message_rows(conversation, conversation.nodes.values()))
+                db.executemany(_INSERT_ATTACHMENT, _attachment_rows(conversation, conversation.nodes.values()))
 
     def rename(self, conversation_id: str, title: str) -> None:
         with self._transaction() as db:
@@ -323,8 +400,12 @@ class Store:
             if row is None:
                 return None
             rows = db.execute(
-                "SELECT data FROM messages WHERE conversation_id = ? ORDER BY seq", (conversation_id,)
+                "SELECT id, data FROM messages WHERE conversation_id = ? ORDER BY seq", (conversation_id,)
             ).fetchall()
+            blobs = db.execute(
+                "SELECT message_id, position, data FROM attachments WHERE conversation_id = ?", (conversation_id,)
+            ).fetchall()
+        images = {(blob["message_id"], blob["position"]): blob["data"] for blob in blobs}
         return readable(
             {
                 "id": row["id"],
@@ -334,7 +415,7 @@ class Store:
                 "leaf_id": row["leaf_id"],
                 "last_request": _json(row["last_request"]),
                 "summary": _json(row["summary"]),
-                "messages": [_json(r["data"]) for r in rows],
+                "messages": [_with_images(_json(r["data"]), r["id"], images) for r in rows],
             }
         )
 
@@ -476,13 +557,48 @@ def _message_rows(conversation: Conversation, messages: Iterable[Message]) -> li
             m.parent_id,
             m.role,
             m.content,
-            json.dumps(m.to_dict(), ensure_ascii=False),
+            json.dumps(_without_image_bytes(m), ensure_ascii=False),
             m.created_at,
             order.get(m.id, len(order)),
             *_usage_columns(m),
         )
         for m in messages
     ]
+
+
+# An image is written once, and only under a message of this conversation (as a message upsert never takes over
+# another conversation's message).
+_INSERT_ATTACHMENT = """
+    INSERT INTO attachments (message_id, position, conversation_id, data)
+    SELECT :message_id, :position, :conversation_id, :data
+    WHERE EXISTS (SELECT 1 FROM messages WHERE id = :message_id AND conversation_id = :conversation_id)
+    ON CONFLICT DO NOTHING
+"""
+
+
+def _attachment_rows(conversation: Conversation, messages: Iterable[Message]) -> list[dict[str, object]]:
+    return [
+        {"message_id": m.id, "position": position, "conversation_id": conversation.id, "data": image.raw()}
+        for m in messages
+        for position, image in enumerate(m.attachments)
+    ]
+
+
+def _without_image_bytes(message: Message) -> dict[str, Any]:
+    """The message as its row's JSON keeps it: its images named and sized, their bytes in the attachments table."""
+    data = message.to_dict()
+    data["attachments"] = [{k: v for k, v in image.items() if k != "data"} for image in data["attachments"]]
+    return data
+
+
+def _with_images(message: Any, message_id: str, images: dict[tuple[str, int], bytes]) -> Any:
+    """A stored message's JSON with its images' bytes back in (base64, as an export holds them)."""
+    stored = message.get("attachments") if isinstance(message, dict) else None
+    for position, image in enumerate(stored if isinstance(stored, list) else []):
+        data = images.get((message_id, position))
+        if isinstance(image, dict) and data is not None:
+            image["data"] = base64.b64encode(data).decode("ascii")
+    return message
 
 
 def _usage_columns(message: Message) -> tuple[object, ...]:

@@ -16,6 +16,7 @@ from typing import Any
 import tiktoken
 
 import model_catalog
+from attachments import data_url_size, fitted_size
 from offline_encodings import seed_cache
 
 TOKENS_PER_MESSAGE = 3
@@ -85,7 +86,7 @@ def token_pieces(text: str, model: str) -> list[tuple[str, int]]:
 
 IMAGE_LOW_DETAIL = 85
 IMAGE_TILE = 170
-IMAGE_DEFAULT_SIZE = (1024, 1024)  # assumed when a part does not say how large the image is
+IMAGE_DEFAULT_SIZE = (1024, 1024)  # assumed when the size cannot be read (an http URL, say)
 
 
 def image_tokens(width: int, height: int, detail: str = "auto") -> int:
@@ -93,9 +94,8 @@ def image_tokens(width: int, height: int, detail: str = "auto") -> int:
     then 170 per 512-pixel tile plus 85."""
     if detail == "low":
         return IMAGE_LOW_DETAIL
-    scale = min(1.0, 2048 / max(width, height))
-    scale *= min(1.0, 768 / (min(width, height) * scale))
-    tiles = math.ceil(width * scale / 512) * math.ceil(height * scale / 512)
+    scaled_width, scaled_height = fitted_size(width, height)
+    tiles = math.ceil(scaled_width / 512) * math.ceil(scaled_height / 512)
     return IMAGE_LOW_DETAIL + IMAGE_TILE * tiles
 
 
@@ -108,8 +108,7 @@ def _content_tokens(content: Any, model: str) -> int:
             continue
         if part.get("type") == "image_url":
             image = part.get("image_url") or {}
-            width, height = image.get("width"), image.get("height")
-            size = (int(width), int(height)) if width and height else IMAGE_DEFAULT_SIZE
+            size = data_url_size(str(image.get("url", ""))) or IMAGE_DEFAULT_SIZE  # read from the image itself
             total += image_tokens(*size, detail=str(image.get("detail", "auto")))
         else:
             total += count_text(str(part.get("text", "")), model)

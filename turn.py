@@ -16,6 +16,7 @@ from typing import Any, Literal, assert_never
 
 import model_catalog
 import reply_format
+from attachments import Attachment, refusal
 from budget import OVER, BudgetCheck, check_budgets
 from chat_params import Extras, extras_from_dict
 from config import Settings
@@ -23,18 +24,21 @@ from conversation_manager import (
     Conversation,
     Message,
     RequestSpec,
+    ToolDecision,
     TurnRecorder,
     TurnRequest,
+    awaiting_approval,
     build_request,
     shrinker,
     transcript,
     turns_to_summarize,
+    unanswered,
 )
 from errors import ErrorInfo
 from events import Finished, Notice, RoundTraced, StreamEvent
-from function_tools import ToolExecutor, ToolRegistry
+from function_tools import ToolCall, ToolExecutor, ToolRegistry
 from i18n import t
-from llm_client import ChatParams, ReplyLimits, Target, TurnRunner, summarize, targets_for
+from llm_client import Approval, ChatParams, ReplyLimits, Target, TurnRunner, summarize, targets_for
 from prompt_templates import summary_messages
 from rate_limiter import RateLimiter
 from retry_policy import RetryPolicy
@@ -57,6 +61,14 @@ class TurnChoices:
     tools: tuple[str, ...]
     custom_system: str = ""
     extras: Extras = Extras()
+    collections: tuple[str, ...] | None = None  # what search_knowledge_base may see; None: every collection
+    approve_all: bool = False  # "ask before running" every tool
+    approve_tools: tuple[str, ...] = ()  # ... or these
+    images: tuple[Attachment, ...] = ()  # attached to the new message
+
+    def asks(self, call: ToolCall) -> bool:
+        """Whether this call waits for the user's approval before it runs."""
+        return self.approve_all or call.name in self.approve_tools
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,9 @@ class ChatSettings:
     max_tokens: int | None = None
     system_prompt: str = ""
     extras: Extras | None = None  # saved as the parameters set (Extras.to_dict), read back leniently
+    collections: tuple[str, ...] | None = None  # the knowledge collections this chat searches
+    approve_all: bool | None = None  # "ask before running": every tool, or (approve_tools) these
+    approve_tools: tuple[str, ...] | None = None
 
     @classmethod
     def of(cls, settings: Settings, choices: TurnChoices) -> ChatSettings:
@@ -86,11 +101,16 @@ class ChatSettings:
             settings.max_tokens,
             choices.custom_system,
             choices.extras,
+            choices.collections,
+            choices.approve_all,
+            choices.approve_tools,
         )
 
     def to_dict(self) -> dict[str, Any]:
         saved = {name: value for name, value in asdict(self).items() if value is not None}
         saved |= {"tools": list(self.tools)} if self.tools is not None else {}
+        saved |= {"collections": list(self.collections)} if self.collections is not None else {}
+        saved |= {"approve_tools": list(self.approve_tools)} if self.approve_tools is not None else {}
         return saved | ({"extras": self.extras.to_dict()} if self.extras is not None else {})
 
     @classmethod
@@ -99,16 +119,33 @@ class ChatSettings:
         values = {name: value for name, value in saved.items() if name in known and value is not None}
         if "tools" in values:
             values["tools"] = tuple(values["tools"])
+        if "collections" in values:  # read leniently, as extras are: an import does not check them
+            found = values["collections"]
+            values["collections"] = tuple(c for c in found if isinstance(c, str)) if isinstance(found, list) else None
+        values |= _approval_settings(values)
         if "extras" in values:
             values["extras"] = extras_from_dict(values["extras"]) if isinstance(values["extras"], dict) else None
         return cls(**values)
+
+
+def _approval_settings(values: dict[str, Any]) -> dict[str, Any]:
+    """The "ask before running" choices as saved, read leniently (an import does not check them): a value of
+    the wrong type is left out, and the control keeps its own."""
+    asked, tools = values.get("approve_all"), values.get("approve_tools")
+    return {
+        "approve_all": asked if isinstance(asked, bool) else None,
+        "approve_tools": tuple(n for n in tools if isinstance(n, str)) if isinstance(tools, list | tuple) else None,
+    }
 
 
 def request_spec(settings: Settings, choices: TurnChoices, schemas: Sequence[dict[str, Any]]) -> RequestSpec:
     """What shapes the next request. Its output room is max_tokens as the model can take it (the request asks
     for exactly that), so the history's budget leaves that room and no more."""
     room = model_catalog.lookup(settings.model).output_room(settings.max_tokens)
-    return RequestSpec(choices.template, choices.lang, list(schemas), settings.model, room, choices.custom_system)
+    images = refusal(settings.model, settings.is_local) is None  # a model known to read none gets the text only
+    return RequestSpec(
+        choices.template, choices.lang, list(schemas), settings.model, room, choices.custom_system, images=images
+    )
 
 
 @dataclass
@@ -130,13 +167,15 @@ class Turn:
     save: Save
     older: list[Message]  # whole older turns the summary step would fold in; empty: no summary
     saving: bool = True  # after a failed save, the rest waits for the final one (each try may wait on a lock)
+    approvals: tuple[Approval, ...] = ()  # a reply paused for approval goes on: these calls run or are rejected
     recorder: TurnRecorder | None = field(default=None, init=False)
     start: int = field(default=0, init=False)
     summary_traces: list[RoundTrace] = field(default_factory=list, init=False)  # go with the reply when it starts
 
     @property
     def reply(self) -> list[Message]:
-        """The messages of the reply so far: assistant messages and tool results."""
+        """The messages of the reply so far: assistant messages and tool results (a resumed reply's from the
+        message that waited for approval)."""
         return self.conversation.messages[self.start :] if self.recorder else []
 
     @property
@@ -179,7 +218,13 @@ class Turn:
     def events(self) -> Generator[StreamEvent, None, None]:
         """The runner's events for this turn, not started yet (compare drives each in a thread of its own)."""
         return self.runner.run(
-            self.request.messages, self.params, self.executor, self.settings.max_tool_rounds, self.shrink
+            self.request.messages,
+            self.params,
+            self.executor,
+            self.settings.max_tool_rounds,
+            self.shrink,
+            self.choices.asks,
+            self.approvals,
         )
 
     def run(
@@ -189,8 +234,10 @@ class Turn:
         still settled and saved whole. ``source``: the runner's events, when something else drives them; then
         ``clock`` tells when each came (the first token's time is the provider's, not the one who draws it)."""
         model, template = self.settings.model, self.choices.template
-        self.recorder = TurnRecorder(self.conversation, model, template, self.book, clock)
-        self.start = len(self.conversation.messages) - 1
+        resumed = awaiting_approval(self.conversation) if self.approvals else None
+        self.recorder = TurnRecorder(self.conversation, model, template, self.book, clock, resumed)
+        opened = self.recorder.current.id
+        self.start = next(i for i, message in enumerate(self.conversation.messages) if message.id == opened)
         for trace in self.summary_traces:
             self.recorder.apply(RoundTraced(trace))
         events = self.events() if source is None else source
@@ -226,15 +273,23 @@ def prepare(
     explain: Callable[[ErrorInfo], ErrorInfo] | None = None,
 ) -> Turn:
     """Adds the user's message (when there is one) and saves it, then builds everything the turn sends with.
+    Without one, where the reply at the leaf waits for approval and the user has decided (``carry_out``), the
+    turn carries the decisions out and the reply goes on.
     ``explain`` turns a failure of the local server into a better error (it crashed, with its log)."""
     conversation.settings = ChatSettings.of(settings, choices).to_dict()
     saving = True
     if asked is not None:
-        conversation.add_user(asked, template=choices.template)
+        conversation.add_user(asked, template=choices.template, images=choices.images)
         saving = save(conversation.messages[-1:])
-    executor = ToolExecutor(registry, timeout=settings.tool_timeout, enabled=list(choices.tools))
+    scoped = registry.scoped(choices.collections)
+    executor = ToolExecutor(scoped, timeout=settings.tool_timeout, enabled=list(choices.tools))
     spec = request_spec(settings, choices, executor.schemas())
     request = build_request(conversation, spec)
+    approvals = decided(conversation) if asked is None else ()
+    if approvals:  # this turn answers those calls: not the stand-ins the history closes unanswered calls with
+        answering = {approval.call.call_id for approval in approvals}
+        kept = [m for m in request.messages if not (m["role"] == "tool" and m.get("tool_call_id") in answering)]
+        request = replace(request, messages=kept)
     targets = targets_for(settings)
     if settings.is_local and explain is not None:
         targets[0] = replace(targets[0], explain=explain)
@@ -256,22 +311,34 @@ def prepare(
         runner,
         book,
         save,
-        turns_to_summarize(conversation, request, settings.model, settings.summarize_at),
+        [] if approvals else turns_to_summarize(conversation, request, settings.model, settings.summarize_at),
         saving,
+        approvals,
     )
+
+
+def decided(conversation: Conversation) -> tuple[Approval, ...]:
+    """The user's decisions on the calls the reply at the leaf waits with (``carry_out`` records them on the
+    calls), as the runner carries them out; empty where no reply waits or nothing is decided."""
+    message = awaiting_approval(conversation)
+    calls = [c for c in unanswered(conversation.messages, message) if c.get("decision")] if message else []
+    return tuple(Approval(ToolCall(c["id"], c["name"], c["arguments"]), c["decision"] != "rejected") for c in calls)
 
 
 # --- what was asked, and whether to send it ---------------------------------------------------------------
 
-ActionKind = Literal["prompt", "regenerate", "edit", "continue"]
+ActionKind = Literal["prompt", "regenerate", "edit", "continue", "approve"]
 
 
 @dataclass(frozen=True)
 class Action:
-    """Something the user asked for: a prompt (``value`` its text), or an action on a message (its id)."""
+    """Something the user asked for: a prompt (``value`` its text), or an action on a message (its id). To
+    approve: the message whose tool calls wait, and the user's word on each of them."""
 
     kind: ActionKind
     value: str | None = None
+    approvals: tuple[Approval, ...] = ()
+    images: tuple[Attachment, ...] = ()  # sent with a prompt
 
 
 @dataclass(frozen=True)
@@ -299,11 +366,14 @@ class Hold:
 Decision = Go | Hold | None  # None: nothing to do
 
 
-def decide(typed: str | None, state: SendState, over: Sequence[BudgetCheck]) -> tuple[Decision, SendState]:
-    """The send decision, and the state the next run starts from. Something asked (typed text wins over a
-    pending action) goes out unless a budget is spent and the user has not confirmed; a held action is
+def decide(
+    typed: str | None, state: SendState, over: Sequence[BudgetCheck], images: Sequence[Attachment] = ()
+) -> tuple[Decision, SendState]:
+    """The send decision, and the state the next run starts from. Something asked (typed text, or images, win
+    over a pending action) goes out unless a budget is spent and the user has not confirmed; a held action is
     shown again while the budget stays spent, and never sent unasked."""
-    asked = Action("prompt", typed) if typed and typed.strip() else state.pending
+    typed_something = bool(typed and typed.strip()) or bool(images)
+    asked = Action("prompt", typed or "", images=tuple(images)) if typed_something else state.pending
     if asked is None:
         return (Hold(state.held, over[0]) if state.held and over else None), state
     if over and not state.confirmed:
@@ -314,6 +384,7 @@ def decide(typed: str | None, state: SendState, over: Sequence[BudgetCheck]) -> 
 @dataclass(frozen=True)
 class Ask:
     text: str | None  # the message to send; None: answer again from the current leaf
+    images: tuple[Attachment, ...] = ()  # sent with it
 
 
 def carry_out(conversation: Conversation, action: Action, edited: str, lang: str) -> Ask | None:
@@ -321,19 +392,42 @@ def carry_out(conversation: Conversation, action: Action, edited: str, lang: str
     there is nothing to send. ``edited`` is the edit box's text, for an edit."""
     match action.kind:
         case "prompt":
-            return Ask(action.value)
+            return Ask(action.value, action.images)
         case "regenerate":
             conversation.rewind_to(action.value)
             return Ask(None)
         case "edit":
             if action.value not in conversation.nodes or not edited.strip():
                 return None
-            conversation.rewind_to(conversation.nodes[action.value].parent_id)
-            return Ask(edited.strip())
+            edited_message = conversation.nodes[action.value]
+            conversation.rewind_to(edited_message.parent_id)
+            return Ask(edited.strip(), tuple(edited_message.attachments))  # the new version keeps the images
         case "continue":
             return Ask(t("continue_prompt", lang))
+        case "approve":
+            return Ask(None) if record_decisions(conversation, action) else None
         case _:
             assert_never(action.kind)
+
+
+def record_decisions(conversation: Conversation, action: Action) -> bool:
+    """Keeps the user's word on each waiting call with the call (``decision``; edited arguments replace the
+    model's, kept as ``proposed``), for the next turn to carry out. False when the reply at the leaf no longer
+    waits (another chat, another version) or the approvals do not answer exactly its waiting calls."""
+    message = awaiting_approval(conversation)
+    waiting = unanswered(conversation.messages, message) if message is not None and message.id == action.value else []
+    given = {approval.call.call_id: approval for approval in action.approvals}
+    if not waiting or set(given) != {call["id"] for call in waiting}:
+        return False
+    for call in waiting:
+        approval = given[call["id"]]
+        proposed = call.pop("proposed", call["arguments"])  # the model's, also where an earlier try was edited
+        decision: ToolDecision = "rejected" if not approval.run else "run"
+        if approval.run and approval.call.arguments != proposed:
+            decision, call["proposed"] = "edited", proposed
+        call["arguments"] = approval.call.arguments if approval.run else proposed
+        call["decision"] = decision
+    return True
 
 
 # --- what the UI shows of spending and replies ------------------------------------------------------------

@@ -12,12 +12,14 @@ import model_catalog
 from budget import OVER, WARNING
 from config import Settings, display_url, redact
 from conversation_manager import (
+    AWAITING,
     INTERRUPTED,
     STOPPED,
     Conversation,
     Message,
     RequestSpec,
     TurnRequest,
+    unanswered,
 )
 from events import Notice, Retrying, Waiting
 from formulas import normalize
@@ -26,8 +28,10 @@ from rate_limiter import RateLimiter
 from store import Store
 from token_tracker import Totals, Usage
 from turn import Spending, reply_figures
+from ui_images import render_thumbnails
 from ui_reply_parts import render_reply_parts, reply_choices
 from ui_session import price_book, request_action, session, start_editing, stop_editing, switch_version
+from ui_sources import render_sources
 from ui_tokens import render_token_lab
 from ui_trace import trace_popover
 
@@ -75,13 +79,20 @@ def error_text(error: dict, lang: str, base_url: str) -> str:
 
 def render_tool(call: dict[str, str], result: Message | None, lang: str) -> None:
     failed = result is not None and result.is_error
-    label = ("⚠️ " if failed else "🔧 ") + t("tool_call", lang, name=call["name"])
+    decision = call.get("decision")  # the user's, where the call waited for approval
+    icon = "🚫 " if decision == "rejected" else ("⚠️ " if failed else "🔧 ")
+    label = icon + t("tool_call", lang, name=call["name"])
     status: Literal["running", "complete", "error"] = (
         "running" if result is None else ("error" if failed else "complete")
     )
     with st.status(label, state=status, expanded=False):
+        if decision:
+            st.caption(t(f"tool_decision_{decision}", lang))
         st.caption(t("tool_arguments", lang))
         st.code(call["arguments"] or "{}", language="json")
+        if call.get("proposed"):
+            st.caption(t("tool_proposed", lang))
+            st.code(call["proposed"], language="json")
         if result is not None:
             st.caption(t("tool_error", lang) if failed else t("tool_result", lang))
             st.code(result.content, language="json")
@@ -117,8 +128,10 @@ def render_reply(messages: Sequence[Message], lang: str, base_url: str, notice: 
         for place, text in reply_choices(message, lang):
             place.markdown(normalize(text))  # formulas as Streamlit draws them, also while streaming
         render_reply_parts(message, lang)
+        waiting = unanswered(messages, message) if message.status == AWAITING else []
         for call in message.tool_calls:
-            render_tool(call, results.get(call["id"]), lang)
+            if call not in waiting:  # a waiting call is drawn by the approval panel
+                render_tool(call, results.get(call["id"]), lang)
         if message.status == STOPPED:
             st.warning(t("status_stopped", lang))
         if message.status == INTERRUPTED and message.error:
@@ -131,6 +144,7 @@ def render_reply(messages: Sequence[Message], lang: str, base_url: str, notice: 
             st.warning(t("status_length", lang))
         if message.finish_reason == "content_filter":
             st.warning(t("status_filtered", lang))
+    render_sources(messages, lang)
     if notice:
         st.caption(notice)
     figures = reply_figures(messages)
@@ -181,6 +195,7 @@ def render_user(conversation: Conversation, message: Message, store: Store, lang
             cancel.button(t("cancel", lang), key=f"cancel_{message.id}", on_click=stop_editing)
             return
         st.markdown(literal_markdown(message.content))
+        render_thumbnails(message.attachments, lang)
         controls = st.columns([1, 3])
         controls[0].button(
             "✏️", key=f"edit_{message.id}", help=t("edit", lang), on_click=start_editing, args=(message.id,)

@@ -16,6 +16,7 @@ from i18n import t
 from prompt_templates import DEFAULT_TEMPLATE, PromptTemplate, all_templates
 from turn import TurnChoices
 from ui_chat import literal_markdown, notice_text, render_reply
+from ui_images import render_thumbnails
 from ui_session import default
 
 COMPARISON = "comparison"  # session state: the last comparison, until one of its answers is kept
@@ -99,6 +100,7 @@ def run_compare(comparison: Comparison, lang: str, base_url: str, flush_interval
     st.session_state[COMPARISON] = comparison
     with st.chat_message("user"):
         st.markdown(literal_markdown(comparison.question.content))
+        render_thumbnails(comparison.question.attachments, lang)
     with st.chat_message("assistant"):
         slots = []
         for lane, column in zip(comparison.lanes, st.columns(len(comparison.lanes)), strict=True):

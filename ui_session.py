@@ -43,6 +43,9 @@ class Session:
     registry: ToolRegistry | None = None
     import_notice: str | None = None
     imported: str | None = None  # the file id of the last upload imported
+    knowledge_open: bool = False  # the knowledge base's dialog, open until dismissed
+    knowledge_notices: list[tuple[str, str]] = field(default_factory=list)  # (success|error, text) for the dialog
+    knowledge_uploads: int = 0  # counts the uploads taken: the uploader's key, so it starts empty after each
 
 
 def started() -> bool:
@@ -73,6 +76,8 @@ def apply_conversation_settings(conversation: Conversation) -> None:
         "tools": list(saved.tools) if saved.tools is not None else None,
         "provider": saved.provider,
         "system_prompt": saved.system_prompt,
+        "approve_all": saved.approve_all,  # ui_approval.approval_controls's
+        "approve_tools": list(saved.approve_tools) if saved.approve_tools is not None else None,
     }
     for key, value in widgets.items():
         if value is not None:
@@ -81,6 +86,8 @@ def apply_conversation_settings(conversation: Conversation) -> None:
         st.session_state[f"model_{saved.provider}"] = saved.model
     if saved.extras is not None:
         restore_parameters(saved.extras)
+    if saved.collections is not None:
+        st.session_state["kb_collections"] = list(saved.collections)  # ui_knowledge.collection_picker's
 
 
 def _switch_to(conversation: Conversation) -> None:

@@ -6,32 +6,50 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 import exporters
+from attachments import abridged
 from config import LOCAL, PROVIDER_PRESETS, Secret, Settings, bounds, display_url
 from conversation_manager import (
     Conversation,
 )
 from function_tools import ToolRegistry, default_registry
 from i18n import LANGUAGES, t
-from knowledge_base import KnowledgeBase
 from llm_client import model_list
+from mcp_tools import McpManager
 from prompt_templates import DEFAULT_TEMPLATE, all_templates
 from store import Store
 from turn import TurnChoices
+from ui_approval import approval_controls
 from ui_chat import literal_markdown
+from ui_knowledge import collection_picker, knowledge_button, knowledge_index
 from ui_params import parameter_controls
 from ui_session import default, delete_chat, new_chat, open_chat, rename_chat, session
 
 SIDEBAR_CHATS = 30
 
 
-@st.cache_resource
-def knowledge_base() -> KnowledgeBase:
-    return KnowledgeBase.bundled()
+@st.cache_resource(show_spinner=False, max_entries=1, on_release=McpManager.close)
+def mcp_manager(path: str, call_seconds: float) -> McpManager:
+    """The MCP servers of mcp.json: started once per app process, shared by every browser session."""
+    return McpManager.start(Path(path), call_seconds)
+
+
+def mcp_status(settings: Settings, lang: str) -> None:
+    """Under the tools: each MCP server with how many tools it brought, or why it did not start."""
+    manager = mcp_manager(str(settings.mcp_config), settings.tool_timeout)
+    if manager.problem:
+        st.warning(t("mcp_config_error", lang, detail=literal_markdown(manager.problem)))
+    for status in manager.statuses():
+        name = literal_markdown(status.name)
+        if status.error:
+            st.warning(t("mcp_failed", lang, name=name, detail=literal_markdown(status.error)))
+        else:
+            st.caption(t("mcp_ready", lang, name=name, transport=status.transport, count=len(status.tools)))
 
 
 def chat_list(store: Store, lang: str) -> None:
@@ -237,7 +255,11 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
             low, high = bounds("MAX_TOKENS")
             max_tokens = st.number_input(t("max_tokens", lang), int(low), int(high), step=256, key="max_tokens")
             tools = st.multiselect(t("tools", lang), tool_names, key="tools")
+            approve_all, approve_tools = approval_controls(tool_names, lang)
+            mcp_status(settings, lang)
+            collections = collection_picker(settings, lang)
             extras = parameter_controls(tools, lang)
+        knowledge_button(settings, lang)
         default("template", DEFAULT_TEMPLATE)
         templates = all_templates(settings.templates_file)
         template = st.selectbox(
@@ -257,13 +279,23 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
         if s.conversation.last_request:
             with st.expander(t("last_request", lang)):
                 st.caption(t("last_request_help", lang))
-                st.json(s.conversation.last_request, expanded=False)
+                st.json(abridged(s.conversation.last_request), expanded=False)  # images' base64 cut short
                 sample = s.conversation.last_response
                 if sample is not None:
                     st.caption(t("last_response_help", lang, shown=len(sample.chunks), total=sample.total))
                     st.json(sample.chunks, expanded=False)
     chosen = chosen.with_overrides(temperature=float(temperature), max_tokens=int(max_tokens))
-    return Choices(chosen, TurnChoices(lang, template, tuple(tools), custom_system.strip(), extras), panel)
+    turn = TurnChoices(
+        lang,
+        template,
+        tuple(tools),
+        custom_system.strip(),
+        extras,
+        collections,
+        approve_all=approve_all,
+        approve_tools=approve_tools,
+    )
+    return Choices(chosen, turn, panel)
 
 
 def state_registry(settings: Settings) -> ToolRegistry:
@@ -273,6 +305,8 @@ def state_registry(settings: Settings) -> ToolRegistry:
             settings.weather_api_url,
             settings.geocoding_api_url,
             default_timezone=st.context.timezone or "UTC",
-            knowledge=knowledge_base(),
+            knowledge=knowledge_index(settings),
         )
+        for tool in mcp_manager(str(settings.mcp_config), settings.tool_timeout).tools():
+            s.registry.register(tool)
     return s.registry

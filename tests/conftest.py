@@ -52,6 +52,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("APP_ENV_FILE", str(tmp_path / "absent.env"))
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MCP_CONFIG", str(tmp_path / "absent-mcp.json"))  # a developer's mcp.json starts nothing
 
 
 @pytest.fixture

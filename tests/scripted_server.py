@@ -9,6 +9,9 @@ is recorded.
 Other HTTP services a tool calls (geocoding, weather) are ``route``s: GET on a path answers the JSON its
 function returns for the query string.
 
+POST /v1/audio/transcriptions (multipart) takes the next queued reply too and answers {"text": reply.text} (or its
+error, or its raw body); its recorded body is the form: each field's text, a file as {"filename", "bytes"}.
+
 Raw mode (``Reply(raw=...)``) replays given bytes verbatim (a provider's recorded stream), in
 network writes of ``raw_write`` bytes and optionally gzip-encoded; ``check`` lets a reply reject
 a request the way a provider would (HTTP 400 with the provider's message).
@@ -24,11 +27,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 NOTHING_QUEUED = "scripted server: nothing queued for this request (queue a Reply with server.expect)"
+TRANSCRIPTIONS = "/audio/transcriptions"
 Route = Callable[[dict[str, list[str]]], Any]  # the query string's values by name -> the JSON answer
 
 
@@ -83,6 +89,17 @@ def _pieces(text: str, size: int) -> list[str]:
             words.append(current)
             current = ""
     return words + ([current] if current else [])
+
+
+def _form(content_type: str, raw: bytes) -> dict[str, Any]:
+    """A multipart/form-data body: each field's text, a file as {"filename", "bytes"}."""
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        payload = part.get_payload(decode=True)
+        name, filename = part.get_param("name", header="content-disposition"), part.get_filename()
+        fields[str(name)] = {"filename": filename, "bytes": payload} if filename else payload.decode()
+    return fields
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -154,7 +171,8 @@ class _Handler(BaseHTTPRequestHandler):
         received = time.monotonic()
         length = int(self.headers.get("Content-Length", 0))
         raw = self.rfile.read(length)
-        body = json.loads(raw or b"{}")
+        form = TRANSCRIPTIONS in self.path
+        body = _form(self.headers.get("Content-Type", ""), raw) if form else json.loads(raw or b"{}")
         self.record = {
             "method": "POST",
             "path": self.path,
@@ -187,7 +205,9 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.status != 200:
             self._json(reply.status, reply.error or {"error": {"message": "error"}}, reply.headers)
             return
-        if body.get("stream"):
+        if TRANSCRIPTIONS in self.path:
+            self._json(200, {"text": reply.text})
+        elif body.get("stream"):
             self._stream(body, reply)
         else:
             self._complete(body, reply)
@@ -339,7 +359,11 @@ class ScriptedServer(ThreadingHTTPServer):
             self.models_raw = None
 
     def chat_requests(self) -> list[dict[str, Any]]:
-        return [r["body"] for r in self.requests if r["method"] == "POST"]
+        return [r["body"] for r in self.requests if r["method"] == "POST" and TRANSCRIPTIONS not in r["path"]]
+
+    def transcription_requests(self) -> list[dict[str, Any]]:
+        """The forms POSTed to /audio/transcriptions."""
+        return [r["body"] for r in self.requests if r["method"] == "POST" and TRANSCRIPTIONS in r["path"]]
 
     def route(self, path: str, answer: Route) -> None:
         """GET ``path`` (any query string) answers ``answer(query)`` as JSON: a tool's web service."""

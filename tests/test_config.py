@@ -229,6 +229,7 @@ def test_each_url_setting_must_be_http(setting: Setting):
         load_settings({setting.name: "ftp://host"})
 
 
-def test_the_tests_environment_holds_no_setting_but_the_data_folder():
-    leaked = {setting.name for setting in SETTINGS if setting.name in os.environ} - {"DATA_DIR"}
+def test_the_tests_environment_holds_no_setting_but_the_data_folder_and_an_absent_mcp_file():
+    leaked = {setting.name for setting in SETTINGS if setting.name in os.environ} - {"DATA_DIR", "MCP_CONFIG"}
+    assert not Path(os.environ["MCP_CONFIG"]).exists()
     assert leaked == set()

@@ -202,7 +202,8 @@ def test_knowledge_search_finds_english_and_chinese_passages():
     assert knowledge.search("zzzz qqqq") == []
     registry = default_registry("http://127.0.0.1:9/f", "http://127.0.0.1:9/g", knowledge=knowledge)
     outcome = ToolExecutor(registry).run(ToolCall("k", "search_knowledge_base", '{"query": "tool_call_id"}'))
-    assert json.loads(outcome.content)[0]["source"] == "function-calling.md"
+    first = json.loads(outcome.content)[0]  # named as a citation names it: the document and the passage's number
+    assert (first["document"], first["cite"]) == ("function-calling.md", f"[function-calling.md #{first['passage']}]")
 
 
 def test_hanging_calls_in_one_round_share_one_deadline():

@@ -17,7 +17,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = tuple(
     for layer, modules in (
         ("ui", "app ui_session ui_chat ui_sidebar"),
         ("turn", "turn compare"),
-        ("storage", "store records exporters"),
+        ("storage", "store records exporters document_store"),
         ("conversation", "conversation_manager prompt_breakdown"),
         (
             "client",
@@ -26,8 +26,8 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = tuple(
         ("events", "events errors retry_policy chat_params wire_trace"),
         (
             "tables",
-            "function_tools knowledge_base prompt_templates token_tracker offline_encodings model_catalog"
-            " formulas reply_format",
+            "function_tools knowledge_base documents prompt_templates token_tracker offline_encodings model_catalog"
+            " formulas reply_format mcp_tools attachments",
         ),
         ("settings", "config app_logging i18n"),
     )

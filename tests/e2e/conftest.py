@@ -97,6 +97,7 @@ def launch_app(tmp_path: Path) -> Iterator:
 
     def launch(**variables: str) -> RunningApp:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+        env["MCP_CONFIG"] = str(tmp_path / "absent-mcp.json")  # a developer's mcp.json starts nothing
         env.update(variables)
         app = RunningApp(env, tmp_path)
         apps.append(app)

@@ -190,6 +190,42 @@ def current_conversation(store: Store) -> Conversation:
     return session().conversation
 
 
+def message_box(
+    settings: Settings, connected: Settings | None, disabled: bool, lang: str
+) -> tuple[str | None, list[Attachment]]:
+    """The message box with its image picker and (``connected`` to a provider that offers it) microphone; the text
+    and the checked images of what was sent."""
+    detail = image_controls(settings, lang)
+    if connected is not None:
+        voice_input(connected, "chat_input", lang, disabled=disabled)  # fills the message box below: drawn before it
+    prompt = st.chat_input(
+        t("input_placeholder", lang),
+        max_chars=MAX_INPUT_CHARS,
+        max_upload_size=settings.image_max_mb,
+        accept_file="multiple",
+        file_type=list(FILE_TYPES),
+        disabled=connected is None or disabled,
+        submit_mode="stop",
+        key="chat_input",
+    )
+    return take_uploads(prompt, detail, settings, lang)
+
+
+def go(
+    action: Action, settings: Settings, store: Store, choices: Choices, variants: Sequence[Variant], lang: str
+) -> None:
+    """Carries out what the user asked for now: a prompt (compared when variants are on), or an action."""
+    if action.kind == "edit":
+        session().editing = None
+    edited = st.session_state.get(f"edit_text_{action.value}", "") if action.kind == "edit" else ""
+    ask = carry_out(session().conversation, action, edited, lang)
+    if ask is not None and ask.text is not None and action.kind == "prompt" and variants:
+        comparison = start_compare(settings, store, choices, ask.text, variants, ask.images)
+        run_compare(comparison, lang, settings.endpoint, FLUSH_INTERVAL)
+    elif ask is not None:
+        run_turn(start_turn(settings, store, choices, ask.text, ask.images), lang)
+
+
 def main() -> None:
     st.set_page_config(page_title="AI Chat", page_icon="💬")
     try:
@@ -221,20 +257,7 @@ def main() -> None:
     if effective is not None and effective.needs_setup:
         st.info(f"**{t('setup_title', lang)}**\n\n{t('setup_body', lang)}")
     variants = compare_controls(effective or chosen, choices.turn, lang)
-    detail = image_controls(settings, lang)
-    if effective is not None and not blocked:
-        voice_input(effective, "chat_input", lang, disabled=waiting)  # fills the message box below: drawn before it
-    prompt = st.chat_input(
-        t("input_placeholder", lang),
-        max_chars=MAX_INPUT_CHARS,
-        max_upload_size=settings.image_max_mb,
-        accept_file="multiple",
-        file_type=list(FILE_TYPES),
-        disabled=blocked or waiting,
-        submit_mode="stop",
-        key="chat_input",
-    )
-    typed, images = take_uploads(prompt, detail, settings, lang)
+    typed, images = message_box(settings, None if blocked else effective, waiting, lang)
     shown = effective or chosen
     schemas = state_registry(settings).schemas(list(choices.turn.tools))
     spec = request_spec(shown, choices.turn, schemas)
@@ -252,16 +275,7 @@ def main() -> None:
     if isinstance(decision, Hold):
         show_held(decision.action, decision.check, lang)
     elif isinstance(decision, Go):
-        action = decision.action
-        if action.kind == "edit":
-            s.editing = None
-        edited = st.session_state.get(f"edit_text_{action.value}", "") if action.kind == "edit" else ""
-        ask = carry_out(conversation, action, edited, lang)
-        if ask is not None and ask.text is not None and action.kind == "prompt" and variants:
-            comparison = start_compare(effective, store, choices, ask.text, variants, ask.images)
-            run_compare(comparison, lang, effective.endpoint, FLUSH_INTERVAL)
-        elif ask is not None:
-            run_turn(start_turn(effective, store, choices, ask.text, ask.images), lang)
+        go(decision.action, effective, store, choices, variants, lang)
     else:
         unsent_panel(lang)
         compare_panel(conversation, lang, effective.endpoint)

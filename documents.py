@@ -14,8 +14,10 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import time
 import unicodedata
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,6 +28,8 @@ PASSAGE_CHARS = 1000
 PASSAGE_OVERLAP = 150
 MAX_NAME_CHARS = 120
 DOCX_UNPACKED_RATIO = 30  # a .docx may unpack to this many times the file size limit, no more (zip bombs)
+MAX_PDF_PAGES = 2000  # a small hostile PDF may list a great many pages, each parsed on its own
+PDF_SECONDS = 60.0  # reading a PDF's text stops here: pypdf bounds each stream, not a whole file's pages
 
 RefusalKind = Literal[
     "empty",
@@ -34,6 +38,7 @@ RefusalKind = Literal[
     "binary",
     "pdf_damaged",
     "pdf_encrypted",
+    "pdf_too_big",
     "docx_damaged",
     "no_text",
     "too_many_passages",
@@ -171,9 +176,10 @@ def decode_text(data: bytes) -> str:
     raise Refused("binary")
 
 
-def pdf_text(data: bytes, max_passages: int) -> str:
+def pdf_text(data: bytes, max_passages: int, clock: Callable[[], float] = time.monotonic) -> str:
     """Every page's text; a PDF pypdf cannot read, or can only read with a password, is refused, and so is one
-    with twice the text ``max_passages`` can hold (reading stops there: a small file may hold a great deal)."""
+    with twice the text ``max_passages`` can hold (reading stops there: a small file may hold a great deal), with
+    more than MAX_PDF_PAGES pages, or whose pages take more than PDF_SECONDS to read (``clock`` tells)."""
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError
 
@@ -181,9 +187,13 @@ def pdf_text(data: bytes, max_passages: int) -> str:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):  # an owner password alone still lets anyone read
             raise Refused("pdf_encrypted")
+        if len(reader.pages) > MAX_PDF_PAGES:
+            raise Refused("pdf_too_big", pages=MAX_PDF_PAGES, seconds=int(PDF_SECONDS))
         pages: list[str] = []
-        read = 0
+        read, deadline = 0, clock() + PDF_SECONDS
         for page in reader.pages:
+            if clock() > deadline:
+                raise Refused("pdf_too_big", pages=MAX_PDF_PAGES, seconds=int(PDF_SECONDS))
             pages.append(page.extract_text() or "")
             read += len(pages[-1])
             if read > 2 * max_passages * PASSAGE_CHARS:

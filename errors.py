@@ -24,6 +24,7 @@ ErrorKind = Literal[
     "bad_request",
     "bad_parameter",
     "image_refused",
+    "audio_too_large",
     "context_length",
     "quota",
     "rate_limit",

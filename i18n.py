@@ -274,6 +274,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "PDF 受密码保护；请去掉密码后再上传",
         "the PDF is password-protected; remove the password and upload it again",
     ),
+    "kb_refused_pdf_too_big": (
+        "PDF 超过 {pages} 页，或 {seconds} 秒内读不完；请拆分后分别上传",
+        "the PDF has more than {pages} pages, or takes more than {seconds} s to read; split it and upload the parts",
+    ),
     "kb_refused_docx_damaged": (
         "Word 文档已损坏或不是 .docx（旧版 .doc 请先另存为 .docx）",
         "the Word document is damaged or no .docx (save an old .doc as .docx first)",
@@ -423,6 +427,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "err_image_refused": (
         '模型拒绝了图片：它多半不能读图（{status}）。请在侧边栏换一个视觉模型（如 gpt-4o-mini、gpt-4.1），再点 🔄 重新回答；你的消息和图片都已保留。若要继续用这个模型，在 models.json 中为它写上 "vision": false，此后发给它的只有文字。',
         'The model refused the image: it most likely reads no images ({status}). Pick a vision model in the sidebar (gpt-4o-mini, gpt-4.1, …) and press 🔄 to answer again; your message and its images are kept. To go on with this model, give it "vision": false in models.json: it then gets the text only.',
+    ),
+    "err_audio_too_large": (
+        "录音超过 25 MB，转写接口不收这么大的文件。请录一段更短的再试。",
+        "The recording is larger than 25 MB, more than the transcription endpoint takes. Record a shorter one.",
     ),
     "err_context_length": (
         "对话超出模型的上下文窗口。请清空对话、减少 max tokens，或换一个上下文更大的模型。",
@@ -642,6 +650,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "**{label}** · {template} · {model} · temperature {temperature:.1f}",
     ),
     "compare_figures": ("总耗时 {total} · 结束原因 {finish}", "total {total} · finish {finish}"),
+    "compare_awaiting": (
+        "等待你批准工具调用（保留此回答后决定）",
+        "waiting for your approval of its tool calls (keep this answer to decide)",
+    ),
     "compare_title": ("对比：选择保留在对话中的回答", "Compare: choose the answer to keep in the chat"),
     "compare_others": (
         "其余回答作为这条回复的其他版本保留（‹ ›），其追踪也可查看",

@@ -231,6 +231,7 @@ class TranscriptionFailed(RuntimeError):
 
 
 SPEECH_MODEL_WORDS = ("whisper", "transcribe")
+MAX_AUDIO_BYTES = 25 * 2**20  # what OpenAI's /audio/transcriptions takes in one file; a longer recording is not sent
 
 
 def speech_model(listed: Sequence[str], wanted: str) -> str | None:
@@ -283,7 +284,11 @@ class LLMClient:
     def transcribe(self, audio: bytes, filename: str, model: str) -> str:
         """The words spoken in a recording, through POST /audio/transcriptions (whisper-1 and the like).
 
-        Raises TranscriptionFailed with the error's kind and detail (key scrubbed), so the UI can explain it."""
+        Raises TranscriptionFailed with the error's kind and detail (key scrubbed), so the UI can explain it; a
+        recording over MAX_AUDIO_BYTES is refused before anything is sent."""
+        if len(audio) > MAX_AUDIO_BYTES:
+            detail = f"the recording has {len(audio)} bytes; POST /audio/transcriptions takes {MAX_AUDIO_BYTES}"
+            raise TranscriptionFailed(ErrorInfo("audio_too_large", detail))
         try:
             response = self._client.audio.transcriptions.with_raw_response.create(model=model, file=(filename, audio))
         except openai.APIError as error:

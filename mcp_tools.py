@@ -288,6 +288,8 @@ class _Server:
             _log.warning("MCP server %s stopped: %s", self.name, self.error)
         finally:
             self.client = None
+            if stderr is not None:  # also where the entry was wrong before the server started: its reader ends
+                stderr.close_writer()
             if not ready.done():
                 ready.set_result(None)
 

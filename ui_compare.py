@@ -10,7 +10,7 @@ import streamlit as st
 
 from compare import DEFAULT_TEMPLATES, DEFAULT_VARIANTS, LABELS, MAX_VARIANTS, MIN_VARIANTS, Comparison, Lane, Variant
 from config import Settings, bounds
-from conversation_manager import Conversation
+from conversation_manager import AWAITING, Conversation
 from events import ReasoningDelta, TextDelta
 from i18n import t
 from prompt_templates import DEFAULT_TEMPLATE, PromptTemplate, all_templates
@@ -89,7 +89,8 @@ def draw_lane(lane: Lane, lang: str, base_url: str) -> None:
     render_reply(lane.reply, lang, base_url, notice_text(lane.turn.notice, lang))
     if lane.ended is not None:
         figures = lane.figures()
-        st.caption(t("compare_figures", lang, total=seconds(figures.total), finish=figures.finish or "—"))
+        finish = t("compare_awaiting", lang) if figures.finish == AWAITING else figures.finish or "—"
+        st.caption(t("compare_figures", lang, total=seconds(figures.total), finish=finish))
 
 
 def run_compare(comparison: Comparison, lang: str, base_url: str, flush_interval: float) -> None:

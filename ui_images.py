@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import streamlit as st
 from streamlit.typing import ChatInputValue
 
-from attachments import DETAILS, FILE_TYPES, Attachment, Detail, ImageRefused, attach_all, refusal
+from attachments import DETAILS, Attachment, Detail, ImageRefused, attach_all, refusal
 from config import Settings
 from i18n import t
 from token_tracker import image_tokens
@@ -54,7 +54,7 @@ def take_uploads(
     message does not go: its text and the images taken wait unsent, with the reasons."""
     if prompt is None:
         return None, []
-    uploads = [(file.name, file.getvalue()) for file in prompt.files if _named_as_image(file.name)]
+    uploads = [(file.name, file.getvalue()) for file in prompt.files]  # the content decides, not the name
     images, refused = attach_all(uploads, detail, settings.image_max_mb * 2**20, settings.image_max_count)
     if refused:
         keep_unsent(Action("prompt", prompt.text, images=tuple(images)), [refusal_text(*r, lang) for r in refused])
@@ -62,13 +62,10 @@ def take_uploads(
     return prompt.text, images
 
 
-def _named_as_image(name: str) -> bool:
-    """Which uploads are meant as images (the name only routes a file here; its content decides)."""
-    return name.rsplit(".", 1)[-1].lower() in FILE_TYPES
-
-
 def refusal_text(name: str, why: ImageRefused, lang: str) -> str:
-    return t(f"image_{why.reason}", lang, name=name, **why.values)
+    from ui_chat import literal_markdown  # ui_chat draws thumbnails with this module, so it is imported when used
+
+    return t(f"image_{why.reason}", lang, name=literal_markdown(name), **why.values)
 
 
 def may_send(action: Action, settings: Settings, models: Sequence[str], lang: str) -> bool:
@@ -122,7 +119,10 @@ def render_thumbnails(images: Sequence[Attachment], lang: str) -> None:
     """A message's images, small, each named; and the prompt tokens they take by OpenAI's published rule."""
     if not images:
         return
+    from ui_chat import literal_markdown  # ui_chat draws thumbnails with this module, so it is imported when used
+
     names = [image.name for image in images]
-    st.image([image.raw() for image in images], caption=names, width=THUMBNAIL_WIDTH, alt=names)
+    captions = [literal_markdown(name) for name in names]  # a caption is Markdown; a name (an import's) is any text
+    st.image([image.raw() for image in images], caption=captions, width=THUMBNAIL_WIDTH, alt=names)
     tokens = sum(image_tokens(image.width, image.height, image.detail) for image in images)
     st.caption(t("image_tokens", lang, count=len(images), tokens=tokens))

@@ -276,14 +276,7 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
             )
         panel = st.container()
         export_controls(s.conversation, store, lang)
-        if s.conversation.last_request:
-            with st.expander(t("last_request", lang)):
-                st.caption(t("last_request_help", lang))
-                st.json(abridged(s.conversation.last_request), expanded=False)  # images' base64 cut short
-                sample = s.conversation.last_response
-                if sample is not None:
-                    st.caption(t("last_response_help", lang, shown=len(sample.chunks), total=sample.total))
-                    st.json(sample.chunks, expanded=False)
+        last_request_view(s.conversation, lang)
     chosen = chosen.with_overrides(temperature=float(temperature), max_tokens=int(max_tokens))
     turn = TurnChoices(
         lang,
@@ -296,6 +289,19 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
         approve_tools=approve_tools,
     )
     return Choices(chosen, turn, panel)
+
+
+def last_request_view(conversation: Conversation, lang: str) -> None:
+    """The chat's last request as sent (images' base64 cut short), and the start of its response."""
+    if not conversation.last_request:
+        return
+    with st.expander(t("last_request", lang)):
+        st.caption(t("last_request_help", lang))
+        st.json(abridged(conversation.last_request), expanded=False)
+        sample = conversation.last_response
+        if sample is not None:
+            st.caption(t("last_response_help", lang, shown=len(sample.chunks), total=sample.total))
+            st.json(sample.chunks, expanded=False)
 
 
 def state_registry(settings: Settings) -> ToolRegistry:

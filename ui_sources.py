@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import takewhile
 
 import streamlit as st
 
@@ -13,14 +14,14 @@ from knowledge_base import SAMPLE_COLLECTION
 
 
 def reply_sources(messages: Sequence[Message]) -> list[CitedPassage]:
-    """The passages the knowledge tool gave the model in this reply (its tool results; failed calls give none)."""
-    results = {m.tool_call_id: m for m in messages if m.role == "tool" and not m.is_error}
-    return cited_passages(
-        (call["name"], results[call["id"]].content)
-        for message in messages
-        for call in message.tool_calls
-        if call["id"] in results
-    )
+    """The passages the knowledge tool gave the model in this reply (its tool results; failed calls give none).
+    A call's result is among the tool results right after its message: ids repeat from round to round."""
+    found: list[tuple[str, str]] = []
+    for index, message in enumerate(messages):
+        results = {m.tool_call_id: m for m in takewhile(lambda m: m.role == "tool", messages[index + 1 :])}
+        answered = [(call["name"], results.get(call["id"])) for call in message.tool_calls]
+        found += [(name, result.content) for name, result in answered if result is not None and not result.is_error]
+    return cited_passages(found)
 
 
 def render_sources(messages: Sequence[Message], lang: str) -> None:

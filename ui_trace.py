@@ -11,6 +11,7 @@ from typing import Any
 import streamlit as st
 
 import exporters
+from attachments import abridged
 from conversation_manager import Conversation
 from i18n import t
 from store import Store
@@ -72,7 +73,7 @@ def render_round(trace: Mapping[str, Any], lang: str) -> None:
         st.caption(t("trace_headers", lang))
         st.json(trace["headers"], expanded=True)
     st.caption(t("trace_request", lang))
-    st.json(body, expanded=False)
+    st.json(abridged(body), expanded=False)  # images' base64 cut short: the page sends what it shows on every run
     st.caption(t("trace_lines", lang))
     st.code("\n".join(f"{line['ms']:>9.1f}  {line['text']}" for line in lines if line["text"]), language=None)
     if trace.get("dropped_lines"):

@@ -79,3 +79,24 @@ def test_with_compare_off_a_message_gets_one_reply(app_env):
     at = send(start(), "Hello")
     assert len(app_env.chat_requests()) == 1
     assert not [b for b in at.button if b.key and b.key.startswith("compare_keep_")]
+
+
+def test_a_variant_that_waits_for_approval_says_so_and_once_kept_waits_in_the_chat(app_env):
+    calls = [("calculate", '{"expression": "2+3"}')]
+    app_env.expect(*(Reply(text="Let me calculate.", tool_calls=calls, when=under(key)) for key in DEFAULTS))
+    at = start()
+    at.sidebar.toggle(key="approve_all").set_value(True).run()
+    at.toggle(key="compare_on").set_value(True).run()
+    send(at, "what is 2+3?")
+    columns = [c for c in at.columns if any(b.key.startswith("compare_keep_") for b in c.button if b.key)]
+    finishes = [column.caption[-1].value.split(" · ", 1)[1] for column in columns]
+    assert finishes == ["finish waiting for your approval of its tool calls (keep this answer to decide)"] * 3
+
+    at.button(key="compare_keep_0").click().run()
+    assert "The model wants to call tools" in page_text(at)
+    app_env.expect(Reply(text="2+3 = 5."))
+    (run,) = [b for b in at.button if str(b.key).startswith("approve_run_")]
+    run.click().run()
+    assert not at.exception, at.exception
+    assert app_env.chat_requests()[-1]["messages"][-1]["content"] == '{"expression": "2+3", "result": 5}'
+    assert "2+3 = 5." in page_text(at)

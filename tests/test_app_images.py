@@ -8,7 +8,7 @@ import io
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from app_driver import page_text, start
+from app_driver import page_text, rendered, start
 from scripted_server import Reply
 from test_errors import openai_error
 
@@ -43,7 +43,7 @@ def test_an_attached_image_is_sent_as_a_part_and_shown_as_a_thumbnail(app_env):
     (part,) = image_parts(sent)
     assert part["image_url"]["detail"] == "auto" and part["image_url"]["url"].startswith("data:image/png;base64,")
     user = at.chat_message[0]
-    assert [image.captions for image in user.image] == [["sky.png"]]
+    assert [[rendered(caption) for caption in image.captions] for image in user.image] == [["sky.png"]]
     assert "1 image(s) · about 765 tokens" in [caption.value for caption in user.caption]  # 1024² scaled to 768²
 
 
@@ -58,9 +58,12 @@ def test_the_detail_picked_goes_with_the_image(app_env):
 
 
 def test_a_refused_file_keeps_the_message_unsent_until_sent_again(app_env):
-    at = attach_and_send(start(), QUESTION, ("sky.png", png((64, 64))), ("notes.png", b"not an image at all"))
+    hostile = "![x](http://tracker.example/p.png)<b>.png"
+    at = attach_and_send(start(), QUESTION, ("sky.png", png((64, 64))), (hostile, b"not an image at all"))
     assert app_env.chat_requests() == []
-    assert "notes.png: not a PNG, JPEG, WebP or GIF image" in page_text(at)
+    (why,) = [warning.value for warning in at.warning]
+    assert rendered(why) == f"{hostile}: not a PNG, JPEG, WebP or GIF image"  # the name shown as it is
+    assert [[rendered(caption) for caption in image.captions] for image in at.main.image] == [["sky.png"]]
     assert [block.value for block in at.code] == [QUESTION]
     app_env.expect(Reply(text="Blue."))
     at.button(key="unsent_send").click().run()
@@ -75,7 +78,7 @@ def test_a_model_known_to_read_no_images_gets_nothing_until_a_vision_model_is_pi
     assert app_env.chat_requests() == []
     assert "deepseek-chat reads no images" in page_text(at)
     assert [block.value for block in at.code] == [QUESTION]  # nothing lost: the text and its image wait
-    assert [image.captions for image in at.main.image] == [["sky.png"]]
+    assert [[rendered(caption) for caption in image.captions] for image in at.main.image] == [["sky.png"]]
     at.button(key="unsent_send").click().run()  # the same model again: still refused, still kept
     assert app_env.chat_requests() == [] and "deepseek-chat reads no images" in page_text(at)
     at.sidebar.selectbox(key="model_custom").select("gpt-4o-mini").run()
@@ -98,7 +101,7 @@ def test_an_unknown_model_is_tried_and_its_refusal_explained(app_env, monkeypatc
     at = attach_and_send(start(), QUESTION, ("sky.png", png()))
     assert len(image_parts(app_env.chat_requests()[0])) == 1
     assert "The model refused the image: it most likely reads no images (400)" in page_text(at)
-    assert [image.captions for image in at.chat_message[0].image] == [["sky.png"]]  # the message and image stay
+    assert [[rendered(c) for c in image.captions] for image in at.chat_message[0].image] == [["sky.png"]]  # kept
 
 
 def test_the_local_demo_model_says_images_need_a_vision_model():

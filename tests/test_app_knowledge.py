@@ -8,8 +8,10 @@ import json
 from streamlit.testing.v1 import AppTest
 
 from app_driver import rendered, send, start
+from conversation_manager import Message
 from document_files import docx_bytes, pdf_bytes
 from scripted_server import Reply
+from ui_sources import reply_sources
 
 SAMPLE = "sample"
 
@@ -141,3 +143,15 @@ def test_the_chats_collections_scope_the_search_and_stay_with_the_chat(app_env):
     chat_id = at.query_params["chat"]
     again = start(chat_id)
     assert again.sidebar.multiselect(key="kb_collections").value == ["My documents"]
+
+
+def test_sources_pair_each_call_with_its_own_rounds_result_though_ids_repeat():
+    found = [{"document": "guide.md", "passage": 2, "collection": "docs", "title": "Guide", "text": "Retry later."}]
+    reply = [
+        Message("assistant", tool_calls=[{"id": "call_0", "name": "search_knowledge_base", "arguments": "{}"}]),
+        Message("tool", json.dumps(found), tool_call_id="call_0", name="search_knowledge_base"),
+        Message("assistant", tool_calls=[{"id": "call_0", "name": "calculate", "arguments": "{}"}]),
+        Message("tool", '{"result": 5}', tool_call_id="call_0", name="calculate"),
+        Message("assistant", "Retry later [guide.md #2]."),
+    ]
+    assert [(p.document, p.passage, p.text) for p in reply_sources(reply)] == [("guide.md", 2, "Retry later.")]

@@ -12,11 +12,14 @@ from hypothesis import strategies as st
 
 from document_files import docx_bytes, encrypted_pdf, pdf_bytes
 from documents import (
+    MAX_PDF_PAGES,
     PASSAGE_CHARS,
+    PDF_SECONDS,
     Limits,
     Refused,
     clean_name,
     pasted_document,
+    pdf_text,
     read_document,
     split_document,
     split_text,
@@ -110,6 +113,16 @@ def test_a_document_of_more_passages_than_allowed_is_refused():
     pages = [[f"Line {line} of page {page} about rate limits and retries." for line in range(40)] for page in range(3)]
     long_pdf = refusal("long.pdf", pdf_bytes(*pages), Limits(max_bytes=10**6, max_passages=2))
     assert (long_pdf.kind, long_pdf.values) == ("too_many_passages", {"limit": 2})
+
+
+def test_a_pdf_of_too_many_pages_or_too_slow_to_read_is_refused():
+    many = refusal("many.pdf", pdf_bytes(*[[] for _ in range(MAX_PDF_PAGES + 1)]), Limits(10**7, 100))
+    assert (many.kind, many.values) == ("pdf_too_big", {"pages": MAX_PDF_PAGES, "seconds": int(PDF_SECONDS)})
+    ticks = iter(range(0, 1000, 30))  # each look at the clock half a minute on: the third page is past the time
+    with pytest.raises(Refused) as slow:
+        pdf_text(pdf_bytes(["one"], ["two"], ["three"]), 100, clock=lambda: float(next(ticks)))
+    assert slow.value.kind == "pdf_too_big"
+    assert pdf_text(pdf_bytes(["one"], ["two"], ["three"]), 100, clock=lambda: 0.0) == "one\n\ntwo\n\nthree"
 
 
 def test_pasted_text_is_a_markdown_document_under_its_title():

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from app_driver import send, start
 from conftest import TEST_KEY
-from llm_client import LLMClient, TranscriptionFailed, speech_model
+from llm_client import MAX_AUDIO_BYTES, LLMClient, TranscriptionFailed, speech_model
 from scripted_server import Reply, ScriptedServer
 
 
@@ -39,6 +39,13 @@ def test_a_recording_is_sent_as_a_form_and_its_words_come_back(server):
     assert form["model"] == "whisper-1"
     assert form["file"] == {"filename": "speech.wav", "bytes": audio}
     assert server.chat_requests() == []
+
+
+def test_a_recording_over_the_endpoints_limit_is_refused_before_it_is_sent(server):
+    with pytest.raises(TranscriptionFailed) as failed:
+        LLMClient(TEST_KEY, server.base_url).transcribe(b"\0" * (MAX_AUDIO_BYTES + 1), "speech.wav", "whisper-1")
+    assert failed.value.error.kind == "audio_too_large"
+    assert server.transcription_requests() == []
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from config import SETTINGS  # noqa: E402
+from config import SETTINGS, Settings, load_settings  # noqa: E402
 from scripted_server import ScriptedServer  # noqa: E402
+from store import Store  # noqa: E402
 
 APP_VARIABLES = tuple(setting.name for setting in SETTINGS)  # every setting the app reads
 
@@ -37,6 +38,18 @@ def server(scripted_server: ScriptedServer, request: pytest.FixtureRequest) -> I
     problems = scripted_server.problems()
     if problems and request.session.testsfailed == failed_before:  # a failed test's leftovers say nothing new
         pytest.fail("scripted server: " + "; ".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def settings(app_env: ScriptedServer) -> Settings:
+    """The app's settings as the environment gives them: pointed at the scripted server."""
+    return load_settings()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    """A real SQLite store in the test's own folder."""
+    return Store(tmp_path / "chats.db")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
 
 import pytest
 
 from budget import BudgetCheck
-from config import Settings, load_settings
+from config import Settings
 from conversation_manager import AWAITING, DONE, INTERRUPTED_TOOL_RESULT, Conversation, Message, build_request
 from events import ApprovalNeeded, Finished, StreamEvent, ToolCallStarted, ToolResult
 from function_tools import ToolCall, ToolExecutor, default_registry
@@ -126,16 +125,6 @@ def test_a_target_that_cannot_stream_tools_pauses_in_its_decision_and_then_strea
 
 ASK_ALL = TurnChoices("en", "default", ("calculate", "get_current_time"), approve_all=True)
 BOOK = PriceBook(usd_cny_rate=7.0)
-
-
-@pytest.fixture
-def settings(app_env: ScriptedServer) -> Settings:
-    return load_settings()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "chats.db")
 
 
 def turn_for(conversation: Conversation, settings: Settings, store: Store, asked: str | None) -> Turn:

@@ -6,18 +6,17 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from compare import LABELS, Comparison, Variant, prepare
-from config import Settings, load_settings
+from config import Settings
 from conversation_manager import DONE, INTERRUPTED, STOPPED, Conversation
 from events import StreamEvent, TextDelta
 from function_tools import default_registry
 from prompt_templates import TEMPLATES
-from scripted_server import Reply, ScriptedServer
+from scripted_server import Reply
 from store import Store
 from test_turn import saver
 from token_tracker import PriceBook, Totals, Usage
@@ -27,16 +26,6 @@ from turn import prepare as prepare_turn
 CHOICES = TurnChoices("en", "standard", ())
 BOOK = PriceBook(usd_cny_rate=7.0)
 MODELS = ("gpt-4o-mini", "gpt-4o", "deepseek-chat")  # priced differently: each cost is told apart
-
-
-@pytest.fixture
-def settings(app_env: ScriptedServer) -> Settings:
-    return load_settings()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "chats.db")
 
 
 def variants_of(

@@ -37,11 +37,6 @@ def chat(question: str, answer: str, usage: Usage | None = None) -> Conversation
     return conversation
 
 
-@pytest.fixture
-def store(tmp_path):
-    return Store(tmp_path / "chats.db")
-
-
 def test_round_trip_keeps_messages_tree_settings_and_usage(store):
     conversation = chat("hello", "hi there", Usage(12, 3))
     conversation.rewind_to(conversation.messages[0].id)

@@ -4,33 +4,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from pathlib import Path
-
-import pytest
 
 import model_catalog
-from config import Settings, load_settings
+from config import Settings
 from conversation_manager import DONE, STOPPED, Conversation, Message
 from events import Finished, RequestSent, Retrying, StreamEvent, TextDelta, UsageReported
 from function_tools import default_registry
 from records import SettingsRecord
-from scripted_server import Reply, ScriptedServer
+from scripted_server import Reply
 from store import Store
 from token_tracker import Cost, PriceBook, Usage
 from turn import ChatSettings, Save, Turn, TurnChoices, prepare, reply_figures
 
 CHOICES = TurnChoices("en", "default", ())
 BOOK = PriceBook(usd_cny_rate=7.0)
-
-
-@pytest.fixture
-def settings(app_env: ScriptedServer) -> Settings:
-    return load_settings()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "chats.db")
 
 
 def saver(store: Store, conversation: Conversation) -> Save:

@@ -108,9 +108,7 @@ class ChatSettings:
 
     def to_dict(self) -> dict[str, Any]:
         saved = {name: value for name, value in asdict(self).items() if value is not None}
-        saved |= {"tools": list(self.tools)} if self.tools is not None else {}
-        saved |= {"collections": list(self.collections)} if self.collections is not None else {}
-        saved |= {"approve_tools": list(self.approve_tools)} if self.approve_tools is not None else {}
+        saved |= {name: list(saved[name]) for name in _NAME_LISTS if name in saved}
         return saved | ({"extras": self.extras.to_dict()} if self.extras is not None else {})
 
     @classmethod
@@ -119,23 +117,22 @@ class ChatSettings:
         values = {name: value for name, value in saved.items() if name in known and value is not None}
         if "tools" in values:
             values["tools"] = tuple(values["tools"])
-        if "collections" in values:  # read leniently, as extras are: an import does not check them
-            found = values["collections"]
-            values["collections"] = tuple(c for c in found if isinstance(c, str)) if isinstance(found, list) else None
-        values |= _approval_settings(values)
+        # Read leniently, as extras are (an import does not check them): a value of the wrong type is left out,
+        # and the control keeps its own.
+        values |= {name: _names(values[name]) for name in ("collections", "approve_tools") if name in values}
+        if not isinstance(values.get("approve_all", False), bool):
+            values["approve_all"] = None
         if "extras" in values:
             values["extras"] = extras_from_dict(values["extras"]) if isinstance(values["extras"], dict) else None
         return cls(**values)
 
 
-def _approval_settings(values: dict[str, Any]) -> dict[str, Any]:
-    """The "ask before running" choices as saved, read leniently (an import does not check them): a value of
-    the wrong type is left out, and the control keeps its own."""
-    asked, tools = values.get("approve_all"), values.get("approve_tools")
-    return {
-        "approve_all": asked if isinstance(asked, bool) else None,
-        "approve_tools": tuple(n for n in tools if isinstance(n, str)) if isinstance(tools, list | tuple) else None,
-    }
+_NAME_LISTS = ("tools", "collections", "approve_tools")  # tuples here, lists in the saved JSON
+
+
+def _names(saved: Any) -> tuple[str, ...] | None:
+    """A saved list of names: its strings; None when it is no list."""
+    return tuple(name for name in saved if isinstance(name, str)) if isinstance(saved, list | tuple) else None
 
 
 def request_spec(settings: Settings, choices: TurnChoices, schemas: Sequence[dict[str, Any]]) -> RequestSpec:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Literal, assert_never
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, assert_never
 
 import streamlit as st
 
@@ -96,6 +96,21 @@ def render_tool(call: dict[str, str], result: Message | None, lang: str) -> None
         if result is not None:
             st.caption(t("tool_error", lang) if failed else t("tool_result", lang))
             st.code(result.content, language="json")
+
+
+def confirm_popover(
+    label: str,
+    question: str,
+    yes: str,
+    key: str,
+    on_click: Callable[..., None],
+    args: tuple[Any, ...],
+    width: Literal["content", "stretch"] = "content",
+) -> None:
+    """A button that asks before it acts (deleting): its popover holds the question and the one button that does it."""
+    with st.popover(label, width=width):
+        st.markdown(question)
+        st.button(yes, key=key, type="primary", on_click=on_click, args=args)
 
 
 def notice_text(notice: Notice | None, lang: str) -> str | None:

@@ -22,7 +22,7 @@ from documents import KINDS, Document, Limits, Refused, pasted_document, read_do
 from i18n import t
 from knowledge_base import KNOWLEDGE_DIR, SAMPLE_COLLECTION
 from store import Store
-from ui_chat import literal_markdown
+from ui_chat import confirm_popover, literal_markdown
 from ui_session import default, session
 
 PICKER_KEY = "kb_collections"
@@ -130,14 +130,15 @@ def document_list(index: DocumentStore, lang: str) -> None:
         heading.markdown(
             t("kb_collection_line", lang, name=label, documents=collection.documents, passages=collection.passages)
         )
-        with remove.popover(t("kb_delete", lang), width="stretch"):
-            st.markdown(t("kb_delete_collection_confirm", lang, name=label, documents=collection.documents))
-            st.button(
+        with remove:
+            confirm_popover(
+                t("kb_delete", lang),
+                t("kb_delete_collection_confirm", lang, name=label, documents=collection.documents),
                 t("kb_delete_yes", lang),
-                key=f"kb_drop_{collection.name}",
-                type="primary",
-                on_click=_delete_collection,
-                args=(index, collection.name, lang),
+                f"kb_drop_{collection.name}",
+                _delete_collection,
+                (index, collection.name, lang),
+                width="stretch",
             )
         for document in index.documents(collection.name):
             document_entry(index, document, lang)
@@ -153,15 +154,14 @@ def document_entry(index: DocumentStore, document: DocumentInfo, lang: str) -> N
             st.markdown(literal_markdown(passage.text))
         if document.passages > PREVIEW_PASSAGES:
             st.caption(t("kb_preview_more", lang, count=document.passages - PREVIEW_PASSAGES))
-        with st.popover(t("kb_delete", lang)):
-            st.markdown(t("kb_delete_confirm", lang, name=name, passages=document.passages))
-            st.button(
-                t("kb_delete_yes", lang),
-                key=f"kb_delete_{document.id}",
-                type="primary",
-                on_click=_delete_document,
-                args=(index, document, lang),
-            )
+        confirm_popover(
+            t("kb_delete", lang),
+            t("kb_delete_confirm", lang, name=name, passages=document.passages),
+            t("kb_delete_yes", lang),
+            f"kb_delete_{document.id}",
+            _delete_document,
+            (index, document, lang),
+        )
 
 
 # --- callbacks: each change, and what it says ---------------------------------------------------

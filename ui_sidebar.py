@@ -25,7 +25,7 @@ from prompt_templates import DEFAULT_TEMPLATE, all_templates
 from store import Store
 from turn import TurnChoices
 from ui_approval import approval_controls
-from ui_chat import literal_markdown
+from ui_chat import confirm_popover, literal_markdown
 from ui_knowledge import collection_picker, knowledge_button, knowledge_index
 from ui_params import parameter_controls
 from ui_session import default, delete_chat, new_chat, open_chat, rename_chat, session
@@ -74,15 +74,15 @@ def chat_list(store: Store, lang: str) -> None:
     if conversation.nodes:
         default(f"title_{conversation.id}", conversation.title)
         st.text_input(t("rename", lang), key=f"title_{conversation.id}", on_change=rename_chat, args=(store,))
-        with st.popover(t("delete", lang), use_container_width=True):
-            st.markdown(t("delete_confirm", lang, title=literal_markdown(conversation.title)))
-            st.button(
-                t("delete_yes", lang),
-                key="delete_yes",
-                type="primary",
-                on_click=delete_chat,
-                args=(store, conversation.id),
-            )
+        confirm_popover(
+            t("delete", lang),
+            t("delete_confirm", lang, title=literal_markdown(conversation.title)),
+            t("delete_yes", lang),
+            "delete_yes",
+            delete_chat,
+            (store, conversation.id),
+            width="stretch",
+        )
 
 
 def connection_controls(settings: Settings, lang: str) -> Settings:

@@ -6,7 +6,6 @@ Run with: bash scripts/run-app.sh (or streamlit run app.py)
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import replace
@@ -28,29 +27,36 @@ from llm_client import SummaryFailed
 from local_backend import LocalBackendUnavailable, LocalModelServer, LocalModelSpec, local_spec
 from prompt_templates import TemplateFileError, all_templates
 from rate_limiter import RateLimiter
+from rate_windows import TableLedger, bucket_of, shared_database
 from store import Store
+from stream_pacing import STREAMS, Pacer
 from turn import Action, Go, Hold, Save, Turn, carry_out, decide, prepare, request_spec, spending
 from ui_approval import approval_panel
-from ui_chat import amount, literal_markdown, notice_text, render_history, render_reply, render_usage
+from ui_auth import gate, owner
+from ui_chat import amount, literal_markdown, notice_text, render_history, render_usage
 from ui_compare import compare_controls, compare_panel, run_compare
 from ui_images import image_controls, may_send, render_thumbnails, take_uploads, unsent_panel
 from ui_session import cancel_held, price_book, release_held, save_chat, session, show_conversation, started, unsaved
 from ui_sidebar import Choices, sidebar, state_registry
+from ui_stream import LiveReply
+from ui_team import admin_panel, open_store, share_page, team_settings
 from ui_voice import voice_input
 
-FLUSH_INTERVAL = 0.05  # seconds; one visible update per 50 ms keeps long streams from flooding the browser
 MAX_INPUT_CHARS = 32_000
 
 
 @st.cache_resource
-def open_store(path: str) -> Store:
-    return Store(path)
+def rate_limiter(base_url: str, requests_per_minute: int, tokens_per_minute: int, database: str | None) -> RateLimiter:
+    """One limiter per provider, shared by every browser session of this app process; with a ``database`` its
+    bookings are kept there, shared with every app process on it (rate_windows.py)."""
+    ledger = TableLedger(open_store(database), bucket_of(base_url)) if database else None
+    return RateLimiter(requests_per_minute, tokens_per_minute, ledger=ledger)
 
 
-@st.cache_resource
-def rate_limiter(base_url: str, requests_per_minute: int, tokens_per_minute: int) -> RateLimiter:
-    """One limiter per provider, shared by every browser session of this app process."""
-    return RateLimiter(requests_per_minute, tokens_per_minute)
+def limiter_for(settings: Settings) -> RateLimiter:
+    """The limiter of these settings' provider, kept where RATE_LIMIT_SHARED says."""
+    shared = shared_database(settings.rate_limit_shared, settings.database)
+    return rate_limiter(settings.base_url or "", settings.rate_limit_rpm, settings.rate_limit_tpm, shared)
 
 
 # --- the local backend ---------------------------------------------------------------------------
@@ -105,7 +111,7 @@ def turn_preparer(settings: Settings, store: Store) -> tuple[PrepareTurn, Save]:
         registry=state_registry(settings),
         book=price_book(settings),
         save=save,
-        limiter=rate_limiter(settings.base_url or "", settings.rate_limit_rpm, settings.rate_limit_tpm),
+        limiter=limiter_for(settings),
         explain=server.explain if settings.is_local and server is not None else None,
     )
     return prepared, save
@@ -155,17 +161,13 @@ def run_turn(turn: Turn, lang: str) -> None:
     with st.chat_message("assistant"):
         if turn.request.dropped_messages:
             st.info(t("trimmed", lang, count=turn.request.dropped_messages))
-        slot = st.empty()
-        last_flush = 0.0
+        live, pacer = LiveReply(lang, base_url), Pacer()
         # Closed on a normal end and on Stop alike (Streamlit stops the script inside the loop): the turn
         # then settles and saves the reply.
-        with closing(turn.run()) as events:
+        with STREAMS.streaming(), closing(turn.run()) as events:
             for event in events:
-                now = time.monotonic()
-                if not isinstance(event, TextDelta | ReasoningDelta) or now - last_flush >= FLUSH_INTERVAL:
-                    with slot.container():
-                        render_reply(turn.reply, lang, base_url, notice_text(turn.notice, lang))
-                    last_flush = now
+                if not isinstance(event, TextDelta | ReasoningDelta) or pacer.due():
+                    live.draw(turn.reply, notice_text(turn.notice, lang))
     st.rerun()
 
 
@@ -221,7 +223,7 @@ def go(
     ask = carry_out(session().conversation, action, edited, lang)
     if ask is not None and ask.text is not None and action.kind == "prompt" and variants:
         comparison = start_compare(settings, store, choices, ask.text, variants, ask.images)
-        run_compare(comparison, lang, settings.endpoint, FLUSH_INTERVAL)
+        run_compare(comparison, lang, settings.endpoint)
     elif ask is not None:
         run_turn(start_turn(settings, store, choices, ask.text, ask.images), lang)
 
@@ -231,12 +233,15 @@ def main() -> None:
     try:
         settings = load_settings()
         app_logging.configure(settings.log_level, settings.api_key, *(f.api_key for f in settings.fallbacks))
+        settings = gate(settings)  # AUTH=oidc/header: only the sign-in page or a refusal gets drawn before this
         model_catalog.table(settings.models_file)
         all_templates(settings.templates_file)
-        store = open_store(str(settings.data_dir / "chats.db"))
+        store = open_store(settings.database).as_user(owner())  # this session's person's things only
+        settings = team_settings(settings, store)  # signed in: their own daily budget, if an admin set one
     except (ConfigError, model_catalog.CatalogError, TemplateFileError, sqlite3.Error, OSError) as error:
         st.error(t("config_error", pick_language("auto", st.context.locale), detail=redact(str(error))))
         st.stop()
+    share_page(store, settings)  # ?share=TOKEN (signed in): that snapshot, read-only, and nothing else
     conversation = current_conversation(store)
     s = session()
     if conversation.settle_unfinished(price_book(settings)):
@@ -244,6 +249,7 @@ def main() -> None:
     lang_default = pick_language(settings.ui_language, st.context.locale)
     choices = sidebar(settings, store, lang_default)
     lang, chosen = choices.lang, choices.settings
+    admin_panel(store, settings, lang)
     st.title(literal_markdown(conversation.title) if conversation.title else t("title", lang))
     effective = connect_local(chosen, lang) if chosen.is_local else chosen
     if effective is not None:
@@ -263,7 +269,7 @@ def main() -> None:
     spec = request_spec(shown, choices.turn, schemas)
     plan = build_request(conversation, spec)
     spent = spending(conversation.totals(), store.today_totals(), shown)
-    limiter = rate_limiter(shown.base_url or "", shown.rate_limit_rpm, shown.rate_limit_tpm)
+    limiter = limiter_for(shown)
     with choices.panel:
         render_usage(conversation, store, lang, shown, plan, spent, spec, limiter)
     if blocked or effective is None:

@@ -49,6 +49,7 @@ GROUPS: dict[str, str] = {
     "App": "Storage, tables that extend the built-in ones, language and logging.",
     "Images": "Images attached to a message (PNG, JPEG, WebP, GIF): checked, scaled as OpenAI does, kept with a chat.",
     "Local model": "The embedded llama.cpp model (used when neither OPENAI_API_KEY nor OPENAI_BASE_URL is set).",
+    "Sign-in": "For a team: who signs in and how (AUTH=none is the single-user app: no sign-in, localhost only).",
 }
 
 SETTINGS: tuple[Setting, ...] = (
@@ -160,6 +161,16 @@ SETTINGS: tuple[Setting, ...] = (
         1_000_000_000,
     ),
     Setting(
+        "RATE_LIMIT_SHARED",
+        "rate_limit_shared",
+        "choice",
+        "auto",
+        "where the rate limit counts: in the database, so every app process on it counts against one limit "
+        "(on), or in each process (off); auto: the database when DATABASE_URL is PostgreSQL",
+        "Connection",
+        choices=("auto", "on", "off"),
+    ),
+    Setting(
         "BUDGET_CURRENCY",
         "budget_currency",
         "choice",
@@ -229,6 +240,15 @@ SETTINGS: tuple[Setting, ...] = (
         100_000,
     ),
     Setting("DATA_DIR", "data_dir", "path", str(APP_DIR / "data"), "where the SQLite file of chats lives", "App"),
+    Setting(
+        "DATABASE_URL",
+        "database_url",
+        "key",
+        None,
+        "where chats and documents are kept: postgresql://user:password@host:5432/db (a team's shared database; "
+        "never shown or logged) or sqlite:///absolute/path.db (empty: chats.db in DATA_DIR)",
+        "App",
+    ),
     Setting(
         "MODELS_FILE", "models_file", "path", str(APP_DIR / "models.json"), "JSON that adds or reprices models", "App"
     ),
@@ -304,6 +324,53 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOCAL_THREADS", "local_threads", "integer", "1", "CPU threads it may use", "Local model", 1, 64),
     Setting(
         "LOCAL_CONTEXT", "local_context", "integer", "2048", "its context window in tokens", "Local model", 512, 131_072
+    ),
+    Setting(
+        "AUTH",
+        "auth",
+        "choice",
+        "none",
+        "none: no sign-in; oidc: sign in through an OpenID Connect provider ([auth] in .streamlit/secrets.toml); "
+        "header: the e-mail a reverse proxy sets (AUTH_HEADER), believed only from AUTH_TRUSTED_PROXIES",
+        "Sign-in",
+        choices=("none", "oidc", "header"),
+    ),
+    Setting(
+        "AUTH_ALLOWED",
+        "auth_allowed",
+        "text",
+        None,
+        "who may sign in: comma-separated e-mail addresses and @domains, e.g. ann@example.com, @example.org "
+        "(empty: anyone the provider or proxy signs in)",
+        "Sign-in",
+    ),
+    Setting("AUTH_ADMINS", "auth_admins", "text", None, "comma-separated e-mail addresses of the admins", "Sign-in"),
+    Setting(
+        "AUTH_HEADER",
+        "auth_header",
+        "text",
+        "X-Forwarded-Email",
+        "the header holding the signed-in e-mail (AUTH=header)",
+        "Sign-in",
+    ),
+    Setting(
+        "AUTH_TRUSTED_PROXIES",
+        "auth_trusted_proxies",
+        "text",
+        None,
+        "comma-separated IP addresses or CIDRs of the proxies whose header is believed (AUTH=header); empty: "
+        "nobody's, so everyone is refused",
+        "Sign-in",
+    ),
+    Setting(
+        "SHARED_KEY_FOR_USERS",
+        "shared_key_for_users",
+        "choice",
+        "off",
+        "on: signed-in users' requests use the keys from .env; off: each brings their own key, kept only in their "
+        "browser session (admins always may use them)",
+        "Sign-in",
+        choices=("off", "on"),
     ),
 )
 
@@ -439,6 +506,7 @@ class Settings:
     connect_timeout: float
     rate_limit_rpm: int
     rate_limit_tpm: int
+    rate_limit_shared: str
     fallbacks: tuple[Fallback, ...]
     transcription_model: str
     budget_currency: str
@@ -450,6 +518,7 @@ class Settings:
     usd_cny_rate: float
     ui_language: str
     data_dir: Path
+    database_url: Secret | None
     models_file: Path
     templates_file: Path
     weather_api_url: str
@@ -466,7 +535,18 @@ class Settings:
     trace_max_kb: int
     image_max_mb: int
     image_max_count: int
+    auth: str
+    auth_allowed: str | None
+    auth_admins: str | None
+    auth_header: str | None
+    auth_trusted_proxies: str | None
+    shared_key_for_users: str
     provider: str = LOCAL
+
+    @property
+    def database(self) -> str:
+        """What store.Store.open takes: DATABASE_URL, or the SQLite file chats.db in DATA_DIR."""
+        return self.database_url.reveal() if self.database_url else str(self.data_dir / "chats.db")
 
     @property
     def is_local(self) -> bool:

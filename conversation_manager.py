@@ -494,25 +494,21 @@ def build_request(conversation: Conversation, spec: RequestSpec, budget: int | N
     if budget is None:
         window = model_catalog.lookup(model).context_window
         budget = max(window - spec.max_tokens - count_tools(tools, model), 0)
-    groups = [turn for turn in conversation.turns() if history_messages(turn)]
+    sendable = [(turn, api) for turn in conversation.turns() if (api := history_messages(turn, spec.images))]
     covered = set(conversation.summary.covers) if conversation.summary else set()
-    summarized: list[list[Message]] = []
-    while groups[: len(groups) - 1] and all(m.id in covered for m in groups[0]):
-        summarized.append(groups.pop(0))
+    skip = 0
+    while skip < len(sendable) - 1 and all(m.id in covered for m in sendable[skip][0]):
+        skip += 1
+    summarized = [turn for turn, _ in sendable[:skip]]
     if summarized and conversation.summary:
         note = SUMMARY_NOTE[language].format(summary=conversation.summary.text)
         prefix = [*prefix, {"role": "system", "content": note}]
-    turns = [history_messages(turn, spec.images) for turn in groups]
+    groups = [turn for turn, _ in sendable[skip:]]
+    turns = [api for _, api in sendable[skip:]]
     if turns and turns[-1][0]["role"] == "user":
         newest = dict(turns[-1][0], content=_wrapped(template_key, language, turns[-1][0]["content"]))
         turns[-1] = [newest, *turns[-1][1:]]
-    sizes = [count_messages(turn, model) - REPLY_PRIMING for turn in turns]
-    start = 0
-    while start < len(turns) - 1:
-        dropped = sum(len(turn) for turn in turns[:start])
-        if count_messages(_opening(prefix, dropped, language), model) + sum(sizes[start:]) <= budget:
-            break
-        start += 1
+    start = _first_kept(turns, prefix, language, model, budget)
     dropped = sum(len(turn) for turn in turns[:start])
     messages = _opening(prefix, dropped, language) + [m for turn in turns[start:] for m in turn]
     return TurnRequest(
@@ -523,6 +519,28 @@ def build_request(conversation: Conversation, spec: RequestSpec, budget: int | N
         frozenset(m.id for turn in groups[:start] for m in turn),
         frozenset(m.id for turn in summarized for m in turn),
     )
+
+
+def _first_kept(
+    turns: Sequence[Sequence[dict[str, Any]]], prefix: list[dict[str, Any]], language: str, model: str, budget: int
+) -> int:
+    """The oldest turn sent: the first from which on the opening and the turns fit the budget (the newest turn is
+    always sent). Turns are counted newest first and only while they fit, so a long chat's older turns are not
+    counted on every script run: a start before them cannot fit (every count is positive)."""
+    newest = max(len(turns) - 1, 0)
+    fitted = [0] * (len(turns) + 1)  # fitted[i]: the tokens of turns[i:] (from ``counted`` on)
+    counted = len(turns)
+    while counted > 0 and fitted[counted] <= budget:
+        counted -= 1
+        fitted[counted] = fitted[counted + 1] + count_messages(turns[counted], model) - REPLY_PRIMING
+    start = min(counted if fitted[counted] <= budget else counted + 1, newest)
+    dropped = sum(len(turn) for turn in turns[:start])
+    while start < newest:
+        if count_messages(_opening(prefix, dropped, language), model) + fitted[start] <= budget:
+            break
+        dropped += len(turns[start])
+        start += 1
+    return start
 
 
 def _wrapped(template_key: str, language: str, content: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:

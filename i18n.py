@@ -696,6 +696,104 @@ STRINGS: dict[str, tuple[str, str]] = {
     "unsent_title": ("尚未发送，你的消息和图片已保留：", "Not sent; your message and images are kept:"),
     "send_again": ("重新发送", "Send again"),
     "discard": ("丢弃", "Discard"),
+    # sign-in (AUTH=oidc or header)
+    "auth_intro": ("请先登录。", "Please sign in to continue."),
+    "auth_sign_in": ("登录", "Sign in"),
+    "auth_sign_out": ("退出登录", "Sign out"),
+    "auth_signed_in": ("已登录：{email}", "Signed in as {email}"),
+    "auth_signed_in_admin": ("已登录：{email}（管理员）", "Signed in as {email} (admin)"),
+    "auth_own_key": (
+        "请在「连接」中填写你自己的 API Key（只保存在本次浏览器会话中）。",
+        "Type your own API key under Connection (kept in this browser session only).",
+    ),
+    "auth_oidc_unconfigured": (
+        "AUTH=oidc 需要 .streamlit/secrets.toml 中的 [auth] 设置，缺少：{missing}。参见 README 的 “Deploy for a team” 一节。",
+        "AUTH=oidc needs an [auth] section in .streamlit/secrets.toml; missing: {missing}. "
+        "See “Deploy for a team” in the README.",
+    ),
+    "auth_refused_not_allowed": (
+        "{detail} 无权使用此应用。请联系管理员，或退出后换一个账号登录。",
+        "{detail} may not use this app. Ask an admin, or sign out and use another account.",
+    ),
+    "auth_refused_no_email": (
+        "登录服务没有提供电子邮件地址（需要 email 范围）。",
+        "The sign-in provider gave no e-mail address (the email scope is needed).",
+    ),
+    "auth_refused_unverified": (
+        "{detail} 尚未在登录服务中验证。",
+        "{detail} is not verified at the sign-in provider.",
+    ),
+    "auth_refused_malformed": (
+        "登录信息中的电子邮件地址无效：{detail}",
+        "The signed-in e-mail address is not valid: {detail}",
+    ),
+    "auth_refused_untrusted_peer": (
+        "此连接不是来自受信任的代理（AUTH_TRUSTED_PROXIES），其 {header} 请求头不被采信。",
+        "This connection does not come from a trusted proxy (AUTH_TRUSTED_PROXIES); its {header} header is not "
+        "believed.",
+    ),
+    "auth_refused_forwarded": (
+        "此连接的地址取自 X-Forwarded-For，无法证明来自代理，其 {header} 请求头不被采信。代理与应用在同一台机器上时，"
+        "请以 FORWARDED_ALLOW_IPS=none 启动应用，使其看到代理本身的地址。",
+        "This connection's address was taken from X-Forwarded-For, which proves no proxy; its {header} header is not "
+        "believed. With the proxy on this machine, start the app with FORWARDED_ALLOW_IPS=none so it sees the "
+        "proxy's own address.",
+    ),
+    "auth_refused_no_header": (
+        "代理没有发送登录信息（{header} 请求头）。",
+        "The proxy sent no sign-in header ({header}).",
+    ),
+    # a team (ui_team.py): share links and the admins' view
+    "share": ("🔗 分享", "🔗 Share"),
+    "share_help": (
+        "发布此对话当前内容的只读快照：任何已登录的人都能通过链接查看，直到你撤销。之后的新消息不在快照中。",
+        "Publish a read-only snapshot of this chat as it is now: anyone signed in can open the link until you "
+        "revoke it. Later messages are not in it.",
+    ),
+    "share_publish": ("发布快照链接", "Publish a snapshot link"),
+    "share_published": ("链接已创建，见下方。", "Link created, see below."),
+    "share_mine": ("我的分享链接", "My share links"),
+    "share_none": ("还没有分享链接。", "No share links yet."),
+    "share_revoke": ("撤销", "Revoke"),
+    "share_revoked": ("链接已撤销，它不再能打开快照。", "The link is revoked: it no longer opens the snapshot."),
+    "share_view_caption": (
+        "{owner} 于 {created} 分享的只读快照",
+        "A read-only snapshot shared by {owner} on {created}",
+    ),
+    "share_not_found": (
+        "找不到这个分享链接：它可能已被撤销，或链接有误。",
+        "This share link was not found: it may have been revoked, or the link is wrong.",
+    ),
+    "share_back": ("返回我的对话", "Back to my chats"),
+    "team_title": ("👥 团队（管理员）", "👥 Team (admin)"),
+    "team_not_saved": ("无法保存：{detail}", "Could not save: {detail}"),
+    "team_user": ("用户", "User"),
+    "team_name": ("姓名", "Name"),
+    "team_last_seen": ("最近访问", "Last seen"),
+    "team_today": ("今日花费（{currency}）", "Today ({currency})"),
+    "team_tokens_today": ("今日 tokens", "Tokens today"),
+    "team_month": ("近 {days} 天（{currency}）", "Last {days} days ({currency})"),
+    "team_budget": ("每日预算", "Daily budget"),
+    "team_budget_none": ("不限", "no limit"),
+    "team_budget_default": ("默认（{limit}）", "default ({limit})"),
+    "team_single_user": ("（登录功能启用前的单用户数据）", "(single-user data from before sign-in)"),
+    "team_no_spend": ("近 {days} 天没有花费。", "Nothing spent in the last {days} days."),
+    "team_chart": (
+        "近 {days} 天每位用户每日花费（{currency}，按 UTC 日期）",
+        "Spend per user per day, last {days} days ({currency}, UTC days)",
+    ),
+    "team_budget_user": ("设置每日预算：用户", "Set the daily budget of"),
+    "team_budget_user_help": (
+        "也可以输入尚未登录过的人的电子邮件地址。",
+        "You may also type the e-mail address of someone who has not signed in yet.",
+    ),
+    "team_budget_now": ("当前：{limit}", "Now: {limit}"),
+    "team_budget_amount": ("每日预算（{currency}，0 为不限）", "Daily budget ({currency}, 0 = no limit)"),
+    "team_budget_save": ("保存", "Save"),
+    "team_budget_clear": ("恢复默认", "Use the default"),
+    "team_budget_saved": ("已保存 {email} 的每日预算。", "Saved the daily budget of {email}."),
+    "team_budget_cleared": ("{email} 重新使用全局每日预算。", "{email} uses the global daily budget again."),
+    "team_budget_bad_email": ("不是有效的电子邮件地址：{email}", "Not an e-mail address: {email}"),
 }
 
 

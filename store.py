@@ -1,23 +1,27 @@
-"""Conversations in a SQLite file: named migrations, WAL, one short connection per operation.
+"""Conversations in a SQLite file (the default) or a PostgreSQL database: named migrations, short connections.
 
-Every write is one transaction; WAL lets browser sessions read while another writes, and a busy
-timeout makes concurrent writers wait instead of failing. Chinese and English search use FTS5's
-trigram tokenizer; queries shorter than three characters (common Chinese words) fall back to LIKE.
-The folder this creates is private to its user (0700), and so is the database with its WAL files (0600).
+Every write is one transaction. SQLite: WAL lets browser sessions read while another writes, and a busy
+timeout makes concurrent writers wait instead of failing; the folder this creates is private to its user (0700),
+and so is the database with its WAL files (0600) (storage_backend.py). PostgreSQL: a connection pool per process.
+Chinese and English search: FTS5's trigram tokenizer in SQLite (queries shorter than three characters, common
+Chinese words, fall back to LIKE), ILIKE on a pg_trgm index in PostgreSQL.
+
+Each row belongs to an owner (a signed-in user; "" is the single-user app's): ``Store.as_user`` gives a view that
+reads and writes only that owner's chats, and another owner's chat id is simply not found there.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
+import copy
 import json
 import logging
-import os
+import math
+import secrets
 import sqlite3
-import time
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,9 +29,15 @@ from typing import Any
 
 from conversation_manager import Conversation, Message
 from records import readable
+from storage_backend import POSTGRESQL, SQLITE, Backend, ConversationNotFound, Db, Dialect, SqliteBackend, backend_for
 from token_tracker import Cost, Totals, Usage
 
 log = logging.getLogger(__name__)
+
+# Each migration's SQLite text (_V1…) is what shipped; its PostgreSQL text (_PG1…) makes the same tables there, with
+# PostgreSQL's types (BIGSERIAL ids, BYTEA, DOUBLE PRECISION), COLLATE "C" on the text compared or sorted as SQLite
+# does (timestamps, names), and pg_trgm (search) and a term table (the knowledge base's BM25) where SQLite has FTS5.
+# A PostgreSQL database always starts at m001 with this code, so no migration there has older rows to convert.
 
 _V1 = """
 CREATE TABLE conversations (
@@ -114,53 +124,6 @@ CREATE INDEX traces_by_reply ON traces(reply_id, id);
 CREATE INDEX traces_by_conversation ON traces(conversation_id);
 """
 
-Migration = Callable[[sqlite3.Connection], None]
-# Named migrations, in order (as simonw/llm's migrations.py): each runs once, in one transaction with the
-# row in ``_migrations`` that records its name and when it was applied. Never rename or edit one that has
-# shipped; add the next with @migration.
-MIGRATIONS: list[Migration] = []
-
-
-def migration(function: Migration) -> Migration:
-    MIGRATIONS.append(function)
-    return function
-
-
-def _run_script(db: sqlite3.Connection, script: str) -> None:
-    """Each statement of ``script`` inside the open transaction (``executescript`` would commit first)."""
-    statement = ""
-    for line in script.splitlines(keepends=True):
-        statement += line
-        if sqlite3.complete_statement(statement):
-            db.execute(statement)
-            statement = ""
-
-
-@migration
-def m001_conversations_and_messages(db: sqlite3.Connection) -> None:
-    _run_script(db, _V1)
-
-
-@migration
-def m002_settings_branches_and_search(db: sqlite3.Connection) -> None:
-    _run_script(db, _V2)
-
-
-@migration
-def m003_summary(db: sqlite3.Connection) -> None:
-    _run_script(db, _V3)
-
-
-@migration
-def m004_usage_columns(db: sqlite3.Connection) -> None:
-    _run_script(db, _V4)
-
-
-@migration
-def m005_traces(db: sqlite3.Connection) -> None:
-    _run_script(db, _V5)
-
-
 # Images attached to user messages (attachments.py): each one's bytes under its message and position; the
 # message's JSON keeps the rest (name, type, size, detail). Written once (an image never changes), gone with
 # their chat.
@@ -174,11 +137,6 @@ CREATE TABLE attachments (
 );
 CREATE INDEX attachments_by_conversation ON attachments(conversation_id);
 """
-
-
-@migration
-def m006_attachments(db: sqlite3.Connection) -> None:
-    _run_script(db, _V6)
 
 
 # The knowledge base (document_store.py): collections of documents and their passages, with an FTS5 index of each
@@ -222,16 +180,298 @@ CREATE TABLE bundled_documents (
 """
 
 
-@migration
-def m007_documents(db: sqlite3.Connection) -> None:
-    _run_script(db, _V7)
+_PG1 = """
+CREATE TABLE conversations (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL DEFAULT '',
+    created_at TEXT COLLATE "C" NOT NULL,
+    updated_at TEXT COLLATE "C" NOT NULL
+);
+CREATE TABLE messages (
+    id TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    parent_id TEXT,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL DEFAULT '',
+    data TEXT NOT NULL,
+    created_at TEXT COLLATE "C" NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX messages_by_conversation ON messages(conversation_id, seq);
+"""
 
+# Search: ILIKE '%word%' on a trigram index matches substrings in any language, as FTS5's trigram tokenizer does.
+_PG2 = """
+ALTER TABLE conversations ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE conversations ADD COLUMN leaf_id TEXT;
+ALTER TABLE conversations ADD COLUMN last_request TEXT;
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX messages_content_trigrams ON messages USING gin (content gin_trgm_ops);
+CREATE INDEX conversations_by_update ON conversations(updated_at DESC);
+"""
+
+_PG3 = _V3
+
+_PG4 = """
+ALTER TABLE messages ADD COLUMN prompt_tokens INTEGER;
+ALTER TABLE messages ADD COLUMN completion_tokens INTEGER;
+ALTER TABLE messages ADD COLUMN cached_tokens INTEGER;
+ALTER TABLE messages ADD COLUMN reasoning_tokens INTEGER;
+ALTER TABLE messages ADD COLUMN estimated INTEGER;
+ALTER TABLE messages ADD COLUMN cost_usd DOUBLE PRECISION;
+ALTER TABLE messages ADD COLUMN cost_cny DOUBLE PRECISION;
+ALTER TABLE messages ADD COLUMN priced INTEGER;
+ALTER TABLE messages ADD COLUMN local INTEGER;
+CREATE INDEX messages_priced_by_time ON messages(created_at) WHERE prompt_tokens IS NOT NULL;
+"""
+
+_PG5 = """
+CREATE TABLE traces (
+    id BIGSERIAL PRIMARY KEY,
+    reply_id TEXT NOT NULL,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    data TEXT NOT NULL
+);
+CREATE INDEX traces_by_reply ON traces(reply_id, id);
+CREATE INDEX traces_by_conversation ON traces(conversation_id);
+"""
+
+_PG6 = """
+CREATE TABLE attachments (
+    message_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    data BYTEA NOT NULL,
+    PRIMARY KEY (message_id, position)
+);
+CREATE INDEX attachments_by_conversation ON attachments(conversation_id);
+"""
+
+# The knowledge base's index: each passage's terms (knowledge_base.terms) with how often each occurs, and the
+# passage's number of terms, which is what BM25 needs (document_store.py ranks with it as FTS5's bm25() does).
+_PG7 = """
+CREATE TABLE collections (
+    id BIGSERIAL PRIMARY KEY,
+    name TEXT COLLATE "C" NOT NULL UNIQUE,
+    created_at TEXT COLLATE "C" NOT NULL
+);
+CREATE TABLE documents (
+    id BIGSERIAL PRIMARY KEY,
+    collection_id BIGINT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    created_at TEXT COLLATE "C" NOT NULL,
+    UNIQUE (collection_id, sha256)
+);
+CREATE TABLE passages (
+    id BIGSERIAL PRIMARY KEY,
+    document_id BIGINT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    term_count INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (document_id, number)
+);
+CREATE TABLE passage_terms (
+    passage_id BIGINT NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
+    term TEXT COLLATE "C" NOT NULL,
+    tf INTEGER NOT NULL,
+    PRIMARY KEY (passage_id, term)
+);
+CREATE INDEX passage_terms_by_term ON passage_terms(term);
+CREATE TABLE bundled_documents (
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (name, sha256)
+);
+"""
+
+Migration = Callable[[Db], None]
+# Named migrations, in order (as simonw/llm's migrations.py): each runs once, in one transaction with the
+# row in ``_migrations`` that records its name and when it was applied. Never rename or edit one that has
+# shipped; add the next with @migration, its SQL for both dialects (``db.script(sqlite=…, postgresql=…)``).
+MIGRATIONS: list[Migration] = []
+
+
+def migration(function: Migration) -> Migration:
+    MIGRATIONS.append(function)
+    return function
+
+
+@migration
+def m001_conversations_and_messages(db: Db) -> None:
+    db.script(sqlite=_V1, postgresql=_PG1)
+
+
+@migration
+def m002_settings_branches_and_search(db: Db) -> None:
+    db.script(sqlite=_V2, postgresql=_PG2)
+
+
+@migration
+def m003_summary(db: Db) -> None:
+    db.script(sqlite=_V3, postgresql=_PG3)
+
+
+@migration
+def m004_usage_columns(db: Db) -> None:
+    db.script(sqlite=_V4, postgresql=_PG4)
+
+
+@migration
+def m005_traces(db: Db) -> None:
+    db.script(sqlite=_V5, postgresql=_PG5)
+
+
+@migration
+def m006_attachments(db: Db) -> None:
+    db.script(sqlite=_V6, postgresql=_PG6)
+
+
+@migration
+def m007_documents(db: Db) -> None:
+    db.script(sqlite=_V7, postgresql=_PG7)
+
+
+# Owners: every chat and knowledge collection belongs to one ("" is the single-user app's, and so is everything
+# stored before). Messages, images, traces, documents and passages belong to their chat's or collection's owner.
+# A collection's name and a bundled sample file are unique per owner: SQLite changes a table's constraints by
+# copying it (foreign keys are off while migrations run, so dropping the old one takes nothing along).
+_V8 = """
+ALTER TABLE conversations ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+CREATE INDEX conversations_by_owner ON conversations(owner, updated_at DESC);
+CREATE TABLE collections_by_owner (
+    id INTEGER PRIMARY KEY,
+    owner TEXT NOT NULL DEFAULT '',
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (owner, name)
+);
+INSERT INTO collections_by_owner (id, name, created_at) SELECT id, name, created_at FROM collections;
+DROP TABLE collections;
+ALTER TABLE collections_by_owner RENAME TO collections;
+CREATE TABLE bundled_by_owner (
+    owner TEXT NOT NULL DEFAULT '',
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (owner, name, sha256)
+);
+INSERT INTO bundled_by_owner (name, sha256) SELECT name, sha256 FROM bundled_documents;
+DROP TABLE bundled_documents;
+ALTER TABLE bundled_by_owner RENAME TO bundled_documents;
+"""
+_PG8 = """
+ALTER TABLE conversations ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+CREATE INDEX conversations_by_owner ON conversations(owner, updated_at DESC);
+ALTER TABLE collections ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE collections DROP CONSTRAINT collections_name_key;
+ALTER TABLE collections ADD CONSTRAINT collections_owner_name_key UNIQUE (owner, name);
+ALTER TABLE bundled_documents ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE bundled_documents DROP CONSTRAINT bundled_documents_pkey;
+ALTER TABLE bundled_documents ADD PRIMARY KEY (owner, name, sha256);
+"""
+
+
+@migration
+def m008_owners(db: Db) -> None:
+    db.script(sqlite=_V8, postgresql=_PG8)
+
+
+# A team's things (AUTH=oidc or header): who signed in (first and last seen), each person's daily budget set by an
+# admin (in BUDGET_CURRENCY; 0 is no limit), and read-only share links: a random token naming a snapshot of a chat's
+# visible messages (JSON) taken when it was published, readable until its owner revokes it, gone with its chat.
+_V9 = """
+CREATE TABLE users (
+    email TEXT PRIMARY KEY,
+    name TEXT NOT NULL DEFAULT '',
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL
+);
+CREATE TABLE budgets (
+    owner TEXT PRIMARY KEY,
+    per_day REAL NOT NULL,
+    set_by TEXT NOT NULL,
+    set_at TEXT NOT NULL
+);
+CREATE TABLE shares (
+    token TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    title TEXT NOT NULL DEFAULT '',
+    snapshot TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE INDEX shares_by_owner ON shares(owner, created_at);
+CREATE INDEX shares_by_conversation ON shares(conversation_id);
+"""
+_PG9 = """
+CREATE TABLE users (
+    email TEXT COLLATE "C" PRIMARY KEY,
+    name TEXT NOT NULL DEFAULT '',
+    first_seen TEXT COLLATE "C" NOT NULL,
+    last_seen TEXT COLLATE "C" NOT NULL
+);
+CREATE TABLE budgets (
+    owner TEXT COLLATE "C" PRIMARY KEY,
+    per_day DOUBLE PRECISION NOT NULL,
+    set_by TEXT NOT NULL,
+    set_at TEXT COLLATE "C" NOT NULL
+);
+CREATE TABLE shares (
+    token TEXT COLLATE "C" PRIMARY KEY,
+    owner TEXT COLLATE "C" NOT NULL,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    title TEXT NOT NULL DEFAULT '',
+    snapshot TEXT NOT NULL,
+    created_at TEXT COLLATE "C" NOT NULL,
+    revoked_at TEXT
+);
+CREATE INDEX shares_by_owner ON shares(owner, created_at);
+CREATE INDEX shares_by_conversation ON shares(conversation_id);
+"""
+
+
+@migration
+def m009_team(db: Db) -> None:
+    db.script(sqlite=_V9, postgresql=_PG9)
+
+
+# The client-side rate limit's bookings (rate_windows.py), shared by every app process on the database: per bucket
+# (a provider), when each request may go (seconds since the epoch) and its tokens; rows leave once out of the window.
+_V10 = """
+CREATE TABLE rate_windows (
+    bucket TEXT NOT NULL,
+    start_at REAL NOT NULL,
+    tokens INTEGER NOT NULL
+);
+CREATE INDEX rate_windows_by_bucket ON rate_windows(bucket, start_at);
+"""
+_PG10 = """
+CREATE TABLE rate_windows (
+    bucket TEXT COLLATE "C" NOT NULL,
+    start_at DOUBLE PRECISION NOT NULL,
+    tokens INTEGER NOT NULL
+);
+CREATE INDEX rate_windows_by_bucket ON rate_windows(bucket, start_at);
+"""
+
+
+@migration
+def m010_rate_windows(db: Db) -> None:
+    db.script(sqlite=_V10, postgresql=_PG10)
+
+
+_MIGRATIONS_TABLE = {
+    SQLITE: "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)",
+    POSTGRESQL: 'CREATE TABLE IF NOT EXISTS _migrations (name TEXT COLLATE "C" PRIMARY KEY, applied_at TEXT)',
+}
 
 SEARCH_MIN_TRIGRAM = 3
 SEARCH_MAX_CHARS = 200  # of a query; longer ones are cut (SQLite refuses very long LIKE patterns)
 SEARCH_MAX_WORDS = 10  # each word is one clause; about a thousand overflow SQLite's expression depth
-PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
-DB_COMPANIONS = ("", "-wal", "-shm", "-journal")
 
 
 @dataclass(frozen=True)
@@ -242,88 +482,123 @@ class ConversationSummary:
     snippet: str = ""
 
 
+@dataclass(frozen=True)
+class UserInfo:
+    """Someone who signed in (or whose budget an admin set before they did: never seen, None)."""
+
+    email: str
+    name: str
+    first_seen: str | None
+    last_seen: str | None
+    budget: float | None  # their daily budget; None: the global BUDGET_PER_DAY
+
+
+@dataclass(frozen=True)
+class OwnerSpend:
+    """What one owner's replies (and summaries) used on one day (UTC, YYYY-MM-DD)."""
+
+    owner: str
+    day: str
+    totals: Totals
+
+
+@dataclass(frozen=True)
+class ShareInfo:
+    token: str
+    conversation_id: str
+    title: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class SharedChat:
+    """A published snapshot: whose it is, when it was taken, and the chat as it read then."""
+
+    owner: str
+    created_at: str
+    conversation: Conversation
+
+
+SHARE_TOKEN_BYTES = 24  # of randomness in a share link's token (32 URL-safe characters)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-WAL_SWITCH_SECONDS = 10.0
-
-
-def _use_wal(db: sqlite3.Connection) -> None:
-    """Switching a file to WAL needs it to itself, and SQLite does not wait for that (no busy handler):
-    when several processes open one file at once, the losers try again for a while."""
-    deadline = time.monotonic() + WAL_SWITCH_SECONDS
-    while True:
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
-
-
 class Store:
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        _make_private_dirs(self.path.parent)
-        _make_private_db(self.path)
-        with self._connect() as db:
-            _use_wal(db)
-            self._migrate(db)
+    """The chats of one owner (``owner``; "" until ``as_user``) in a SQLite file or a PostgreSQL database."""
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """One short connection; any SQLite error on it is logged (with the file) and raised on."""
+    def __init__(self, path: Path | str) -> None:
+        """The SQLite file at ``path``, made private and migrated (``Store.open`` takes a URL)."""
+        self._start(SqliteBackend(Path(path)))
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """The store ``url`` names: ``postgresql://…``, ``sqlite:///abs/path`` or a plain path (SQLite)."""
+        store = cls.__new__(cls)
+        store._start(backend_for(url))
+        return store
+
+    def _start(self, backend: Backend) -> None:
+        self._backend, self.owner = backend, ""
+        self.path: Path | None = backend.path
         try:
-            db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            try:
-                db.row_factory = sqlite3.Row
-                db.execute("PRAGMA foreign_keys=ON")
-                db.execute("PRAGMA busy_timeout=10000")
-                yield db
-            finally:
-                db.close()
-        except sqlite3.Error as error:
-            log.error("storage error on %s: %s", self.path, error)
+            with backend.migrating() as db:
+                self._migrate(db)
+        except BaseException:
+            backend.close()
             raise
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as db, self._locked(db):
-            yield db
+    def as_user(self, owner: str) -> Store:
+        """A view on the same database (and connection pool) that reads and writes only ``owner``'s things."""
+        view = copy.copy(self)
+        view.owner = owner
+        return view
 
-    def connection(self) -> AbstractContextManager[sqlite3.Connection]:
-        """A short connection for another module's tables in this file (document_store.py)."""
-        return self._connect()
+    def close(self) -> None:
+        """Close the connection pool (PostgreSQL), for every view of this store."""
+        self._backend.close()
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        """One write transaction on a short connection, for another module's tables in this file."""
-        return self._transaction()
+    @property
+    def dialect(self) -> Dialect:
+        return self._backend.dialect
 
-    def _migrate(self, db: sqlite3.Connection) -> None:
-        """Apply each migration not yet recorded. Each takes the write lock (BEGIN IMMEDIATE) and checks again
-        inside it, so of several processes opening one file at once exactly one applies it."""
-        db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
-        self._adopt_numbered_versions(db)
-        done = {row["name"] for row in db.execute("SELECT name FROM _migrations")}
+    def connection(self) -> AbstractContextManager[Db]:
+        """A short connection for another module's tables in this database (document_store.py)."""
+        return self._backend.connection()
+
+    def transaction(self) -> AbstractContextManager[Db]:
+        """One write transaction on a short connection, for another module's tables in this database."""
+        return self._backend.transaction()
+
+    def _migrate(self, db: Db) -> None:
+        """Apply each migration not yet recorded. Each takes the write lock (SQLite: BEGIN IMMEDIATE; PostgreSQL:
+        an advisory lock) and checks again inside it, so of several processes opening one database at once
+        exactly one applies it."""
+        # PostgreSQL's CREATE … IF NOT EXISTS can still clash with a concurrent one: there it takes the lock too
+        with self._backend.locked(db) if db.dialect == POSTGRESQL else nullcontext():
+            db.execute(_MIGRATIONS_TABLE[db.dialect])
+        if db.dialect == SQLITE:
+            self._adopt_numbered_versions(db)
+        done = {row["name"] for row in db.execute("SELECT name FROM _migrations").fetchall()}
         for function in MIGRATIONS:
             if function.__name__ in done:
                 continue
-            with self._locked(db):
+            with self._backend.locked(db):
                 if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (function.__name__,)).fetchone():
                     continue
                 function(db)
                 db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (function.__name__, _now()))
-            log.info("storage: applied migration %s to %s", function.__name__, self.path)
+            log.info("storage: applied migration %s to %s", function.__name__, self._backend.shown)
 
-    def _adopt_numbered_versions(self, db: sqlite3.Connection) -> None:
-        """A file from before named migrations kept one number (schema_version): record the first that many
-        migrations as applied, at an unknown time (NULL), and drop the number."""
+    def _adopt_numbered_versions(self, db: Db) -> None:
+        """A SQLite file from before named migrations kept one number (schema_version): record the first that
+        many migrations as applied, at an unknown time (NULL), and drop the number."""
         numbered = "SELECT 1 FROM sqlite_master WHERE name = 'schema_version'"
         if not db.execute(numbered).fetchone():
             return
-        with self._locked(db):
+        with self._backend.locked(db):
             if not db.execute(numbered).fetchone():  # another process adopted it meanwhile
                 return
             row = db.execute("SELECT version FROM schema_version").fetchone()
@@ -334,20 +609,9 @@ class Store:
             )
             db.execute("DROP TABLE schema_version")
 
-    @contextmanager
-    def _locked(self, db: sqlite3.Connection) -> Iterator[None]:
-        """One transaction that holds the write lock from its start; rolled back on any error."""
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-
     def migrations(self) -> dict[str, str | None]:
         """Each applied migration's name and when it was applied (None: before names were recorded)."""
-        with self._connect() as db:
+        with self.connection() as db:
             rows = db.execute("SELECT name, applied_at FROM _migrations ORDER BY name").fetchall()
         return {row["name"]: row["applied_at"] for row in rows}
 
@@ -356,8 +620,9 @@ class Store:
     def save(self, conversation: Conversation, messages: Iterable[Message] | None = None) -> None:
         """Upsert the conversation and the given messages (all of them when None), in one transaction.
 
-        A message id that belongs to another conversation is left alone there, never taken over. The wire
-        traces the conversation holds are written too and then let go (``traces`` reads them back).
+        A message id that belongs to another conversation is left alone there, never taken over; a conversation
+        id that another owner has raises ConversationNotFound and writes nothing. The wire traces the
+        conversation holds are written too and then let go (``traces`` reads them back).
         """
         to_write = list(conversation.nodes.values()) if messages is None else list(messages)
         traces = [
@@ -365,8 +630,9 @@ class Store:
             for reply_id, rounds in conversation.traces.items()
             for trace in rounds
         ]
-        with self._transaction() as db:
-            db.execute(_UPSERT_CONVERSATION, _conversation_row(conversation))
+        with self.transaction() as db:
+            if db.execute(_UPSERT_CONVERSATION, self._conversation_row(conversation)).rowcount == 0:
+                raise ConversationNotFound(f"no conversation {conversation.id}")
             db.executemany(_UPSERT_MESSAGE, _message_rows(conversation, to_write))
             db.executemany(_INSERT_ATTACHMENT, _attachment_rows(conversation, to_write))
             db.executemany("INSERT INTO traces (reply_id, conversation_id, data) VALUES (?, ?, ?)", traces)
@@ -375,28 +641,46 @@ class Store:
     def add(self, conversations: Sequence[Conversation]) -> None:
         """Store new conversations (an import) in one transaction: all of them or, on any error, none.
 
-        Plain inserts: an id already stored raises ``sqlite3.IntegrityError`` instead of overwriting.
+        Plain inserts: an id already stored (by anyone) raises ``sqlite3.IntegrityError`` instead of overwriting.
         """
-        with self._transaction() as db:
+        with self.transaction() as db:
             for conversation in conversations:
-                db.execute(_INSERT_CONVERSATION, _conversation_row(conversation))
+                db.execute(_INSERT_CONVERSATION, self._conversation_row(conversation))
                 db.executemany(_INSERT_MESSAGE, _message_rows(conversation, conversation.nodes.values()))
                 db.executemany(_INSERT_ATTACHMENT, _attachment_rows(conversation, conversation.nodes.values()))
 
     def rename(self, conversation_id: str, title: str) -> None:
-        with self._transaction() as db:
-            db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE conversations SET title = ? WHERE id = ? AND owner = ?", (title, conversation_id, self.owner)
+            )
 
     def delete(self, conversation_id: str) -> None:
-        with self._transaction() as db:
-            db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+        with self.transaction() as db:
+            db.execute("DELETE FROM conversations WHERE id = ? AND owner = ?", (conversation_id, self.owner))
+
+    def _conversation_row(self, conversation: Conversation) -> tuple[object, ...]:
+        return (
+            conversation.id,
+            conversation.title,
+            conversation.created_at,
+            _now(),
+            json.dumps(conversation.settings, ensure_ascii=False),
+            conversation.leaf_id,
+            json.dumps(conversation.last_request, ensure_ascii=False) if conversation.last_request else None,
+            json.dumps(conversation.summary.to_dict(), ensure_ascii=False) if conversation.summary else None,
+            self.owner,
+        )
 
     # --- reading -------------------------------------------------------------------------------
 
     def load(self, conversation_id: str) -> Conversation | None:
-        """The conversation as far as its rows read (see ``records.readable``); never raises for their content."""
-        with self._connect() as db:
-            row = db.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+        """The conversation as far as its rows read (see ``records.readable``); never raises for their content.
+        None when this owner has none of that id (whether or not another owner has it)."""
+        with self.connection() as db:
+            row = db.execute(
+                "SELECT * FROM conversations WHERE id = ? AND owner = ?", (conversation_id, self.owner)
+            ).fetchone()
             if row is None:
                 return None
             rows = db.execute(
@@ -405,7 +689,7 @@ class Store:
             blobs = db.execute(
                 "SELECT message_id, position, data FROM attachments WHERE conversation_id = ?", (conversation_id,)
             ).fetchall()
-        images = {(blob["message_id"], blob["position"]): blob["data"] for blob in blobs}
+        images = {(blob["message_id"], blob["position"]): bytes(blob["data"]) for blob in blobs}
         return readable(
             {
                 "id": row["id"],
@@ -421,14 +705,21 @@ class Store:
 
     def traces(self, reply_id: str) -> list[dict[str, Any]]:
         """The wire traces of one reply (wire_trace.RoundTrace as dicts), in the order its requests went."""
-        with self._connect() as db:
-            rows = db.execute("SELECT data FROM traces WHERE reply_id = ? ORDER BY id", (reply_id,)).fetchall()
+        with self.connection() as db:
+            rows = db.execute(
+                """
+                SELECT t.data FROM traces t JOIN conversations c ON c.id = t.conversation_id
+                WHERE t.reply_id = ? AND c.owner = ? ORDER BY t.id
+                """,
+                (reply_id, self.owner),
+            ).fetchall()
         return [trace for row in rows if isinstance(trace := _json(row["data"]), dict)]
 
     def recent(self, limit: int = 200) -> list[ConversationSummary]:
-        with self._connect() as db:
+        with self.connection() as db:
             rows = db.execute(
-                "SELECT id, title, updated_at FROM conversations ORDER BY updated_at DESC LIMIT ?", (limit,)
+                "SELECT id, title, updated_at FROM conversations WHERE owner = ? ORDER BY updated_at DESC LIMIT ?",
+                (self.owner, limit),
             ).fetchall()
         return [ConversationSummary(r["id"], r["title"], r["updated_at"]) for r in rows]
 
@@ -443,28 +734,26 @@ class Store:
             return []
         try:
             return self._search(words, limit)
-        except sqlite3.Error:  # logged as a storage error
+        except sqlite3.Error:  # logged as a storage error (PostgreSQL's come as StorageError, a sqlite3.Error)
             return []
 
     def _search(self, words: list[str], limit: int) -> list[ConversationSummary]:
-        clauses, params = [], []
+        dialect = self.dialect
+        clauses, params = ["c.owner = ?"], [self.owner]
         for word in words:
-            if len(word) >= SEARCH_MIN_TRIGRAM:
+            if dialect == SQLITE and len(word) >= SEARCH_MIN_TRIGRAM:
                 clauses.append("c.id IN (SELECT conversation_id FROM messages_fts WHERE messages_fts MATCH ?)")
                 params.append('"' + word.replace('"', '""') + '"')
             else:
-                clauses.append("c.id IN (SELECT conversation_id FROM messages WHERE content LIKE ? ESCAPE '\\')")
+                clauses.append(_IN_A_MESSAGE[dialect])
                 params.append(_like(word))
         sql = f"SELECT c.id, c.title, c.updated_at FROM conversations c WHERE {' AND '.join(clauses)} "  # noqa: S608
         sql += "ORDER BY c.updated_at DESC LIMIT ?"
-        with self._connect() as db:
+        with self.connection() as db:
             rows = db.execute(sql, (*params, limit)).fetchall()
             found = []
             for row in rows:
-                hit = db.execute(
-                    "SELECT content FROM messages WHERE conversation_id = ? AND content LIKE ? ESCAPE '\\' LIMIT 1",
-                    (row["id"], _like(words[0])),
-                ).fetchone()
+                hit = db.execute(_FIRST_MATCH[dialect], (row["id"], _like(words[0]))).fetchone()
                 snippet = _snippet(hit["content"], words[0]) if hit else ""
                 found.append(ConversationSummary(row["id"], row["title"], row["updated_at"], snippet))
         return found
@@ -475,46 +764,236 @@ class Store:
         return self.totals(since=midnight.astimezone(UTC).isoformat(timespec="seconds"))
 
     def totals(self, since: str | None = None) -> Totals:
-        """Usage and cost over every stored reply (optionally since an ISO timestamp)."""
-        with self._connect() as db:
+        """Usage and cost over every stored reply of this owner (optionally since an ISO timestamp)."""
+        # CROSS JOIN keeps SQLite on the messages' time index (the replies since then), each one's chat looked up
+        # by its id, instead of every message of the owner's chats.
+        with self.connection() as db:
             row = db.execute(
-                """
-                SELECT COUNT(*) AS calls, SUM(prompt_tokens) AS prompt, SUM(completion_tokens) AS completion,
-                    SUM(cached_tokens) AS cached, SUM(reasoning_tokens) AS reasoning, MAX(estimated) AS estimated,
-                    SUM(cost_usd) AS usd, SUM(cost_cny) AS cny, MIN(priced) AS priced, MIN(local) AS local
-                FROM messages WHERE prompt_tokens IS NOT NULL AND created_at >= ?
-                """,
-                (since or "",),
+                f"""
+                SELECT {_SPENT_COLUMNS} FROM messages m CROSS JOIN conversations c
+                WHERE m.prompt_tokens IS NOT NULL AND m.created_at >= ? AND c.id = m.conversation_id AND c.owner = ?
+                """,  # noqa: S608 (the columns are a constant)
+                (since or "", self.owner),
             ).fetchone()
             summaries = db.execute(
-                """
-                SELECT json_extract(summary, '$.usage') AS usage, json_extract(summary, '$.cost') AS cost
-                FROM conversations WHERE json_extract(summary, '$.cost') IS NOT NULL
-                    AND json_extract(summary, '$.created_at') >= ?
-                """,
-                (since or "",),
+                "SELECT summary FROM conversations WHERE owner = ? AND summary IS NOT NULL", (self.owner,)
             ).fetchall()
-        entries = [(Usage(**json.loads(r["usage"])), Cost(**json.loads(r["cost"]))) for r in summaries]
-        if row["calls"]:
-            usage = Usage(row["prompt"], row["completion"], row["cached"], row["reasoning"], bool(row["estimated"]))
-            cost = Cost(row["usd"], row["cny"], bool(row["priced"]), bool(row["local"]))
-            totals = Totals.of([(usage, cost), *entries])
-            return Totals(totals.usage, totals.cost, row["calls"] + len(entries))
-        return Totals.of(entries)
+        entries = [entry for r in summaries if (entry := _summary_spending(r["summary"], since or "")) is not None]
+        return _spent(row, [(usage, cost) for _, usage, cost in entries])
 
+    # --- a team: who signed in, their budgets, share links ------------------------------------------
+
+    def touch_user(self, name: str = "") -> None:
+        """Record that this view's owner (a signed-in e-mail) is here now: first seen once, last seen each time."""
+        now = _now()
+        with self.transaction() as db:
+            db.execute(
+                """
+                INSERT INTO users (email, name, first_seen, last_seen) VALUES (?, ?, ?, ?)
+                ON CONFLICT(email) DO UPDATE SET name = excluded.name, last_seen = excluded.last_seen
+                """,
+                (self.owner, name, now, now),
+            )
+
+    def users(self) -> list[UserInfo]:
+        """Admin, across owners: everyone who signed in, and anyone an admin set a budget for before they did."""
+        with self.connection() as db:
+            rows = db.execute(
+                """
+                SELECT u.email AS email, u.name AS name, u.first_seen AS first_seen, u.last_seen AS last_seen,
+                    b.per_day AS budget
+                FROM users u LEFT JOIN budgets b ON b.owner = u.email
+                UNION ALL
+                SELECT b.owner, '', NULL, NULL, b.per_day FROM budgets b
+                WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.email = b.owner)
+                ORDER BY 1
+                """
+            ).fetchall()
+        return [UserInfo(r["email"], r["name"], r["first_seen"], r["last_seen"], r["budget"]) for r in rows]
+
+    def set_budget(self, email: str, per_day: float | None) -> None:
+        """Admin: ``email``'s daily budget (in BUDGET_CURRENCY; 0 is no limit), or None to leave them to the global
+        BUDGET_PER_DAY again; recorded as set by this view's owner. A negative or non-finite amount: ValueError."""
+        if per_day is not None and not (math.isfinite(per_day) and per_day >= 0):
+            raise ValueError(f"a daily budget must be 0 or more, not {per_day}")
+        with self.transaction() as db:
+            if per_day is None:
+                db.execute("DELETE FROM budgets WHERE owner = ?", (email,))
+                return
+            db.execute(
+                """
+                INSERT INTO budgets (owner, per_day, set_by, set_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT(owner) DO UPDATE SET per_day = excluded.per_day, set_by = excluded.set_by,
+                    set_at = excluded.set_at
+                """,
+                (email, per_day, self.owner, _now()),
+            )
+
+    def budget_for(self) -> float | None:
+        """This view's owner's daily budget as an admin set it; None: the global BUDGET_PER_DAY applies."""
+        with self.connection() as db:
+            row = db.execute("SELECT per_day FROM budgets WHERE owner = ?", (self.owner,)).fetchone()
+        return None if row is None else float(row["per_day"])
+
+    def spend_by_owner(self, since: str) -> list[OwnerSpend]:
+        """Admin, across owners: each owner's usage and cost per day (UTC) since an ISO timestamp, a summary's call
+        on the day it was written; by day, then owner."""
+        with self.connection() as db:
+            rows = db.execute(
+                f"""
+                SELECT c.owner AS owner, substr(m.created_at, 1, 10) AS day, {_SPENT_COLUMNS}
+                FROM messages m CROSS JOIN conversations c
+                WHERE m.prompt_tokens IS NOT NULL AND m.created_at >= ? AND c.id = m.conversation_id
+                GROUP BY c.owner, substr(m.created_at, 1, 10)
+                """,  # noqa: S608 (the columns are a constant)
+                (since,),
+            ).fetchall()
+            summaries = db.execute("SELECT owner, summary FROM conversations WHERE summary IS NOT NULL").fetchall()
+        booked: dict[tuple[str, str], list[tuple[Usage, Cost]]] = {}
+        for r in summaries:
+            entry = _summary_spending(r["summary"], since)
+            if entry is not None:
+                booked.setdefault((r["owner"], entry[0][:10]), []).append(entry[1:])
+        replies = {(r["owner"], r["day"]): r for r in rows}
+        days = sorted(replies.keys() | booked.keys(), key=lambda key: (key[1], key[0]))
+        return [
+            OwnerSpend(owner, day, _spent(replies.get((owner, day)), booked.get((owner, day), [])))
+            for owner, day in days
+        ]
+
+    def publish(self, conversation_id: str) -> str:
+        """A share link's random token for a snapshot of this owner's chat as stored now: its title and the messages
+        on screen (the active branch, images included), not its settings, last request, traces, other versions or
+        raw error details. Another owner's chat, or none of that id, raises ConversationNotFound."""
+        conversation = self.load(conversation_id)
+        if conversation is None:
+            raise ConversationNotFound(f"no conversation {conversation_id}")
+        token = secrets.token_urlsafe(SHARE_TOKEN_BYTES)
+        snapshot = json.dumps(_snapshot(conversation), ensure_ascii=False)
+        with self.transaction() as db:
+            db.execute(
+                """
+                INSERT INTO shares (token, owner, conversation_id, title, snapshot, created_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """,
+                (token, self.owner, conversation.id, conversation.title, snapshot, _now()),
+            )
+        return token
+
+    def revoke(self, token: str) -> bool:
+        """End one of this owner's share links (the snapshot is not found from now on); False: none to end."""
+        with self.transaction() as db:
+            return (
+                db.execute(
+                    "UPDATE shares SET revoked_at = ? WHERE token = ? AND owner = ? AND revoked_at IS NULL",
+                    (_now(), token, self.owner),
+                ).rowcount
+                > 0
+            )
+
+    def shared(self, token: str) -> SharedChat | None:
+        """The snapshot a share link names, whoever's it is (the UI lets only signed-in people ask); None when it
+        was revoked, its chat deleted, or the token is wrong."""
+        with self.connection() as db:
+            row = db.execute(
+                "SELECT owner, snapshot, created_at FROM shares WHERE token = ? AND revoked_at IS NULL", (token,)
+            ).fetchone()
+        if row is None:
+            return None
+        snapshot = _json(row["snapshot"])
+        return SharedChat(row["owner"], row["created_at"], readable(snapshot if isinstance(snapshot, dict) else {}))
+
+    def my_shares(self) -> list[ShareInfo]:
+        """This owner's share links that still work, newest first."""
+        with self.connection() as db:
+            rows = db.execute(
+                """
+                SELECT token, conversation_id, title, created_at FROM shares
+                WHERE owner = ? AND revoked_at IS NULL ORDER BY created_at DESC
+                """,
+                (self.owner,),
+            ).fetchall()
+        return [ShareInfo(r["token"], r["conversation_id"], r["title"], r["created_at"]) for r in rows]
+
+
+# Replies' usage and cost summed (the rows of messages m with usage), as ``_spent`` reads them.
+_SPENT_COLUMNS = """
+    COUNT(*) AS calls, SUM(m.prompt_tokens) AS prompt, SUM(m.completion_tokens) AS completion,
+    SUM(m.cached_tokens) AS cached, SUM(m.reasoning_tokens) AS reasoning, MAX(m.estimated) AS estimated,
+    SUM(m.cost_usd) AS usd, SUM(m.cost_cny) AS cny, MIN(m.priced) AS priced, MIN(m.local) AS local
+"""
+
+
+def _spent(row: Any, summaries: Sequence[tuple[Usage, Cost]]) -> Totals:
+    """Replies' summed usage (a ``_SPENT_COLUMNS`` row, or None) together with summary calls'."""
+    if row is None or not row["calls"]:
+        return Totals.of(summaries)
+    usage = Usage(row["prompt"], row["completion"], row["cached"], row["reasoning"], bool(row["estimated"]))
+    cost = Cost(row["usd"], row["cny"], bool(row["priced"]), bool(row["local"]))
+    totals = Totals.of([(usage, cost), *summaries])
+    return Totals(totals.usage, totals.cost, row["calls"] + len(summaries))
+
+
+def _snapshot(conversation: Conversation) -> dict[str, Any]:
+    """What a share link shows of a chat (the export's shape, as ``readable`` reads it): no id, settings or last
+    request; the active branch's messages, each without its raw error detail (it may quote a provider's answer)."""
+    messages = []
+    for message in conversation.messages:
+        record = message.to_dict()
+        if isinstance(record.get("error"), dict):
+            record["error"] = {key: value for key, value in record["error"].items() if key != "detail"}
+        messages.append(record)
+    return {
+        "title": conversation.title,
+        "created_at": conversation.created_at,
+        "leaf_id": conversation.leaf_id,
+        "messages": messages,
+    }
+
+
+def _summary_spending(text: str, since: str) -> tuple[str, Usage, Cost] | None:
+    """When a chat's summary was written, and the usage and cost of that call, when it was booked at or after
+    ``since``."""
+    summary = _json(text)
+    if not isinstance(summary, dict) or summary.get("cost") is None:
+        return None
+    created_at = summary.get("created_at")
+    if not isinstance(created_at, str) or created_at < since:
+        return None
+    try:
+        return created_at, Usage(**summary["usage"]), Cost(**summary["cost"])
+    except TypeError:
+        log.warning("a stored summary's usage is damaged and left out of the totals")
+        return None
+
+
+# A word anywhere in a message, in any case: SQLite's LIKE (case-blind for ASCII), PostgreSQL's ILIKE (on the
+# trigram index).
+_IN_A_MESSAGE = {
+    SQLITE: "c.id IN (SELECT conversation_id FROM messages WHERE content LIKE ? ESCAPE '\\')",
+    POSTGRESQL: "c.id IN (SELECT conversation_id FROM messages WHERE content ILIKE ? ESCAPE '\\')",
+}
+_FIRST_MATCH = {
+    SQLITE: "SELECT content FROM messages WHERE conversation_id = ? AND content LIKE ? ESCAPE '\\' LIMIT 1",
+    POSTGRESQL: "SELECT content FROM messages WHERE conversation_id = ? AND content ILIKE ? ESCAPE '\\' LIMIT 1",
+}
 
 _INSERT_CONVERSATION = """
-    INSERT INTO conversations (id, title, created_at, updated_at, settings, leaf_id, last_request, summary)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    INSERT INTO conversations (id, title, created_at, updated_at, settings, leaf_id, last_request, summary, owner)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
+# Another owner's conversation of that id is left as it is (and nothing is changed: rowcount 0).
 _UPSERT_CONVERSATION = (
     _INSERT_CONVERSATION
     + """
     ON CONFLICT(id) DO UPDATE SET title = excluded.title, updated_at = excluded.updated_at,
         settings = excluded.settings, leaf_id = excluded.leaf_id, last_request = excluded.last_request,
         summary = excluded.summary
+    WHERE conversations.owner = excluded.owner
 """
 )
+
+
 _INSERT_MESSAGE = """
     INSERT INTO messages (id, conversation_id, parent_id, role, content, data, created_at, seq,
         prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, estimated,
@@ -533,19 +1012,6 @@ _UPSERT_MESSAGE = (
     WHERE messages.conversation_id = excluded.conversation_id
 """
 )
-
-
-def _conversation_row(conversation: Conversation) -> tuple[object, ...]:
-    return (
-        conversation.id,
-        conversation.title,
-        conversation.created_at,
-        _now(),
-        json.dumps(conversation.settings, ensure_ascii=False),
-        conversation.leaf_id,
-        json.dumps(conversation.last_request, ensure_ascii=False) if conversation.last_request else None,
-        json.dumps(conversation.summary.to_dict(), ensure_ascii=False) if conversation.summary else None,
-    )
 
 
 def _message_rows(conversation: Conversation, messages: Iterable[Message]) -> list[tuple[object, ...]]:
@@ -570,15 +1036,15 @@ def _message_rows(conversation: Conversation, messages: Iterable[Message]) -> li
 # another conversation's message).
 _INSERT_ATTACHMENT = """
     INSERT INTO attachments (message_id, position, conversation_id, data)
-    SELECT :message_id, :position, :conversation_id, :data
-    WHERE EXISTS (SELECT 1 FROM messages WHERE id = :message_id AND conversation_id = :conversation_id)
+    SELECT ?, ?, ?, ?
+    WHERE EXISTS (SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?)
     ON CONFLICT DO NOTHING
 """
 
 
-def _attachment_rows(conversation: Conversation, messages: Iterable[Message]) -> list[dict[str, object]]:
+def _attachment_rows(conversation: Conversation, messages: Iterable[Message]) -> list[tuple[object, ...]]:
     return [
-        {"message_id": m.id, "position": position, "conversation_id": conversation.id, "data": image.raw()}
+        (m.id, position, conversation.id, image.raw(), m.id, conversation.id)
         for m in messages
         for position, image in enumerate(m.attachments)
     ]
@@ -645,27 +1111,3 @@ def _json(text: str | None) -> Any:
     except (ValueError, TypeError, RecursionError):
         log.warning("a stored JSON value is damaged and left out")
         return None
-
-
-def _make_private_dirs(folder: Path) -> None:
-    """Create the folder and any missing parent as 0700; a folder that already exists is left as it is
-    (DATA_DIR may name a shared one), the files kept in it are private anyway."""
-    for path in reversed([folder, *folder.parents]):
-        if not path.exists():
-            path.mkdir(mode=PRIVATE_DIR, exist_ok=True)
-            path.chmod(PRIVATE_DIR)  # mkdir's mode is cut by the umask
-
-
-def _make_private_db(path: Path) -> None:
-    """Create the database file as 0600 before SQLite opens it, and tighten an existing one and its WAL files.
-
-    SQLite gives the -wal and -shm files it creates the database file's mode. A file owned by another
-    user cannot be changed here; it stays as it is.
-    """
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE))
-    for suffix in DB_COMPANIONS:
-        companion = Path(f"{path}{suffix}")
-        # another process may remove its journal in between: gone is private enough
-        with contextlib.suppress(PermissionError, FileNotFoundError):
-            if companion.stat().st_mode & 0o077:
-                companion.chmod(PRIVATE_FILE)

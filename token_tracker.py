@@ -8,7 +8,10 @@ non-OpenAI models the count is an estimate with o200k_base.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -70,8 +73,32 @@ def encoding_for(model: str) -> tiktoken.Encoding:
     return tiktoken.get_encoding(model_catalog.lookup(model).encoding)
 
 
+COUNT_CACHE_SIZE = 32_768  # texts; a key is at most SHORT_TEXT characters or a 16-byte digest
+SHORT_TEXT = 64
+_counts: OrderedDict[tuple[str | bytes, str], int] = OrderedDict()
+_counts_lock = threading.Lock()
+
+
 def count_text(text: str, model: str) -> int:
-    return len(encoding_for(model).encode(text, disallowed_special=()))
+    """Tokens of ``text`` in the model's encoding. Every script run counts the whole chat again for the next
+    request's size, so counts are kept per text and encoding (process-wide, the least recently used dropped
+    first); a long text is keyed by its digest, so the cache holds no copy of it."""
+    encoding = encoding_for(model)
+    if len(text) <= SHORT_TEXT:
+        key: tuple[str | bytes, str] = (text, encoding.name)
+    else:  # surrogatepass: any str has bytes to hash (tiktoken itself takes a lone surrogate too)
+        key = (hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest(), encoding.name)
+    with _counts_lock:
+        count = _counts.get(key)
+        if count is not None:
+            _counts.move_to_end(key)
+            return count
+    count = len(encoding.encode(text, disallowed_special=()))
+    with _counts_lock:
+        _counts[key] = count
+        while len(_counts) > COUNT_CACHE_SIZE:
+            _counts.popitem(last=False)
+    return count
 
 
 def token_pieces(text: str, model: str) -> list[tuple[str, int]]:

@@ -166,14 +166,14 @@ class Turn:
     saving: bool = True  # after a failed save, the rest waits for the final one (each try may wait on a lock)
     approvals: tuple[Approval, ...] = ()  # a reply paused for approval goes on: these calls run or are rejected
     recorder: TurnRecorder | None = field(default=None, init=False)
-    start: int = field(default=0, init=False)
+    opened: str | None = field(default=None, init=False)  # the id of the reply's first message
     summary_traces: list[RoundTrace] = field(default_factory=list, init=False)  # go with the reply when it starts
 
     @property
     def reply(self) -> list[Message]:
         """The messages of the reply so far: assistant messages and tool results (a resumed reply's from the
-        message that waited for approval)."""
-        return self.conversation.messages[self.start :] if self.recorder else []
+        message that waited for approval). Found from the newest back, so a long chat costs nothing per update."""
+        return _since(self.conversation, self.opened) if self.opened is not None else []
 
     @property
     def notice(self) -> Notice | None:
@@ -233,8 +233,7 @@ class Turn:
         model, template = self.settings.model, self.choices.template
         resumed = awaiting_approval(self.conversation) if self.approvals else None
         self.recorder = TurnRecorder(self.conversation, model, template, self.book, clock, resumed)
-        opened = self.recorder.current.id
-        self.start = next(i for i, message in enumerate(self.conversation.messages) if message.id == opened)
+        self.opened = unsaved = self.recorder.current.id
         for trace in self.summary_traces:
             self.recorder.apply(RoundTraced(trace))
         events = self.events() if source is None else source
@@ -247,14 +246,30 @@ class Turn:
                 yield event
                 now = clock()
                 if now - last_save >= SAVE_INTERVAL:
-                    self._save(self.reply)
-                    last_save = now
+                    # Only the recorder's messages change, and it moves on from one only to a newer one: what came
+                    # before the one it wrote to at the last save is saved as it stays.
+                    self._save(_since(self.conversation, unsaved))
+                    unsaved, last_save = self.recorder.current.id, now
         finally:
             events.close()
             if (stopped := self.runner.unfinished_trace()) is not None:
                 self.recorder.apply(RoundTraced(stopped))
             self.conversation.settle_unfinished(self.book)
             self.save(self.reply)
+
+
+def _since(conversation: Conversation, first: str) -> list[Message]:
+    """The active path's messages from ``first`` to the newest (the whole path, where ``first`` is not on it; a
+    damaged path ends where it would loop, as ``Conversation.messages`` does)."""
+    found: list[Message] = []
+    node = conversation.nodes.get(conversation.leaf_id or "")
+    while node is not None and len(found) <= len(conversation.nodes):
+        found.append(node)
+        if node.id == first:
+            break
+        node = conversation.nodes.get(node.parent_id or "")
+    found.reverse()
+    return found
 
 
 def prepare(

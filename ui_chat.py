@@ -28,6 +28,7 @@ from rate_limiter import RateLimiter
 from store import Store
 from token_tracker import Totals, Usage
 from turn import Spending, reply_figures
+from ui_charts import bar_chart, line_chart
 from ui_images import render_thumbnails
 from ui_reply_parts import render_reply_parts, reply_choices
 from ui_session import price_book, request_action, session, start_editing, stop_editing, switch_version
@@ -36,6 +37,7 @@ from ui_tokens import render_token_lab
 from ui_trace import trace_popover
 
 VISIBLE_MESSAGES = 30
+STATUS_ICONS = {"running": "spinner", "complete": ":material/check:", "error": ":material/error:"}  # as st.status
 _ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # CommonMark lets a backslash escape each of these
 _SPACE_TO_KEEP = re.compile(r"^ | $|(?<= ) | (?= )")  # spaces Markdown would trim or HTML would collapse
 _OTHER_SPACE = re.compile("[\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")  # trimmed by some parsers
@@ -85,7 +87,7 @@ def render_tool(call: dict[str, str], result: Message | None, lang: str) -> None
     status: Literal["running", "complete", "error"] = (
         "running" if result is None else ("error" if failed else "complete")
     )
-    with st.status(label, state=status, expanded=False):
+    with st.expander(label, icon=STATUS_ICONS[status]):  # st.status's look, without its 50 ms sleep per call
         if decision:
             st.caption(t(f"tool_decision_{decision}", lang))
         st.caption(t("tool_arguments", lang))
@@ -127,51 +129,89 @@ def notice_text(notice: Notice | None, lang: str) -> str | None:
 
 
 def render_reply(messages: Sequence[Message], lang: str, base_url: str, notice: str | None = None) -> None:
-    """One assistant bubble: reasoning, text, tool calls with results, usage and any interruption."""
-    results = {m.tool_call_id: m for m in messages if m.role == "tool"}
+    """One assistant bubble: reasoning, text, tool calls with results, usage and any interruption. A reply that
+    streams is drawn by ui_stream.LiveReply from the same parts, each in a place of its own."""
+    results = tool_results(messages)
     for message in messages:
         if message.role != "assistant":
             continue
-        if message.trimmed:
-            st.info(t("context_trimmed", lang, count=message.trimmed))
-        if message.fallback_from:
-            kind = (message.error or {}).get("kind") or "error"
-            st.caption(t("fallback_badge", lang, model=message.model, primary=message.fallback_from, kind=kind))
+        render_badges(message, lang)
         if message.reasoning:
             with st.expander(t("reasoning", lang)):
                 st.markdown(normalize(message.reasoning))
         for place, text in reply_choices(message, lang):
             place.markdown(normalize(text))  # formulas as Streamlit draws them, also while streaming
         render_reply_parts(message, lang)
-        waiting = unanswered(messages, message) if message.status == AWAITING else []
-        for call in message.tool_calls:
-            if call not in waiting:  # a waiting call is drawn by the approval panel
-                render_tool(call, results.get(call["id"]), lang)
-        if message.status == STOPPED:
-            st.warning(t("status_stopped", lang))
-        if message.status == INTERRUPTED and message.error:
-            st.error(error_text(message.error, lang, base_url))
-            with st.expander(t("raw_error", lang)):
-                st.code(redact(message.error.get("detail", "")))  # also details stored before URLs were redacted
-        if message.refusal:
-            st.warning(t("status_refused", lang, text=message.refusal))
-        if message.finish_reason == "length":
-            st.warning(t("status_length", lang))
-        if message.finish_reason == "content_filter":
-            st.warning(t("status_filtered", lang))
+        render_tools(message, messages, results, lang)
+        render_ending(message, lang, base_url)
     render_sources(messages, lang)
     if notice:
         st.caption(notice)
-    figures = reply_figures(messages)
-    if figures is not None:
-        line = usage_line(figures.totals, lang)
-        if figures.estimate is not None:
-            estimate, actual, diff = figures.estimate
-            line += " · " + t("estimate_vs_actual", lang, estimate=estimate, actual=actual, diff=diff)
-        if figures.speed is not None:
-            first, rate = figures.speed
-            line += " · " + t("speed", lang, first=first, rate=rate)
+    line = figures_line(messages, lang)
+    if line is not None:
         st.caption(line)
+
+
+def tool_results(messages: Sequence[Message]) -> dict[str | None, Message]:
+    """The reply's tool results by the id of the call they answer."""
+    return {m.tool_call_id: m for m in messages if m.role == "tool"}
+
+
+def render_badges(message: Message, lang: str) -> None:
+    """What stands above a message's text: the context it trimmed, the fallback model that wrote it."""
+    if message.trimmed:
+        st.info(t("context_trimmed", lang, count=message.trimmed))
+    if message.fallback_from:
+        kind = (message.error or {}).get("kind") or "error"
+        st.caption(t("fallback_badge", lang, model=message.model, primary=message.fallback_from, kind=kind))
+
+
+def shown_calls(message: Message, messages: Sequence[Message]) -> list[dict[str, str]]:
+    """A message's tool calls as drawn with it: a call waiting for approval is the approval panel's."""
+    waiting = unanswered(messages, message) if message.status == AWAITING else []
+    return [call for call in message.tool_calls if call not in waiting]
+
+
+def render_tools(message: Message, messages: Sequence[Message], results: dict[str | None, Message], lang: str) -> None:
+    for call in shown_calls(message, messages):
+        render_tool(call, results.get(call["id"]), lang)
+
+
+def has_ending(message: Message) -> bool:
+    """Whether render_ending has something to say about this message."""
+    stopped = message.status == STOPPED or (message.status == INTERRUPTED and bool(message.error))
+    return stopped or bool(message.refusal) or message.finish_reason in ("length", "content_filter")
+
+
+def render_ending(message: Message, lang: str, base_url: str) -> None:
+    """How a message ended, where that needs saying: stopped, interrupted (with the raw error), refused, cut."""
+    if message.status == STOPPED:
+        st.warning(t("status_stopped", lang))
+    if message.status == INTERRUPTED and message.error:
+        st.error(error_text(message.error, lang, base_url))
+        with st.expander(t("raw_error", lang)):
+            st.code(redact(message.error.get("detail", "")))  # also details stored before URLs were redacted
+    if message.refusal:
+        st.warning(t("status_refused", lang, text=message.refusal))
+    if message.finish_reason == "length":
+        st.warning(t("status_length", lang))
+    if message.finish_reason == "content_filter":
+        st.warning(t("status_filtered", lang))
+
+
+def figures_line(messages: Sequence[Message], lang: str) -> str | None:
+    """The reply's usage line: tokens and cost, the prompt estimate against the count, speed; None without usage."""
+    figures = reply_figures(messages)
+    if figures is None:
+        return None
+    line = usage_line(figures.totals, lang)
+    if figures.estimate is not None:
+        estimate, actual, diff = figures.estimate
+        line += " · " + t("estimate_vs_actual", lang, estimate=estimate, actual=actual, diff=diff)
+    if figures.speed is not None:
+        first, rate = figures.speed
+        line += " · " + t("speed", lang, first=first, rate=rate)
+    return line
 
 
 def version_switcher(conversation: Conversation, message: Message, store: Store, lang: str) -> None:
@@ -320,16 +360,18 @@ def render_usage(
     replies = conversation.per_reply()
     if len(replies) > 1:
         st.caption(t("chart_title", lang))
-        st.bar_chart(
+        bar_chart(
             {
                 t("prompt_tokens", lang): [r.usage.prompt_tokens for r in replies],
                 t("completion_tokens", lang): [r.usage.completion_tokens for r in replies],
             },
             height=140,
         )
-        st.line_chart({"USD": [r.cost.usd for r in replies]}, height=100)
-    with st.expander(t("context_view", lang)):
-        render_context_view(conversation, plan, lang)
+        line_chart("USD", [r.cost.usd for r in replies], height=100)
+    view = st.expander(t("context_view", lang), key="context_view", on_change="rerun")
+    if view.open:  # a line per message: drawn only while open
+        with view:
+            render_context_view(conversation, plan, lang)
 
 
 def amount(value: float, currency: str) -> str:

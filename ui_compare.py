@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from contextlib import closing
 
 import streamlit as st
@@ -14,10 +13,12 @@ from conversation_manager import AWAITING, Conversation
 from events import ReasoningDelta, TextDelta
 from i18n import t
 from prompt_templates import DEFAULT_TEMPLATE, PromptTemplate, all_templates
+from stream_pacing import STREAMS, Pacer
 from turn import TurnChoices
 from ui_chat import literal_markdown, notice_text, render_reply
 from ui_images import render_thumbnails
 from ui_session import default
+from ui_stream import LiveReply
 
 COMPARISON = "comparison"  # session state: the last comparison, until one of its answers is kept
 
@@ -83,39 +84,50 @@ def seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f} s"
 
 
+def lane_figures(lane: Lane, lang: str) -> str | None:
+    """Once a variant has ended, its total time and finish reason (its tokens, cost and time to the first token are
+    in the reply's own usage line); None before."""
+    if lane.ended is None:
+        return None
+    figures = lane.figures()
+    finish = t("compare_awaiting", lang) if figures.finish == AWAITING else figures.finish or "—"
+    return t("compare_figures", lang, total=seconds(figures.total), finish=finish)
+
+
 def draw_lane(lane: Lane, lang: str, base_url: str) -> None:
-    """A variant's answer so far; once it has ended, its total time and finish reason (its tokens, cost and time
-    to the first token are in the reply's own usage line)."""
+    """A variant's answer, and how it ended."""
     render_reply(lane.reply, lang, base_url, notice_text(lane.turn.notice, lang))
-    if lane.ended is not None:
-        figures = lane.figures()
-        finish = t("compare_awaiting", lang) if figures.finish == AWAITING else figures.finish or "—"
-        st.caption(t("compare_figures", lang, total=seconds(figures.total), finish=finish))
+    line = lane_figures(lane, lang)
+    if line is not None:
+        st.caption(line)
 
 
-def run_compare(comparison: Comparison, lang: str, base_url: str, flush_interval: float) -> None:
-    """Draws a comparison as it runs: the question once, then one column per variant, each streaming (redrawn at
-    most once per ``flush_interval`` seconds while text flows). Kept in the session first, so an answer can be
-    kept after Stop too."""
+def run_compare(comparison: Comparison, lang: str, base_url: str) -> None:
+    """Draws a comparison as it runs: the question once, then one column per variant, each streaming into a
+    LiveReply (updated at its own pace while text flows). Kept in the session first, so an answer can be kept after
+    Stop too."""
     st.query_params["chat"] = comparison.conversation.id
     st.session_state[COMPARISON] = comparison
     with st.chat_message("user"):
         st.markdown(literal_markdown(comparison.question.content))
         render_thumbnails(comparison.question.attachments, lang)
     with st.chat_message("assistant"):
-        slots = []
+        lives, ends = [], []
         for lane, column in zip(comparison.lanes, st.columns(len(comparison.lanes)), strict=True):
-            column.markdown(header(lane, lang))
-            slots.append(column.empty())
-        flushed = [0.0] * len(slots)
+            with column:
+                st.markdown(header(lane, lang))
+                lives.append(LiveReply(lang, base_url))
+                ends.append(st.empty())
+        pacers = [Pacer() for _ in lives]
         # Closed on a normal end and on Stop alike: each variant's reply is then settled, merged and saved.
-        with closing(comparison.run()) as events:
+        with STREAMS.streaming(len(lives)), closing(comparison.run()) as events:
             for index, event in events:
-                now = time.monotonic()
-                if not isinstance(event, TextDelta | ReasoningDelta) or now - flushed[index] >= flush_interval:
-                    with slots[index].container():
-                        draw_lane(comparison.lanes[index], lang, base_url)
-                    flushed[index] = now
+                if not isinstance(event, TextDelta | ReasoningDelta) or pacers[index].due():
+                    lane = comparison.lanes[index]
+                    lives[index].draw(lane.reply, notice_text(lane.turn.notice, lang))
+                    line = lane_figures(lane, lang)
+                    if line is not None:
+                        ends[index].caption(line)
     st.rerun()
 
 

@@ -21,27 +21,29 @@ from document_store import DocumentInfo, DocumentStore, collection_name
 from documents import KINDS, Document, Limits, Refused, pasted_document, read_document
 from i18n import t
 from knowledge_base import KNOWLEDGE_DIR, SAMPLE_COLLECTION
-from store import Store
+from ui_auth import owner
 from ui_chat import confirm_popover, literal_markdown
 from ui_session import default, session
+from ui_team import open_store
 
 PICKER_KEY = "kb_collections"
 PREVIEW_PASSAGES = 3
 
 
 @st.cache_resource(show_spinner=False)
-def document_index(path: str) -> DocumentStore:
-    """One index per database file for the app process; the bundled sample is imported on its first use (a file
-    that cannot take it now, read-only or locked, is searched as it is: the store logs why)."""
-    index = DocumentStore(Store(path))
+def document_index(url: str, person: str) -> DocumentStore:
+    """One index per database and person for the app process, on the chats' store (its connection pool); the
+    bundled sample is imported into each person's knowledge base on its first use (a database that cannot take it
+    now, read-only or locked, is searched as it is: the store logs why)."""
+    index = DocumentStore(open_store(url).as_user(person))
     with contextlib.suppress(sqlite3.Error):
         index.import_bundled(KNOWLEDGE_DIR)
     return index
 
 
 def knowledge_index(settings: Settings) -> DocumentStore:
-    """The knowledge base in the chats' database (the same file app.py opens)."""
-    return document_index(str(settings.data_dir / "chats.db"))
+    """This session's person's knowledge base, in the chats' database (the store app.py opens)."""
+    return document_index(settings.database, owner())
 
 
 def collection_label(name: str, lang: str) -> str:

@@ -29,6 +29,7 @@ from ui_chat import confirm_popover, literal_markdown
 from ui_knowledge import collection_picker, knowledge_button, knowledge_index
 from ui_params import parameter_controls
 from ui_session import default, delete_chat, new_chat, open_chat, rename_chat, session
+from ui_team import share_popover
 
 SIDEBAR_CHATS = 30
 
@@ -83,6 +84,7 @@ def chat_list(store: Store, lang: str) -> None:
             (store, conversation.id),
             width="stretch",
         )
+    share_popover(store, conversation, lang)  # signed in only
 
 
 def connection_controls(settings: Settings, lang: str) -> Settings:

@@ -8,9 +8,10 @@ ensure_requirements "$ROOT/requirements-dev.txt" "$ROOT/requirements.txt"
 ensure_local_backend
 
 # Debian's chromium for the end-to-end tests; binutils' objdump for the portable-build check; Node.js and npm
-# for the JavaScript copy-as-code test.
+# for the JavaScript copy-as-code test; postgresql for the store's tests on a throwaway cluster (tests/postgres.py).
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 command -v objdump >/dev/null 2>&1 || missing+=(binutils)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Expander
+
+from ui_chat import STATUS_ICONS
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 # CommonMark with GitHub's tables and strikethrough and no raw HTML, as Streamlit's st.markdown renders it
@@ -26,6 +29,11 @@ def send(at: AppTest, text: str) -> AppTest:
     at.chat_input[0].set_value(text).run()
     assert not at.exception, at.exception
     return at
+
+
+def tool_steps(at: AppTest) -> list[Expander]:
+    """The tool calls drawn in the chat: expanders with st.status's icon for their state (ui_chat.STATUS_ICONS)."""
+    return [e for e in at.main.expander if e.icon in STATUS_ICONS.values()]
 
 
 def page_text(at: AppTest) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from config import SETTINGS, Settings, load_settings  # noqa: E402
+from postgres import PostgresServer  # noqa: E402
 from scripted_server import ScriptedServer  # noqa: E402
 from store import Store  # noqa: E402
 
@@ -50,6 +51,37 @@ def settings(app_env: ScriptedServer) -> Settings:
 def store(tmp_path: Path) -> Store:
     """A real SQLite store in the test's own folder."""
     return Store(tmp_path / "chats.db")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 for the whole run (tests/postgres.py), started when first asked."""
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty database of each kind, as Store.open takes it: a SQLite file in the test's folder, then a
+    PostgreSQL database of its own."""
+    if request.param == "sqlite":
+        return str(tmp_path / "chats.db")
+    return str(request.getfixturevalue("postgres").new_database())
+
+
+@pytest.fixture
+def open_stores() -> Iterator[Callable[[str], Store]]:
+    """Store.open for a test: every store it opened is closed at the end (PostgreSQL's connection pools)."""
+    opened: list[Store] = []
+
+    def open_store(url: str) -> Store:
+        opened.append(Store.open(url))
+        return opened[-1]
+
+    yield open_store
+    for store in opened:
+        store.close()
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

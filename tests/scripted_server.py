@@ -53,6 +53,7 @@ class Reply:
     stall_after: int | None = None  # go silent for stall_seconds after this many content chunks
     stall_seconds: float = 0.0
     chunk_delay: float = 0.0
+    tokens_per_second: float = 0.0  # content chunk i goes out at start + i / rate (no drift from sleeping); 0: at once
     chunk_size: int = 0  # characters per content chunk; 0: one word per chunk
     finish_reason: str | None = None
     raw_events: list[str] = field(default_factory=list)  # sent as they are after the text: malformed chunks
@@ -110,6 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _sent(self, data: bytes) -> None:
         if self.record is not None:
             self.record["sent"].append(data)
+            self.record["sent_at"].append(time.time())
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -180,6 +182,7 @@ class _Handler(BaseHTTPRequestHandler):
             "body": body,
             "raw": raw,  # the request body byte for byte
             "sent": [],  # the response body as written, one entry per write (gzip: before compression)
+            "sent_at": [],  # time.time() (wall clock, comparable with a browser's on this machine) of each write
             "received": received,  # time.monotonic() when the request came in, and when its answer was done
             "finished": None,
         }
@@ -272,7 +275,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._event(body, {"role": "assistant", "content": ""})
             for piece in _pieces(reply.reasoning, reply.chunk_size):
                 self._event(body, {"reasoning_content": piece})
+            start = time.monotonic()
             for sent, piece in enumerate(_pieces(reply.text, reply.chunk_size)):
+                if reply.tokens_per_second:
+                    time.sleep(max(0.0, start + sent / reply.tokens_per_second - time.monotonic()))
                 if reply.stall_after is not None and sent == reply.stall_after:
                     time.sleep(reply.stall_seconds)
                 if reply.cut_after is not None and sent >= reply.cut_after:

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, strategies
 from streamlit.testing.v1 import AppTest
 
-from app_driver import page_text, rendered, send, start, tags
+from app_driver import page_text, rendered, send, start, tags, tool_steps
 from conftest import TEST_KEY
 from scripted_server import Reply
 from ui_chat import literal_markdown
@@ -58,9 +58,8 @@ def test_a_tool_turn_shows_each_call_and_its_result_then_the_answer(app_env):
         Reply(text="123 × 456 = 56088"),
     )
     at = send(start(), "北京现在几点？顺便算一下 123*456")
-    statuses = at.status
-    labels = [s.label for s in statuses]
-    assert "🔧 Tool call calculate" in labels and "🔧 Tool call get_current_time" in labels
+    steps = {step.label: step.icon for step in tool_steps(at)}
+    assert steps == {"🔧 Tool call calculate": ":material/check:", "🔧 Tool call get_current_time": ":material/check:"}
     codes = [c.value for c in at.code]
     assert '{"expression": "123*456", "result": 56088}' in codes
     assert chat_texts(at)[-1] == ("assistant", ["123 × 456 = 56088"])

@@ -8,7 +8,7 @@ import json
 
 from streamlit.testing.v1 import AppTest
 
-from app_driver import page_text, send, start
+from app_driver import page_text, send, start, tool_steps
 from llm_client import REJECTED_TOOL_RESULT
 from scripted_server import Reply, ScriptedServer
 
@@ -46,7 +46,7 @@ def test_a_waiting_call_shows_its_arguments_as_editable_json_and_the_message_box
     assert "Let me calculate." in page_text(at)
     assert [b.label for b in at.button if str(b.key).startswith("approve_")] == ["Run", "Edit then run", "Reject"]
     assert at.chat_input[0].disabled
-    assert not [s for s in at.status if "calculate" in s.label]  # not drawn as running: it waits
+    assert not [s for s in tool_steps(at) if "calculate" in s.label]  # not drawn as running: it waits
     assert len(app_env.chat_requests()) == 1
 
 
@@ -84,7 +84,7 @@ def test_reject_tells_the_model_and_its_reply_shows(app_env):
     press(at, "reject")
     assert sent_tool_result(app_env) == {"role": "tool", "tool_call_id": "call_0", "content": REJECTED_TOOL_RESULT}
     assert at.chat_message[-1].markdown[-1].value == "Fine, I will not calculate it."
-    assert "🚫 Tool call calculate" in [s.label for s in at.status]
+    assert "🚫 Tool call calculate" in [s.label for s in tool_steps(at)]
 
 
 def test_an_edit_that_is_not_json_is_explained_and_runs_nothing(app_env):
@@ -131,7 +131,7 @@ def test_only_the_chosen_tools_wait_and_two_waiting_calls_go_on_together(app_env
         )
     )
     send(at, "2+3, 1+1 and the time?")
-    assert "🔧 Tool call get_current_time" in [s.label for s in at.status]  # ran at once: it does not ask
+    assert "🔧 Tool call get_current_time" in [s.label for s in tool_steps(at)]  # ran at once: it does not ask
     assert len([a for a in at.text_area if str(a.key).startswith("approve_args_")]) == 2
     first, second = [b for b in at.button if str(b.key).startswith("approve_run_")]
     first.click().run()

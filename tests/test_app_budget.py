@@ -32,7 +32,9 @@ def test_context_view_and_chart(app_env):
     send(at, "two")
     with_chart = [e for e in at.sidebar.get("arrow_vega_lite_chart")] or [e for e in at.sidebar.get("vega_lite_chart")]
     assert with_chart
-    view = "\n".join(t.value for t in at.sidebar.text)
+    assert not at.sidebar.text  # the context view is drawn only while open
+    at.session_state["context_view"] = True  # the user opens it
+    view = "\n".join(t.value for t in at.run().sidebar.text)
     assert "✅ sent · user: one" in view and "✅ sent · assistant: Answer two." in view
 
 
@@ -92,7 +94,8 @@ def test_summarising_older_turns_books_its_cost_and_keeps_tool_pairs_whole(app_e
     conversation = at.session_state["session"].conversation
     assert conversation.summary.usage.prompt_tokens == 700
     assert conversation.totals().usage.prompt_tokens >= 700
-    view = "\n".join(t.value for t in at.sidebar.text)
+    at.session_state["context_view"] = True
+    view = "\n".join(t.value for t in at.run().sidebar.text)
     assert "📝 summarised · user: What is 6*7?" in view
 
 
@@ -144,6 +147,7 @@ def test_a_held_message_is_never_sent_into_another_chat(app_env, monkeypatch):
 def test_a_max_tokens_beyond_the_models_output_cap_leaves_the_history_in(app_env):
     app_env.expect(Reply(text="First answer."), Reply(text="Second answer."))
     at = send(start(), "first question")
+    at.session_state["context_view"] = True
     at.sidebar.number_input(key="max_tokens").set_value(200_000).run()
     view = "\n".join(t.value for t in at.sidebar.text)
     assert "✅ sent · user: first question" in view and "left out" not in view

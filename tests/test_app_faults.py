@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_driver import page_text, send, start
+from app_driver import page_text, send, start, tool_steps
 from conftest import TEST_KEY
 from scripted_server import Reply
 from store import Store
@@ -135,7 +135,8 @@ def test_a_stalled_stream_is_cut_and_reported(app_env, monkeypatch):
 def test_bad_tool_calls_go_back_to_the_model_and_the_answer_still_comes(app_env, tool_call, error):
     app_env.expect(Reply(tool_calls=[tool_call]), Reply(text="Sorry about that."))
     at = send(start(), "use a tool")
-    assert at.status[0].label.startswith("⚠️")
+    [step] = tool_steps(at)
+    assert step.label.startswith("⚠️") and step.icon == ":material/error:"
     assert any(error in c.value for c in at.code)
     assert json.loads(app_env.chat_requests()[1]["messages"][-1]["content"])["error"]
     intact(at, "use a tool", "Sorry about that.")

@@ -1,12 +1,16 @@
+from hypothesis import given, settings, strategies
+
 from conversation_manager import (
     DONE,
     INTERRUPTED,
     INTERRUPTED_TOOL_RESULT,
     STOPPED,
+    TRIM_NOTE,
     Conversation,
     Message,
     RequestSpec,
     TurnRecorder,
+    _first_kept,
     build_request,
     history_messages,
     transcript,
@@ -15,7 +19,7 @@ from conversation_manager import (
 from errors import ErrorInfo
 from events import Finished, Interrupted, RequestSent, TextDelta, ToolCallStarted, ToolResult, UsageReported
 from records import readable
-from token_tracker import PriceBook, Usage, count_messages, count_tools
+from token_tracker import REPLY_PRIMING, PriceBook, Usage, count_messages, count_tools
 
 BOOK = PriceBook(usd_cny_rate=7.0)
 CALC = {"type": "function", "function": {"name": "calculate", "description": "math", "parameters": {}}}
@@ -254,3 +258,30 @@ def test_time_to_first_token_and_stream_time_are_recorded_per_message():
     recorder.apply(UsageReported(Usage(5, 80), "gpt-4o"))
     reply = conversation.messages[-1]
     assert (reply.first_token_ms, reply.stream_ms) == (400, 2000)
+
+
+def first_kept_by_trying_each(turns, prefix, language, model, budget):
+    """The rule as first written: try each start from the oldest turn on, counting every turn."""
+    sizes = [count_messages(turn, model) - REPLY_PRIMING for turn in turns]
+    start = 0
+    while start < len(turns) - 1:
+        dropped = sum(len(turn) for turn in turns[:start])
+        note = [{"role": "system", "content": TRIM_NOTE[language].format(count=dropped)}] if dropped else []
+        opening = prefix + note
+        if count_messages(opening, model) + sum(sizes[start:]) <= budget:
+            break
+        start += 1
+    return start
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lengths=strategies.lists(strategies.lists(strategies.integers(0, 60), min_size=1, max_size=4), max_size=12),
+    budget=strategies.integers(-5, 700),
+    language=strategies.sampled_from(["en", "zh"]),
+)
+def test_counting_newest_first_keeps_the_same_turns_as_trying_each_start(lengths, budget, language):
+    turns = [[{"role": "user", "content": "word " * length} for length in turn] for turn in lengths]
+    prefix = [{"role": "system", "content": "You are a helpful assistant."}]
+    expected = first_kept_by_trying_each(turns, prefix, language, "gpt-4o-mini", budget)
+    assert _first_kept(turns, prefix, language, "gpt-4o-mini", budget) == expected

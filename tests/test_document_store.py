@@ -1,11 +1,11 @@
-"""The knowledge base in the chats' SQLite file: indexing, BM25 ranking in English and Chinese, collections,
-deleting, the bundled sample, and the tool the model calls through a real turn against the scripted server."""
+"""The knowledge base in the chats' database, SQLite and PostgreSQL: indexing, BM25 ranking in English and Chinese,
+collections, deleting, the bundled sample, each owner's own documents, and the tool the model calls through a real
+turn against the scripted server."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +16,8 @@ from documents import Limits, Refused, read_document
 from function_tools import ToolCall, ToolExecutor, cited_passages, default_registry
 from knowledge_base import KNOWLEDGE_DIR, SAMPLE_COLLECTION
 from scripted_server import Reply, ScriptedServer
-from store import Store
+from storage_backend import POSTGRESQL
+from store import MIGRATIONS, Store
 from token_tracker import PriceBook
 from turn import TurnChoices, prepare
 
@@ -24,8 +25,9 @@ LIMITS = Limits.of(1, 100)
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> DocumentStore:
-    return DocumentStore(Store(tmp_path / "chats.db"))
+def index(database_url, open_stores) -> DocumentStore:
+    """The knowledge base of a new store of each kind: a SQLite file, then a PostgreSQL database."""
+    return DocumentStore(open_stores(database_url))
 
 
 def add(index: DocumentStore, collection: str, name: str, text: str) -> int:
@@ -33,8 +35,11 @@ def add(index: DocumentStore, collection: str, name: str, text: str) -> int:
 
 
 def rows(index: DocumentStore, table: str) -> int:
-    with sqlite3.connect(index.store.path) as db:
-        return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608 - a table name of ours
+    """How many rows a table holds; "passages_fts": how many passages the search index holds, in either dialect."""
+    if table == "passages_fts" and index.store.dialect == POSTGRESQL:
+        table = "(SELECT DISTINCT passage_id FROM passage_terms) AS indexed"
+    with index.store.connection() as db:
+        return int(db.execute(f"SELECT COUNT(*) AS n FROM {table}").fetchone()["n"])  # noqa: S608 - a table of ours
 
 
 def test_the_tables_come_with_the_migration_m007_documents(index):
@@ -197,3 +202,57 @@ def test_citations_come_only_from_the_knowledge_tools_readable_results():
         ("search_knowledge_base", json.dumps([passage, {**passage, "passage": "2"}, passage])),
     ]
     assert [(c.document, c.passage, c.text) for c in cited_passages(results)] == [("a.md", 2, "alpha")]
+
+
+# --- each owner's own documents (issue 15) -----------------------------------------------------------------
+
+
+def test_each_owner_has_their_own_collections_documents_and_search(index):
+    alice, bob = DocumentStore(index.store.as_user("alice@example.com")), DocumentStore(index.store.as_user("bob"))
+    hers = add(alice, "notes", "alice.md", "Alice rolls back releases with make rollback. 回滚发布")
+    his = add(bob, "notes", "bob.md", "Bob rolls back his diet. 回滚计划")
+    add(index, "notes", "single.md", "The single user rolls back too.")
+    assert [(c.name, c.documents) for c in alice.collections()] == [("notes", 1)]
+    assert [d.name for d in alice.documents()] == ["alice.md"]
+    assert [d.name for d in bob.documents("notes")] == ["bob.md"]
+    assert [hit.source for hit in alice.search("roll back 回滚", 5)] == ["alice.md"]
+    assert [hit.source for hit in bob.search("roll back 回滚", 5, collections=["notes"])] == ["bob.md"]
+    assert [hit.source for hit in index.search("rolls", 5)] == ["single.md"]
+    assert bob.passages(hers) == [] and not bob.delete(hers)  # another owner's document id: not found
+    assert bob.delete_collection("notes") and [d.name for d in alice.documents()] == ["alice.md"]
+    assert alice.passages(hers)[0].text.startswith("Alice") and his not in [d.id for d in alice.documents()]
+
+
+def test_the_bundled_sample_is_each_owners_own(index, tmp_path):
+    bundled = tmp_path / "bundled"
+    bundled.mkdir()
+    (bundled / "one.md").write_text("# One\nfirst sample text\n")
+    alice, bob = DocumentStore(index.store.as_user("alice")), DocumentStore(index.store.as_user("bob"))
+    assert alice.import_bundled(bundled) == 1 and bob.import_bundled(bundled) == 1
+    assert alice.import_bundled(bundled) == 0
+    alice.delete(alice.documents(SAMPLE_COLLECTION)[0].id)
+    assert alice.import_bundled(bundled) == 0 and alice.documents() == []  # deleted stays deleted, for her only
+    assert [d.name for d in bob.documents(SAMPLE_COLLECTION)] == ["one.md"]
+
+
+def test_a_file_from_before_owners_keeps_its_knowledge_base_as_the_single_users(tmp_path, monkeypatch):
+    path = tmp_path / "chats.db"
+    monkeypatch.setattr("store.MIGRATIONS", MIGRATIONS[:7])  # as the app left it before m008_owners
+    Store(path)
+    with sqlite3.connect(path) as db:  # rows as that version wrote them
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("INSERT INTO collections (id, name, created_at) VALUES (1, 'notes', 'x')")
+        db.execute("INSERT INTO documents VALUES (1, 1, 'kept.md', 'markdown', 17, 'abc', 'x')")
+        db.execute("INSERT INTO passages VALUES (1, 1, 1, 'kept', 'Alpha beta gamma.')")
+        db.execute("INSERT INTO passages_fts (rowid, terms) VALUES (1, 'kept alpha beta gamma')")
+        db.execute("INSERT INTO bundled_documents (name, sha256) VALUES ('one.md', 'abc')")
+    monkeypatch.setattr("store.MIGRATIONS", MIGRATIONS)
+    index = DocumentStore(Store(path))
+    assert "m008_owners" in index.store.migrations()
+    assert [(c.name, c.documents, c.passages) for c in index.collections()] == [("notes", 1, 1)]
+    assert index.search("gamma")[0].source == "kept.md"
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT owner, name FROM bundled_documents").fetchall() == [("", "one.md")]
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert DocumentStore(index.store.as_user("alice")).collections() == []
+    add(DocumentStore(index.store.as_user("alice")), "notes", "hers.md", "Delta.")  # the same name, another owner

@@ -15,9 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = tuple(
     (layer, frozenset(modules.split()))
     for layer, modules in (
-        ("ui", "app ui_session ui_chat ui_sidebar"),
+        ("ui", "app ui_session ui_chat ui_sidebar ui_stream"),
         ("turn", "turn compare"),
-        ("storage", "store records exporters document_store"),
+        ("storage", "store storage_backend records exporters document_store rate_windows"),
         ("conversation", "conversation_manager prompt_breakdown"),
         (
             "client",
@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = tuple(
         (
             "tables",
             "function_tools knowledge_base documents prompt_templates token_tracker offline_encodings model_catalog"
-            " formulas reply_format mcp_tools attachments",
+            " formulas reply_format mcp_tools attachments auth stream_pacing",
         ),
         ("settings", "config app_logging i18n"),
     )

@@ -72,7 +72,7 @@ def test_a_storage_error_is_logged_with_its_file(tmp_path, caplog):
     with sqlite3.connect(store.path) as db:
         db.execute("DROP TABLE messages_fts")
     assert store.search("anything at all") == []
-    (record,) = [r for r in caplog.records if r.name == "store"]
+    (record,) = [r for r in caplog.records if r.name == "storage_backend"]
     assert record.levelno == logging.ERROR and "no such table: messages_fts" in record.getMessage()
     assert str(store.path) in record.getMessage()
 

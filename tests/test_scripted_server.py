@@ -44,3 +44,18 @@ def test_a_reply_meant_for_one_question_waits_for_it(fresh):
     assert b"to the right" in post(fresh, "right")[1]
     assert b"to the left" in post(fresh, "left")[1]
     assert fresh.problems() == []
+
+
+def test_a_paced_stream_stamps_every_write_and_never_runs_ahead_of_its_rate(fresh):
+    """Word i goes out no sooner than i / rate after the first: a lower bound, which a slow machine cannot break."""
+    fresh.expect(Reply(text="a b c d e", tokens_per_second=50))
+    body = json.dumps({"model": "m", "stream": True, "messages": [{"role": "user", "content": "go"}]}).encode()
+    request = urllib.request.Request(f"{fresh.base_url}/chat/completions", body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
+    record = fresh.requests[-1]
+    assert len(record["sent_at"]) == len(record["sent"])
+    assert record["sent_at"] == sorted(record["sent_at"])
+    stamps = [at for data, at in zip(record["sent"], record["sent_at"], strict=True) if b'"content": "' in data]
+    assert len(stamps) == 6  # the role's empty content, then five words
+    assert stamps[-1] - stamps[0] >= 4 / 50  # the role went out before word 1's start, word 5 is due 4 / 50 after it

@@ -1,4 +1,5 @@
-"""The SQLite store on a real file: round trips, migrations, search, totals, concurrency."""
+"""The store on a real SQLite file and on a real PostgreSQL database (tests/postgres.py): round trips, migrations,
+search, totals, concurrency, and each owner's own chats. The ``store`` fixture runs a test on both."""
 
 import json
 import os
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -17,13 +19,28 @@ from hypothesis import strategies as st
 
 import store as store_module
 from app_driver import page_text, start
+from config import ConfigError
 from conversation_manager import Conversation, Message, TurnRecorder
 from events import Finished, TextDelta, UsageReported
 from exporters import from_json, to_json, to_markdown
+from storage_backend import POSTGRESQL, SQLITE, ConversationNotFound, Db, SqliteDb, StorageError
 from store import MIGRATIONS, SEARCH_MAX_CHARS, SEARCH_MAX_WORDS, Store, search_words
 from token_tracker import PriceBook, Usage
 
 BOOK = PriceBook(7.0)
+
+
+@pytest.fixture
+def store(database_url, open_stores) -> Store:
+    """A new store of each kind: a SQLite file, then a PostgreSQL database."""
+    return open_stores(database_url)
+
+
+def execute(store: Store, sql: str, params: tuple = ()) -> list:
+    """A statement of the test's own on the store's database (a query's rows as dicts)."""
+    with store.transaction() as db:
+        cursor = db.execute(sql, params)
+        return [dict(row) for row in cursor.fetchall()] if sql.startswith("SELECT") else []
 
 
 def chat(question: str, answer: str, usage: Usage | None = None) -> Conversation:
@@ -58,7 +75,7 @@ def numbered_file(path: Path, version: int) -> None:
     db.execute("INSERT INTO schema_version VALUES (0)")
     for number, function in enumerate(MIGRATIONS[:version], 1):
         db.execute("BEGIN IMMEDIATE")
-        function(db)
+        function(SqliteDb(db))
         db.execute("UPDATE schema_version SET version = ?", (number,))
         db.execute("COMMIT")
     db.close()
@@ -69,15 +86,30 @@ def tables(path: Path) -> set[str]:
         return {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
-def test_a_fresh_file_records_each_migration_by_name_with_the_time_it_was_applied(store):
+def test_a_new_database_records_each_migration_by_name_with_the_time_it_was_applied(store, open_stores, database_url):
     applied = store.migrations()
     assert list(applied) == NAMES == sorted(NAMES) and len(set(NAMES)) == len(NAMES)
     times = [datetime.fromisoformat(applied[name]) for name in NAMES]
     assert times == sorted(times) and all(time.tzinfo is not None for time in times)
+    assert open_stores(database_url).migrations() == applied  # opening again applies nothing
+
+
+def test_a_fresh_file_is_in_wal_mode_and_has_no_version_number(tmp_path):
+    store = Store(tmp_path / "chats.db")
     assert "schema_version" not in tables(store.path)
     with sqlite3.connect(store.path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert Store(store.path).migrations() == applied  # opening again applies nothing
+
+
+def test_a_url_names_the_database(tmp_path, postgres, open_stores):
+    file = tmp_path / "by-url.db"
+    assert open_stores(f"sqlite://{file}").dialect == SQLITE and file.exists()
+    assert open_stores(str(tmp_path / "plain.db")).path == tmp_path / "plain.db"
+    assert open_stores(postgres.new_database()).dialect == POSTGRESQL
+    for wrong in ("mysql://u:secret@db/x", "sqlite://"):
+        with pytest.raises(ConfigError) as caught:
+            Store.open(wrong)
+        assert "secret" not in str(caught.value)
 
 
 def test_a_file_of_the_numbered_scheme_keeps_its_data_and_records_its_migrations_as_of_unknown_time(tmp_path):
@@ -91,18 +123,42 @@ def test_a_file_of_the_numbered_scheme_keeps_its_data_and_records_its_migrations
     assert store.recent()[0].title == "kept"
 
 
+def m900_notes(db: Db) -> None:
+    db.execute("CREATE TABLE notes (text TEXT)")
+
+
+def m901_broken(db: Db) -> None:
+    db.execute("CREATE TABLE half_done (x INTEGER)")
+    db.execute("INSERT INTO no_such_table VALUES (1)")
+
+
+def table_names(store: Store) -> set[str]:
+    sql = {
+        SQLITE: "SELECT name FROM sqlite_master WHERE type = 'table'",
+        POSTGRESQL: "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'",
+    }[store.dialect]
+    return {row["name"] for row in execute(store, sql)}
+
+
+def test_a_new_migration_of_both_dialects_runs_once_and_one_that_fails_leaves_nothing(
+    store, database_url, open_stores, monkeypatch
+):
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, m900_notes, m901_broken])
+    with pytest.raises(sqlite3.Error, match="no_such_table"):
+        Store.open(database_url)
+    assert "half_done" not in table_names(store) and "notes" in table_names(store)
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, m900_notes])
+    assert list(open_stores(database_url).migrations()) == [*NAMES, "m900_notes"]
+
+
 def test_a_new_migration_runs_once_and_one_that_fails_leaves_nothing_behind(tmp_path, monkeypatch):
     path = tmp_path / "chats.db"
     numbered_file(path, 2)
     calls: list[str] = []
 
-    def m900_notes(db: sqlite3.Connection) -> None:
+    def m900_notes(db: Db) -> None:
         calls.append("m900")
         db.execute("CREATE TABLE notes (text TEXT)")
-
-    def m901_broken(db: sqlite3.Connection) -> None:
-        db.execute("CREATE TABLE half_done (x)")
-        db.execute("INSERT INTO no_such_table VALUES (1)")
 
     monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, m900_notes, m901_broken])
     with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
@@ -114,13 +170,13 @@ def test_a_new_migration_runs_once_and_one_that_fails_leaves_nothing_behind(tmp_
     assert [applied[name] is None for name in NAMES] == [True, True] + [False] * (len(NAMES) - 2)
 
 
-@pytest.mark.parametrize("start", ["new", "numbered"])
-def test_threads_opening_one_file_at_once_apply_each_migration_once(tmp_path, monkeypatch, start):
-    path = tmp_path / "shared.db"
+@pytest.mark.parametrize("start", ["new", "numbered", "postgresql"])
+def test_threads_opening_one_database_at_once_apply_each_migration_once(tmp_path, monkeypatch, start, request):
+    path = request.getfixturevalue("postgres").new_database() if start == "postgresql" else tmp_path / "shared.db"
     if start == "numbered":
         numbered_file(path, 1)
 
-    def m900_count(db: sqlite3.Connection) -> None:
+    def m900_count(db: Db) -> None:
         db.execute("CREATE TABLE runs (n INTEGER)")  # a second run would fail here
         db.execute("INSERT INTO runs VALUES (1)")
 
@@ -131,7 +187,7 @@ def test_threads_opening_one_file_at_once_apply_each_migration_once(tmp_path, mo
     def opener() -> None:
         try:
             gate.wait(30)
-            Store(path)
+            Store.open(str(path)).close()
         except BaseException as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
 
@@ -141,9 +197,12 @@ def test_threads_opening_one_file_at_once_apply_each_migration_once(tmp_path, mo
     for thread in threads:
         thread.join(60)
     assert errors == []
-    assert list(Store(path).migrations()) == [*NAMES, "m900_count"]
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
+    store = Store.open(str(path))
+    try:
+        assert list(store.migrations()) == [*NAMES, "m900_count"]
+        assert execute(store, "SELECT COUNT(*) AS n FROM runs") == [{"n": 1}]
+    finally:
+        store.close()
 
 
 OPENER = """
@@ -154,12 +213,12 @@ from store import Store
 Path(sys.argv[3]).touch()
 while not Path(sys.argv[4]).exists():
     time.sleep(0.01)
-Store(sys.argv[2])
+Store.open(sys.argv[2]).close()
 """
 
 
-def test_two_processes_opening_one_new_file_at_once_both_succeed(tmp_path):
-    path, go = tmp_path / "shared.db", tmp_path / "go"
+def test_two_processes_opening_one_new_database_at_once_both_succeed(tmp_path, database_url, open_stores):
+    path, go = database_url, tmp_path / "go"
     root = str(Path(store_module.__file__).parent)
     ready = [tmp_path / f"ready{n}" for n in range(2)]
     processes = [
@@ -175,7 +234,7 @@ def test_two_processes_opening_one_new_file_at_once_both_succeed(tmp_path):
         for process in processes:
             process.kill()
     assert [code for code, _ in outcomes] == [0, 0], outcomes
-    assert list(Store(path).migrations()) == NAMES
+    assert list(open_stores(path).migrations()) == NAMES
 
 
 def test_a_version_1_file_is_upgraded_and_its_messages_become_searchable(tmp_path):
@@ -228,8 +287,7 @@ def test_list_is_newest_first_and_rename_and_delete_work(store):
     assert store.load(first.id).title == "renamed"
     store.delete(first.id)
     assert [s.id for s in store.recent()] == [second.id]
-    with sqlite3.connect(store.path) as db:
-        assert db.execute("SELECT COUNT(*) FROM messages WHERE conversation_id = ?", (first.id,)).fetchone()[0] == 0
+    assert execute(store, "SELECT id FROM messages WHERE conversation_id = ?", (first.id,)) == []
 
 
 @pytest.mark.parametrize(
@@ -262,10 +320,10 @@ def test_search_snippet_shows_the_match(store):
     assert "trigram" in hit.snippet
 
 
-def test_totals_survive_restart_and_filter_by_day(store, tmp_path):
+def test_totals_survive_restart_and_filter_by_day(store, database_url, open_stores):
     store.save(chat("a", "b", Usage(100, 10)))
     store.save(chat("c", "d", Usage(50, 5)))
-    reopened = Store(tmp_path / "chats.db")
+    reopened = open_stores(database_url)
     totals = reopened.totals()
     assert (totals.usage.prompt_tokens, totals.usage.completion_tokens, totals.calls) == (150, 15, 2)
     assert totals.cost.usd > 0
@@ -289,28 +347,26 @@ def test_streamed_updates_overwrite_the_same_rows_and_reindex(store):
     assert [s.id for s in store.search("zebra")] == [conversation.id]
 
 
-def test_concurrent_sessions_writing_different_chats_lose_nothing(tmp_path):
-    path = tmp_path / "shared.db"
-    Store(path)
+def test_concurrent_sessions_writing_different_chats_lose_nothing(database_url, open_stores):
+    store = open_stores(database_url)
     errors: list[BaseException] = []
     conversations = [Conversation() for _ in range(4)]
+    opened = [open_stores(database_url) for _ in conversations]  # as separate app processes would
 
-    def writer(conversation: Conversation) -> None:
+    def writer(conversation: Conversation, store: Store) -> None:
         try:
-            store = Store(path)
             for index in range(25):
                 conversation.add_user(f"message {index}")
                 store.save(conversation, conversation.messages[-1:])
         except BaseException as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
 
-    threads = [threading.Thread(target=writer, args=(c,)) for c in conversations]
+    threads = [threading.Thread(target=writer, args=pair) for pair in zip(conversations, opened, strict=True)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(60)
     assert errors == []
-    store = Store(path)
     for conversation in conversations:
         assert len(store.load(conversation.id).messages) == 25
 
@@ -320,8 +376,8 @@ def test_concurrent_sessions_writing_different_chats_lose_nothing(tmp_path):
 
 def set_parent(store: Store, message_id: str, parent_id: str | None) -> None:
     """Rewrite one stored row's parent, in its column and in its JSON, as a damaged file would hold it."""
-    with sqlite3.connect(store.path) as db:
-        (data,) = db.execute("SELECT data FROM messages WHERE id = ?", (message_id,)).fetchone()
+    with store.transaction() as db:
+        data = db.execute("SELECT data FROM messages WHERE id = ?", (message_id,)).fetchone()["data"]
         changed = json.loads(data) | {"parent_id": parent_id}
         db.execute(
             "UPDATE messages SET parent_id = ?, data = ? WHERE id = ?", (parent_id, json.dumps(changed), message_id)
@@ -371,10 +427,10 @@ def test_audit_damaged_stored_rows_are_left_out_and_export_all_still_works(store
     store.save(healthy)
     store.save(damaged)
     bad = {"tool_calls": "abc", "usage": {"prompt_tokens": "lots"}}
-    with sqlite3.connect(store.path) as db:
+    with store.transaction() as db:
         first, second, third, _ = damaged.nodes
         for message_id, change in ((second, {"tool_calls": "abc"}), (third, {"usage": bad["usage"]})):
-            (data,) = db.execute("SELECT data FROM messages WHERE id = ?", (message_id,)).fetchone()
+            data = db.execute("SELECT data FROM messages WHERE id = ?", (message_id,)).fetchone()["data"]
             db.execute("UPDATE messages SET data = ? WHERE id = ?", (json.dumps(json.loads(data) | change), message_id))
         db.execute("UPDATE messages SET data = '{not json' WHERE id = ?", (first,))
         db.execute(
@@ -383,6 +439,7 @@ def test_audit_damaged_stored_rows_are_left_out_and_export_all_still_works(store
         )
     loaded = store.load(damaged.id)
     assert len(loaded.nodes) == 1 and loaded.settings == {} and loaded.summary is None
+    assert store.totals().calls == 0  # a damaged summary is left out of the totals too
     everything = [store.load(s.id) for s in store.recent()]
     assert "first question" in to_markdown(everything, "en")
     assert len(from_json(to_json(everything).encode())) == 2
@@ -462,28 +519,30 @@ def test_audit_search_words_are_cleaned_and_capped():
     assert search_words("same same Same") == ["same", "Same"]
 
 
-def test_audit_search_returns_no_results_when_sqlite_fails(store):
+def test_audit_search_returns_no_results_when_the_database_fails(store):
     store.save(chat("How does streaming work?", "Tokens."))
-    with sqlite3.connect(store.path) as db:
-        db.execute("DROP TABLE messages_fts")
+    broken = {SQLITE: "DROP TABLE messages_fts", POSTGRESQL: "ALTER TABLE messages RENAME TO gone"}
+    execute(store, broken[store.dialect])
     assert store.search("streaming") == []
+
+
+@pytest.fixture(scope="module", params=[SQLITE, POSTGRESQL])
+def searchable(request, tmp_path_factory) -> Iterator[Store]:
+    """One store of each kind for every example of a property, holding a chat to find."""
+    if request.param == SQLITE:
+        url = str(tmp_path_factory.mktemp("search") / "chats.db")
+    else:
+        url = request.getfixturevalue("postgres").new_database()
+    store = Store.open(url)
+    store.save(chat("北京天气怎么样？ streaming", "今天北京晴。 100% sure"))
+    yield store
+    store.close()
 
 
 @settings(max_examples=40, deadline=None)
 @given(query=st.text(max_size=300))
-def test_audit_search_never_raises_for_any_user_string(tmp_path_factory, query):
-    store = searchable_store(tmp_path_factory)
-    assert isinstance(store.search(query), list)
-
-
-_SEARCHABLE: dict[str, Store] = {}
-
-
-def searchable_store(tmp_path_factory) -> Store:
-    if "store" not in _SEARCHABLE:
-        _SEARCHABLE["store"] = Store(tmp_path_factory.mktemp("search") / "chats.db")
-        _SEARCHABLE["store"].save(chat("北京天气怎么样？ streaming", "今天北京晴。 100% sure"))
-    return _SEARCHABLE["store"]
+def test_audit_search_never_raises_for_any_user_string(searchable, query):
+    assert isinstance(searchable.search(query), list)
 
 
 def mode(path) -> int:
@@ -520,8 +579,8 @@ def test_audit_an_existing_database_with_loose_modes_is_tightened_on_open(tmp_pa
 
 @settings(max_examples=30, deadline=None)
 @given(parents=st.lists(st.integers(-1, 5), min_size=6, max_size=6), leaf=st.integers(0, 5))
-def test_audit_any_stored_parent_links_load_without_hanging_or_raising(tmp_path_factory, parents, leaf):
-    store = searchable_store(tmp_path_factory)
+def test_audit_any_stored_parent_links_load_without_hanging_or_raising(searchable, parents, leaf):
+    store = searchable
     conversation = Conversation()
     for index in range(6):
         conversation.add_user(f"message {index}")
@@ -534,3 +593,92 @@ def test_audit_any_stored_parent_links_load_without_hanging_or_raising(tmp_path_
     assert 1 <= len(loaded.messages) <= 6 and len(loaded.nodes) == 6
     loaded.select(ids[0])
     assert to_markdown([loaded], "zh") and from_json(to_json([loaded]).encode())
+
+
+# --- each owner's own chats (issue 15) --------------------------------------------------------------------
+
+
+def test_each_owner_sees_only_their_own_chats_search_and_totals(store):
+    alice, bob = store.as_user("alice@example.com"), store.as_user("bob@example.com")
+    hers = chat("Alice asks about zebras 斑马", "Stripes.", Usage(10, 1))
+    his = chat("Bob asks about zebras 斑马", "Also stripes.", Usage(20, 2))
+    alice.save(hers)
+    bob.save(his)
+    store.save(chat("The single user's zebra 斑马", "Kept apart.", Usage(5, 1)))
+    assert store.owner == "" and [s.id for s in alice.recent()] == [hers.id]
+    assert [s.id for s in bob.recent()] == [his.id]
+    for query in ("zebras", "斑马", "斑", "ze"):
+        assert [s.id for s in alice.search(query)] == [hers.id], query
+        assert [s.id for s in bob.search(query)] == [his.id], query
+    assert [s.title for s in store.search("zebra")] == ["The single user's zebra 斑马"]
+    assert (alice.totals().calls, alice.totals().usage.prompt_tokens) == (1, 10)
+    assert (bob.today_totals().calls, bob.today_totals().usage.prompt_tokens) == (1, 20)
+    assert store.totals().usage.prompt_tokens == 5
+    assert alice.load(hers.id).to_dict() == hers.to_dict()
+    assert alice.load(his.id) is None and bob.load(hers.id) is None and store.load(hers.id) is None
+
+
+def test_another_owners_chat_is_not_found_and_never_changed(store):
+    alice, bob = store.as_user("alice@example.com"), store.as_user("bob@example.com")
+    hers = chat("private question", "private answer")
+    reply_id = hers.messages[-1].id
+    trace = {"request_body": "{}", "status": 200}
+    hers.traces[reply_id] = [trace]
+    alice.save(hers)
+    before = alice.load(hers.id).to_dict()
+    bob.rename(hers.id, "renamed by bob")
+    bob.delete(hers.id)
+    intruder = Conversation(hers.id, "taken over")
+    intruder.add_user("bob writes here")
+    intruder.traces["bob-reply"] = [trace]
+    with pytest.raises(ConversationNotFound):  # a sqlite3.Error: the page says it could not save
+        bob.save(intruder)
+    with pytest.raises(sqlite3.IntegrityError):  # an import never takes an id over either
+        bob.add([intruder])
+    assert alice.load(hers.id).to_dict() == before
+    assert [s.title for s in alice.recent()] == [before["title"]] and bob.recent() == []
+    assert alice.traces(reply_id) == [trace] and bob.traces(reply_id) == [] and alice.traces("bob-reply") == []
+    assert execute(store, "SELECT COUNT(*) AS n FROM messages") == [{"n": 2}]
+
+
+def test_a_message_with_nul_characters_round_trips(store):
+    conversation = chat("before\x00after", "fine")
+    store.save(conversation)
+    assert store.load(conversation.id).messages[0].content == "before\x00after"
+    assert [s.id for s in store.search("before")] == [conversation.id]
+
+
+def test_storage_errors_of_postgresql_are_sqlite3_errors_the_page_already_reports(postgres, open_stores):
+    store = open_stores(postgres.new_database())
+    execute(store, "DROP TABLE traces")
+    with pytest.raises(StorageError) as caught:
+        store.traces("anything")
+    assert isinstance(caught.value, sqlite3.Error) and "traces" in str(caught.value)
+
+
+SEARCH_INDEX = {"messages_fts", "passages_fts", "passage_terms"}  # each dialect's own full-text tables
+
+
+def columns(store: Store) -> dict[str, set[str]]:
+    """Each table's columns, but for the search index tables (FTS5's and their shadow tables, or passage_terms)."""
+    if store.dialect == SQLITE:
+        names = [row["name"] for row in execute(store, "SELECT name FROM sqlite_master WHERE type = 'table'")]
+        found = {
+            name: {row["name"] for row in execute(store, "SELECT name FROM pragma_table_info(?)", (name,))}
+            for name in names
+        }
+    else:
+        found = {}
+        sql = "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
+        for row in execute(store, sql):
+            found.setdefault(row["table_name"], set()).add(row["column_name"])
+    found.get("passages", set()).discard("term_count")  # PostgreSQL's BM25 needs each passage's length
+    return {name: cols for name, cols in found.items() if not any(name.startswith(index) for index in SEARCH_INDEX)}
+
+
+def test_both_dialects_make_the_same_tables_and_columns(tmp_path, postgres, open_stores):
+    sqlite_tables = columns(open_stores(str(tmp_path / "chats.db")))
+    assert sqlite_tables == columns(open_stores(postgres.new_database()))
+    assert {"owner"} <= sqlite_tables["conversations"] & sqlite_tables["collections"] & sqlite_tables[
+        "bundled_documents"
+    ]

@@ -31,3 +31,10 @@ def test_the_app_listens_on_localhost_and_shows_no_tracebacks_or_deploy():
     assert options["client.showErrorDetails"] == "none"
     assert options["client.toolbarMode"] == "viewer"
     assert options["browser.gatherUsageStats"] == "false"
+
+
+def test_no_full_garbage_collection_after_every_script_run():
+    """A hidden option (`config show` leaves it out): read as Streamlit reads it, from the repo folder."""
+    read = "from streamlit import config; print(config.get_option('runner.postScriptGC'))"
+    shown = subprocess.run([sys.executable, "-c", read], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "False"

@@ -6,6 +6,7 @@ import tiktoken.load
 
 import model_catalog
 import offline_encodings
+import token_tracker
 from token_tracker import (
     Cost,
     PriceBook,
@@ -227,3 +228,41 @@ def test_token_pieces_give_each_tokens_text_and_id_and_a_split_character_as_esca
     shown = [piece for piece, _ in pieces]
     split = ["\\xf0\\x9d", "\\x94", "\\x98"]  # 𝔘 is four bytes, in three tokens
     assert shown == ["Hello", " ", "你好", ",", " ", *split, "nic", "ode"]
+
+
+def exact(text: str, encoding: str) -> int:
+    offline_encodings.seed_cache()
+    return len(tiktoken.get_encoding(encoding).encode(text, disallowed_special=()))
+
+
+def test_remembered_counts_are_per_text_and_encoding():
+    long = "这是一段很长的中文文本，用来比较两种编码。" * 200
+    texts = ["hi", "你好，世界", long, long[:-1] + "!", long + " ", "x" * 64, "x" * 65, "a\ud800b" * 40]
+    assert exact(long, "o200k_base") != exact(long, "cl100k_base")  # a cache shared by encodings would show
+    for _ in range(2):  # counted, then remembered
+        for text in texts:
+            assert count_text(text, "gpt-4o") == exact(text, "o200k_base")
+            assert count_text(text, "gpt-3.5-turbo") == exact(text, "cl100k_base")
+
+
+def test_a_model_moved_to_another_encoding_by_the_models_file_counts_in_that_one(tmp_path, monkeypatch):
+    text = "这是一段很长的中文文本。" * 50
+    assert count_text(text, "my-model") == exact(text, "o200k_base")  # unknown: estimated with o200k
+    overrides = tmp_path / "models.json"
+    overrides.write_text(json.dumps({"my-model": {"encoding": "cl100k_base"}}))
+    monkeypatch.setenv("MODELS_FILE", str(overrides))
+    encoding_for.cache_clear()
+    try:
+        assert count_text(text, "my-model") == exact(text, "cl100k_base")
+    finally:
+        encoding_for.cache_clear()
+        model_catalog._overrides.cache_clear()
+
+
+def test_the_count_cache_keeps_at_most_its_size(monkeypatch):
+    monkeypatch.setattr(token_tracker, "COUNT_CACHE_SIZE", 8)
+    texts = [f"text number {n} " * (n + 10) for n in range(20)]
+    for text in texts:
+        count_text(text, "gpt-4o")
+    assert len(token_tracker._counts) <= 8
+    assert [count_text(text, "gpt-4o") for text in texts] == [exact(text, "o200k_base") for text in texts]

@@ -43,7 +43,7 @@ class RunningApp:
     def __init__(self, env: dict[str, str], tmp: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tmp / "streamlit.log"
+        self.log = tmp / f"streamlit-{self.port}.log"  # one per app: a test may run several
         command = [
             sys.executable,
             "-m",

@@ -30,7 +30,19 @@ from rate_limiter import RateLimiter
 from rate_windows import TableLedger, bucket_of, shared_database
 from store import Store
 from stream_pacing import STREAMS, Pacer
-from turn import Action, Go, Hold, Save, Turn, carry_out, decide, prepare, request_spec, spending
+from turn import (
+    Action,
+    Go,
+    Hold,
+    Save,
+    Turn,
+    carry_out,
+    decide,
+    prepare,
+    request_spec,
+    spending,
+    written_elsewhere,
+)
 from ui_approval import approval_panel
 from ui_auth import gate, owner
 from ui_chat import amount, literal_markdown, notice_text, render_history, render_usage
@@ -39,7 +51,7 @@ from ui_images import image_controls, may_send, render_thumbnails, take_uploads,
 from ui_session import cancel_held, price_book, release_held, save_chat, session, show_conversation, started, unsaved
 from ui_sidebar import Choices, sidebar, state_registry
 from ui_stream import LiveReply
-from ui_team import admin_panel, open_store, share_page, team_settings
+from ui_team import admin_panel, hard_day_budget, open_store, share_page, team_settings
 from ui_voice import voice_input
 
 MAX_INPUT_CHARS = 32_000
@@ -172,13 +184,16 @@ def run_turn(turn: Turn, lang: str) -> None:
 
 
 def show_held(action: Action, check: BudgetCheck, lang: str) -> None:
-    """Over budget: show what was asked and ask; "send anyway" carries it out on the next run."""
+    """Over budget: show what was asked and ask; "send anyway" carries it out on the next run. Over a hard budget
+    (an admin's, for a signed-in person) there is no asking: only an admin can raise it."""
     label = t(f"budget_{check.scope}", lang)
     limit = amount(check.limit, check.currency)
-    st.warning(t("budget_over", lang, label=label, spent=amount(check.spent, check.currency), limit=limit))
+    over = "budget_over_hard" if check.hard else "budget_over"
+    st.warning(t(over, lang, label=label, spent=amount(check.spent, check.currency), limit=limit))
     st.code(action.value if action.kind == "prompt" else t(action.kind, lang), language=None)
     send, cancel, _ = st.columns([2, 1, 3])
-    send.button(t("send_anyway", lang), key="send_anyway", on_click=release_held)
+    if not check.hard:
+        send.button(t("send_anyway", lang), key="send_anyway", on_click=release_held)
     cancel.button(t("cancel", lang), key="cancel_held", on_click=cancel_held)
 
 
@@ -190,6 +205,23 @@ def current_conversation(store: Store) -> Conversation:
         if loaded is not None:
             show_conversation(loaded)
     return session().conversation
+
+
+def settle_or_follow(store: Store, settings: Settings) -> bool:
+    """A chat with a reply still marked streaming (opened while it was being written) is read again, its latest
+    saved state shown. True while another app process or tab still writes it (``turn.written_elsewhere``): it is
+    left alone; otherwise it was cut off (the app died), and is settled and saved."""
+    conversation = session().conversation
+    if not conversation.unfinished():
+        return False
+    fresh = None if conversation.id in unsaved() else store.load(conversation.id)
+    if fresh is not None:
+        session().conversation = conversation = fresh
+    if written_elsewhere(conversation):
+        return True
+    if conversation.settle_unfinished(price_book(settings)):
+        save_chat(store, conversation)
+    return False
 
 
 def message_box(
@@ -232,7 +264,7 @@ def main() -> None:
     st.set_page_config(page_title="AI Chat", page_icon="💬")
     try:
         settings = load_settings()
-        app_logging.configure(settings.log_level, settings.api_key, *(f.api_key for f in settings.fallbacks))
+        app_logging.configure(settings.log_level, *settings.log_secrets)
         settings = gate(settings)  # AUTH=oidc/header: only the sign-in page or a refusal gets drawn before this
         model_catalog.table(settings.models_file)
         all_templates(settings.templates_file)
@@ -242,10 +274,9 @@ def main() -> None:
         st.error(t("config_error", pick_language("auto", st.context.locale), detail=redact(str(error))))
         st.stop()
     share_page(store, settings)  # ?share=TOKEN (signed in): that snapshot, read-only, and nothing else
-    conversation = current_conversation(store)
-    s = session()
-    if conversation.settle_unfinished(price_book(settings)):
-        save_chat(store, conversation)
+    current_conversation(store)
+    writing_elsewhere = settle_or_follow(store, settings)
+    conversation, s = session().conversation, session()
     lang_default = pick_language(settings.ui_language, st.context.locale)
     choices = sidebar(settings, store, lang_default)
     lang, chosen = choices.lang, choices.settings
@@ -258,20 +289,24 @@ def main() -> None:
         st.warning(t("storage_error", lang, detail=s.storage_error))
         s.storage_error = None
     render_history(conversation, store, lang, (effective or chosen).endpoint)
+    if writing_elsewhere:
+        st.info(t("status_writing_elsewhere", lang))
     waiting = approval_panel(conversation, lang)  # tool calls wait for the user: the message box waits too
     blocked = effective is None or effective.needs_setup
     if effective is not None and effective.needs_setup:
         st.info(f"**{t('setup_title', lang)}**\n\n{t('setup_body', lang)}")
     variants = compare_controls(effective or chosen, choices.turn, lang)
-    typed, images = message_box(settings, None if blocked else effective, waiting, lang)
+    # A reply another server or tab still writes: nothing is sent into the chat until it ends (reload to see it)
+    typed, images = message_box(settings, None if blocked else effective, waiting or writing_elsewhere, lang)
     shown = effective or chosen
     schemas = state_registry(settings).schemas(list(choices.turn.tools))
     spec = request_spec(shown, choices.turn, schemas)
     plan = build_request(conversation, spec)
-    spent = spending(conversation.totals(), store.today_totals(), shown)
+    today, all_time = store.today_and_all_totals()
+    spent = spending(conversation.totals(), today, shown, day_hard=hard_day_budget(store, settings))
     limiter = limiter_for(shown)
     with choices.panel:
-        render_usage(conversation, store, lang, shown, plan, spent, spec, limiter)
+        render_usage(conversation, store, lang, shown, plan, spent, all_time, spec, limiter)
     if blocked or effective is None:
         return
     decision, s.send = decide(typed, s.send, spent.over, images)

@@ -16,6 +16,7 @@ class BudgetCheck:
     spent: float
     limit: float
     currency: str
+    hard: bool = False  # a team's daily budget for a person: no "send anyway", only an admin raises it
 
     @property
     def share(self) -> float:
@@ -34,10 +35,13 @@ def _amount(cost: Cost, currency: str) -> float:
     return cost.cny if currency == "CNY" else cost.usd
 
 
-def check_budgets(chat: Cost, today: Cost, per_chat: float, per_day: float, currency: str) -> list[BudgetCheck]:
-    """The limits that are set, with what has been spent against each."""
+def check_budgets(
+    chat: Cost, today: Cost, per_chat: float, per_day: float, currency: str, day_hard: bool = False
+) -> list[BudgetCheck]:
+    """The limits that are set, with what has been spent against each; ``day_hard``: the daily one is a hard limit
+    (a signed-in person who is not an admin); the chat's own stays the user's soft limit."""
     checks = [
         BudgetCheck("chat", _amount(chat, currency), per_chat, currency),
-        BudgetCheck("day", _amount(today, currency), per_day, currency),
+        BudgetCheck("day", _amount(today, currency), per_day, currency, hard=day_hard),
     ]
     return [check for check in checks if check.limit > 0]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from dotenv import dotenv_values
 
@@ -547,6 +547,14 @@ class Settings:
     def database(self) -> str:
         """What store.Store.open takes: DATABASE_URL, or the SQLite file chats.db in DATA_DIR."""
         return self.database_url.reveal() if self.database_url else str(self.data_dir / "chats.db")
+
+    @property
+    def log_secrets(self) -> tuple[Secret | None, ...]:
+        """What no log line may show: the keys, and DATABASE_URL's password as written and decoded (a driver's
+        error may quote it, e.g. psycopg's pool on a malformed %-escape)."""
+        password = urlsplit(self.database_url.reveal()).password if self.database_url else None
+        written = (Secret(password), Secret(unquote(password))) if password else ()
+        return (self.api_key, *(fallback.api_key for fallback in self.fallbacks), *written)
 
     @property
     def is_local(self) -> bool:

@@ -162,6 +162,7 @@ class Conversation:
         # Wire traces of replies not yet saved, by the id of the reply's first assistant message (the store
         # keeps them in a table of their own and loads them only when asked).
         self.traces: dict[str, list[dict[str, Any]]] = {}
+        self.saved_at: str | None = None  # when the store last wrote it, as it was read (store.load); not saved
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -274,6 +275,10 @@ class Conversation:
         turns = self.turns()
         last = turns[-1] if turns else []
         return Totals.of((m.usage, m.cost) for m in last if m.usage and m.cost)
+
+    def unfinished(self) -> bool:
+        """Whether a reply is still marked streaming (being written, or cut off without being settled)."""
+        return any(m.status == STREAMING for m in self.nodes.values())
 
     def settle_unfinished(self, price_book: PriceBook) -> list[Message]:
         """Replies still marked streaming were stopped (or the app died): keep them, mark them, estimate them."""

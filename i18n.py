@@ -325,6 +325,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "kb_citation_from": ("集合“{collection}” · {title}", "Collection “{collection}” · {title}"),
     "reasoning": ("思考过程", "Reasoning"),
     "status_stopped": ("已停止，已保留收到的内容", "Stopped; what arrived is kept"),
+    "status_writing_elsewhere": (
+        "这条回复仍在别处（另一个标签页或服务器）生成中，刷新页面可看到更多",
+        "This reply is still being written elsewhere (another tab or server); reload to see more",
+    ),
     "status_interrupted": ("回复中断，已保留收到的内容", "Reply interrupted; what arrived is kept"),
     "status_length": ("回复达到最大 tokens 上限被截断", "The reply hit the max tokens limit and was cut short"),
     "status_filtered": (
@@ -566,6 +570,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "budget_over": (
         "已达到{label}（{spent} / {limit}）。你的消息还在：确定要发送吗？",
         "The {label} is used up ({spent} of {limit}). Your message is kept: send it anyway?",
+    ),
+    "budget_over_hard": (
+        "已达到{label}（{spent} / {limit}）。这个额度由管理员设定，只有管理员可以提高；你的消息保留在下面。",
+        "The {label} is used up ({spent} of {limit}). An admin set it and only an admin can raise it; your message is "
+        "kept below.",
     ),
     "send_anyway": ("仍然发送", "Send anyway"),
     "context_view": ("上下文视图：下一次请求会发送什么", "Context view: what the next request sends"),

@@ -690,7 +690,7 @@ class Store:
                 "SELECT message_id, position, data FROM attachments WHERE conversation_id = ?", (conversation_id,)
             ).fetchall()
         images = {(blob["message_id"], blob["position"]): bytes(blob["data"]) for blob in blobs}
-        return readable(
+        conversation = readable(
             {
                 "id": row["id"],
                 "title": row["title"],
@@ -702,6 +702,8 @@ class Store:
                 "messages": [_with_images(_json(r["data"]), r["id"], images) for r in rows],
             }
         )
+        conversation.saved_at = row["updated_at"]
+        return conversation
 
     def traces(self, reply_id: str) -> list[dict[str, Any]]:
         """The wire traces of one reply (wire_trace.RoundTrace as dicts), in the order its requests went."""
@@ -745,7 +747,7 @@ class Store:
                 clauses.append("c.id IN (SELECT conversation_id FROM messages_fts WHERE messages_fts MATCH ?)")
                 params.append('"' + word.replace('"', '""') + '"')
             else:
-                clauses.append(_IN_A_MESSAGE[dialect])
+                clauses.append(_IN_A_MESSAGE.format(like=_LIKE[dialect]))
                 params.append(_like(word))
         sql = f"SELECT c.id, c.title, c.updated_at FROM conversations c WHERE {' AND '.join(clauses)} "  # noqa: S608
         sql += "ORDER BY c.updated_at DESC LIMIT ?"
@@ -753,33 +755,39 @@ class Store:
             rows = db.execute(sql, (*params, limit)).fetchall()
             found = []
             for row in rows:
-                hit = db.execute(_FIRST_MATCH[dialect], (row["id"], _like(words[0]))).fetchone()
+                hit = db.execute(_FIRST_MATCH.format(like=_LIKE[dialect]), (row["id"], _like(words[0]))).fetchone()
                 snippet = _snippet(hit["content"], words[0]) if hit else ""
                 found.append(ConversationSummary(row["id"], row["title"], row["updated_at"], snippet))
         return found
 
-    def today_totals(self) -> Totals:
-        """Since local midnight (the server's time zone)."""
+    def today_and_all_totals(self) -> tuple[Totals, Totals]:
+        """This owner's usage and cost since local midnight (the server's time zone), and over all time: one query
+        for both, as every page run shows both."""
         midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
-        return self.totals(since=midnight.astimezone(UTC).isoformat(timespec="seconds"))
+        return self._totals(midnight.astimezone(UTC).isoformat(timespec="seconds"))
 
     def totals(self, since: str | None = None) -> Totals:
         """Usage and cost over every stored reply of this owner (optionally since an ISO timestamp)."""
-        # CROSS JOIN keeps SQLite on the messages' time index (the replies since then), each one's chat looked up
-        # by its id, instead of every message of the owner's chats.
+        recent, every = self._totals(since or "")
+        return every if since is None else recent
+
+    def _totals(self, since: str) -> tuple[Totals, Totals]:
+        """(since an ISO timestamp, all time): one pass over the owner's replies, found through their chats."""
         with self.connection() as db:
             row = db.execute(
                 f"""
-                SELECT {_SPENT_COLUMNS} FROM messages m CROSS JOIN conversations c
-                WHERE m.prompt_tokens IS NOT NULL AND m.created_at >= ? AND c.id = m.conversation_id AND c.owner = ?
+                SELECT {_SPENT_COLUMNS}, {_spent_columns("m.created_at >= ?", "recent_")}
+                FROM conversations c JOIN messages m ON m.conversation_id = c.id
+                WHERE c.owner = ? AND m.prompt_tokens IS NOT NULL
                 """,  # noqa: S608 (the columns are a constant)
-                (since or "", self.owner),
+                (*(since,) * len(_SPENT), self.owner),
             ).fetchone()
             summaries = db.execute(
                 "SELECT summary FROM conversations WHERE owner = ? AND summary IS NOT NULL", (self.owner,)
             ).fetchall()
-        entries = [entry for r in summaries if (entry := _summary_spending(r["summary"], since or "")) is not None]
-        return _spent(row, [(usage, cost) for _, usage, cost in entries])
+        entries = [entry for r in summaries if (entry := _summary_spending(r["summary"], "")) is not None]
+        recent = [(usage, cost) for created_at, usage, cost in entries if created_at >= since]
+        return _spent(row, recent, "recent_"), _spent(row, [(usage, cost) for _, usage, cost in entries])
 
     # --- a team: who signed in, their budgets, share links ------------------------------------------
 
@@ -916,22 +924,48 @@ class Store:
         return [ShareInfo(r["token"], r["conversation_id"], r["title"], r["created_at"]) for r in rows]
 
 
-# Replies' usage and cost summed (the rows of messages m with usage), as ``_spent`` reads them.
-_SPENT_COLUMNS = """
-    COUNT(*) AS calls, SUM(m.prompt_tokens) AS prompt, SUM(m.completion_tokens) AS completion,
-    SUM(m.cached_tokens) AS cached, SUM(m.reasoning_tokens) AS reasoning, MAX(m.estimated) AS estimated,
-    SUM(m.cost_usd) AS usd, SUM(m.cost_cny) AS cny, MIN(m.priced) AS priced, MIN(m.local) AS local
-"""
+# Replies' usage and cost summed (the rows of messages m with usage), as ``_spent`` reads them: each column's name,
+# aggregate and value.
+_SPENT = (
+    ("calls", "COUNT", "1"),
+    ("prompt", "SUM", "m.prompt_tokens"),
+    ("completion", "SUM", "m.completion_tokens"),
+    ("cached", "SUM", "m.cached_tokens"),
+    ("reasoning", "SUM", "m.reasoning_tokens"),
+    ("estimated", "MAX", "m.estimated"),
+    ("usd", "SUM", "m.cost_usd"),
+    ("cny", "SUM", "m.cost_cny"),
+    ("priced", "MIN", "m.priced"),
+    ("local", "MIN", "m.local"),
+)
 
 
-def _spent(row: Any, summaries: Sequence[tuple[Usage, Cost]]) -> Totals:
-    """Replies' summed usage (a ``_SPENT_COLUMNS`` row, or None) together with summary calls'."""
-    if row is None or not row["calls"]:
+def _spent_columns(when: str = "", prefix: str = "") -> str:
+    """The ``_SPENT`` columns, named with ``prefix``; with ``when`` (an SQL condition), of only the rows meeting it
+    (one ``?`` each), so one pass gives two sums (CASE: the same in both dialects)."""
+    return ", ".join(
+        f"{aggregate}({f'CASE WHEN {when} THEN {value} END' if when else value}) AS {prefix}{name}"
+        for name, aggregate, value in _SPENT
+    )
+
+
+_SPENT_COLUMNS = _spent_columns()
+
+
+def _spent(row: Any, summaries: Sequence[tuple[Usage, Cost]], prefix: str = "") -> Totals:
+    """Replies' summed usage (a row of ``_spent_columns`` named with ``prefix``, or None) with summary calls'."""
+    if row is None or not row[f"{prefix}calls"]:
         return Totals.of(summaries)
-    usage = Usage(row["prompt"], row["completion"], row["cached"], row["reasoning"], bool(row["estimated"]))
-    cost = Cost(row["usd"], row["cny"], bool(row["priced"]), bool(row["local"]))
+    usage = Usage(
+        row[f"{prefix}prompt"],
+        row[f"{prefix}completion"],
+        row[f"{prefix}cached"],
+        row[f"{prefix}reasoning"],
+        bool(row[f"{prefix}estimated"]),
+    )
+    cost = Cost(row[f"{prefix}usd"], row[f"{prefix}cny"], bool(row[f"{prefix}priced"]), bool(row[f"{prefix}local"]))
     totals = Totals.of([(usage, cost), *summaries])
-    return Totals(totals.usage, totals.cost, row["calls"] + len(summaries))
+    return Totals(totals.usage, totals.cost, row[f"{prefix}calls"] + len(summaries))
 
 
 def _snapshot(conversation: Conversation) -> dict[str, Any]:
@@ -969,14 +1003,9 @@ def _summary_spending(text: str, since: str) -> tuple[str, Usage, Cost] | None:
 
 # A word anywhere in a message, in any case: SQLite's LIKE (case-blind for ASCII), PostgreSQL's ILIKE (on the
 # trigram index).
-_IN_A_MESSAGE = {
-    SQLITE: "c.id IN (SELECT conversation_id FROM messages WHERE content LIKE ? ESCAPE '\\')",
-    POSTGRESQL: "c.id IN (SELECT conversation_id FROM messages WHERE content ILIKE ? ESCAPE '\\')",
-}
-_FIRST_MATCH = {
-    SQLITE: "SELECT content FROM messages WHERE conversation_id = ? AND content LIKE ? ESCAPE '\\' LIMIT 1",
-    POSTGRESQL: "SELECT content FROM messages WHERE conversation_id = ? AND content ILIKE ? ESCAPE '\\' LIMIT 1",
-}
+_LIKE = {SQLITE: "LIKE", POSTGRESQL: "ILIKE"}
+_IN_A_MESSAGE = "c.id IN (SELECT conversation_id FROM messages WHERE content {like} ? ESCAPE '\\')"
+_FIRST_MATCH = "SELECT content FROM messages WHERE conversation_id = ? AND content {like} ? ESCAPE '\\' LIMIT 1"
 
 _INSERT_CONVERSATION = """
     INSERT INTO conversations (id, title, created_at, updated_at, settings, leaf_id, last_request, summary, owner)

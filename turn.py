@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import UTC, datetime
 from typing import Any, Literal, assert_never
 
 import model_catalog
@@ -46,6 +47,9 @@ from token_tracker import PriceBook, Totals
 from wire_trace import RoundTrace, TraceBudget, TraceTape
 
 SAVE_INTERVAL = 1.0  # seconds; a crash mid-reply loses at most this much
+# A reply marked streaming in a chat saved this recently is still being written by another app process or tab (it
+# saves every SAVE_INTERVAL while events come; the margin covers a slow first token, a retry's wait, a tool call).
+STILL_WRITING_SECONDS = 10 * SAVE_INTERVAL
 
 # Writes these messages of the chat (the chat's own fields always); False when the write failed.
 Save = Callable[[Sequence[Message]], bool]
@@ -258,6 +262,19 @@ class Turn:
             self.save(self.reply)
 
 
+def written_elsewhere(conversation: Conversation, now: datetime | None = None) -> bool:
+    """Whether a chat read from the store has a reply that another app process (or tab) is still streaming: one
+    marked streaming in a chat saved within STILL_WRITING_SECONDS. Such a reply is shown as it is, never settled
+    here (the writer's next save would overwrite that); an older one was cut off (the app died) and is settled."""
+    if conversation.saved_at is None or not conversation.unfinished():
+        return False
+    try:
+        saved = datetime.fromisoformat(conversation.saved_at)
+    except ValueError:
+        return False
+    return saved.tzinfo is not None and ((now or datetime.now(UTC)) - saved).total_seconds() < STILL_WRITING_SECONDS
+
+
 def _since(conversation: Conversation, first: str) -> list[Message]:
     """The active path's messages from ``first`` to the newest (the whole path, where ``first`` is not on it; a
     damaged path ends where it would loop, as ``Conversation.messages`` does)."""
@@ -382,14 +399,15 @@ def decide(
     typed: str | None, state: SendState, over: Sequence[BudgetCheck], images: Sequence[Attachment] = ()
 ) -> tuple[Decision, SendState]:
     """The send decision, and the state the next run starts from. Something asked (typed text, or images, win
-    over a pending action) goes out unless a budget is spent and the user has not confirmed; a held action is
-    shown again while the budget stays spent, and never sent unasked."""
+    over a pending action) goes out unless a budget is spent and the user has not confirmed, or a hard one is spent
+    (no confirming that); a held action is shown again while the budget stays spent, and never sent unasked."""
     typed_something = bool(typed and typed.strip()) or bool(images)
     asked = Action("prompt", typed or "", images=tuple(images)) if typed_something else state.pending
+    holding = next((check for check in over if check.hard), over[0] if over else None)
     if asked is None:
-        return (Hold(state.held, over[0]) if state.held and over else None), state
-    if over and not state.confirmed:
-        return Hold(asked, over[0]), SendState(held=asked)
+        return (Hold(state.held, holding) if state.held and holding else None), state
+    if holding is not None and (holding.hard or not state.confirmed):
+        return Hold(asked, holding), SendState(held=asked)
     return Go(asked), SendState(held=state.held)
 
 
@@ -458,9 +476,10 @@ class Spending:
         return [check for check in self.checks if check.level == OVER]
 
 
-def spending(chat: Totals, today: Totals, settings: Settings) -> Spending:
+def spending(chat: Totals, today: Totals, settings: Settings, day_hard: bool = False) -> Spending:
+    """What was spent against each budget set; ``day_hard``: the daily budget is a hard limit (budget.py)."""
     checks = check_budgets(
-        chat.cost, today.cost, settings.budget_per_chat, settings.budget_per_day, settings.budget_currency
+        chat.cost, today.cost, settings.budget_per_chat, settings.budget_per_day, settings.budget_currency, day_hard
     )
     return Spending(chat, today, checks)
 

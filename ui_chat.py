@@ -308,6 +308,7 @@ def render_usage(
     settings: Settings,
     plan: TurnRequest,
     spent: Spending,
+    all_time: Totals,
     spec: RequestSpec,
     limiter: RateLimiter,
 ) -> None:
@@ -326,7 +327,7 @@ def render_usage(
         (t("last_reply", lang), conversation.last_reply_totals()),
         (t("conversation", lang), spent.chat),
         (t("today", lang), spent.today),
-        (t("all_time", lang), store.totals()),
+        (t("all_time", lang), all_time),
     ]
     if any(row.calls for _, row in rows):
         for label, row in rows:

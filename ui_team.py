@@ -46,7 +46,7 @@ def user_store(settings: Settings) -> Store:
 
 def team_settings(settings: Settings, store: Store) -> Settings:
     """Signed in: the person is recorded as seen, and their daily budget is the one an admin set for them, else
-    BUDGET_PER_DAY (the usage panel shows it, and over it a message is held as with any budget)."""
+    BUDGET_PER_DAY (the usage panel shows it; over it a message is held, and only an admin can raise it)."""
     if not store.owner:
         return settings
     last = st.session_state.get(SEEN_AT)
@@ -60,6 +60,12 @@ def team_settings(settings: Settings, store: Store) -> Settings:
 
 def is_admin(store: Store, settings: Settings) -> bool:
     return bool(store.owner) and store.owner in auth.policy(settings).admins
+
+
+def hard_day_budget(store: Store, settings: Settings) -> bool:
+    """Whether the daily budget is a hard limit here: for a signed-in person who is not an admin (an admin set it,
+    or BUDGET_PER_DAY); the single-user app's, and an admin's own, stay soft."""
+    return bool(store.owner) and not is_admin(store, settings)
 
 
 def _notices() -> None:

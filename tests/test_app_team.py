@@ -4,11 +4,17 @@ person's message; the single-user app shows none of it."""
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_driver import APP, page_text, rendered, send, start
+from config import load_settings
+from conversation_manager import STOPPED, STREAMING, Conversation, Message
 from scripted_server import Reply
+from store import Store
 from test_app_auth import AUTH_SECTION, visit
 
 ANN = {"is_logged_in": True, "email": "ann@example.com", "name": "Ann"}
@@ -107,7 +113,10 @@ def test_an_admins_budget_for_a_person_holds_their_message(team):
     send(bob, "second, over my budget")
     assert len(team.chat_requests()) == 1  # held, not sent
     assert "The Daily budget is used up" in bob.warning[0].value
+    assert "only an admin can raise it" in bob.warning[0].value
     assert bob.code[-1].value == "second, over my budget"
+    assert "send_anyway" not in [b.key for b in bob.main.button]  # a hard limit: no sending anyway
+    assert "cancel_held" in [b.key for b in bob.main.button]
 
     ann = visit(ANN)  # another person keeps the global budget (none)
     team.expect(Reply(text="Ann is not held."))
@@ -119,6 +128,22 @@ def test_an_admins_budget_for_a_person_holds_their_message(team):
     team.expect(Reply(text="Sent again."))
     send(bob.run(), "third")
     assert len(team.chat_requests()) == 3
+
+
+def test_the_global_daily_budget_is_hard_for_a_signed_in_person_and_soft_for_an_admin(team, monkeypatch):
+    monkeypatch.setenv("BUDGET_PER_DAY", "0.001")
+    monkeypatch.setenv("BUDGET_PER_CHAT", "0.001")
+    for user in (BOB, ADMIN):
+        at = visit(user)
+        team.expect(Reply(text="First answer.", usage=(10_000, 0)))  # gpt-4o-mini: $0.0015
+        send(at, "first")
+        send(at, "second")
+        held, hard = at.warning[0].value, user is BOB
+        # Bob: the daily budget is the reason (the chat's, also spent, is his own to override); the admin: the chat's
+        assert ("The Daily budget is used up" in held and "only an admin can raise it" in held) == hard
+        assert ("The Chat budget is used up" in held and "send it anyway?" in held) != hard
+        assert ("send_anyway" in [b.key for b in at.main.button]) != hard
+    assert len(team.chat_requests()) == 2
 
 
 def test_only_admins_see_the_team_panel(team):
@@ -153,3 +178,27 @@ def test_each_person_has_their_own_knowledge_base_with_the_bundled_sample(team):
     )
     send(bob, "How do I roll back?")
     assert "Only Ann may read" not in team.chat_requests()[1]["messages"][-1]["content"]
+
+
+def test_a_chat_opened_while_another_server_streams_its_reply_is_not_settled_there(app_env):
+    store = Store(load_settings().database)
+    writing, cut_off = Conversation(title="writing"), Conversation(title="cut off")
+    for conversation in (writing, cut_off):
+        conversation.add_user("tell me")
+        conversation.append(Message("assistant", "so far", status=STREAMING))
+        store.save(conversation)
+    with closing(sqlite3.connect(store.path)) as db, db:  # the other chat's writer went quiet a minute ago
+        db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", ("2020-01-01T00:00:00+00:00", cut_off.id))
+
+    at = start(writing.id)
+    assert not at.exception and "still being written elsewhere" in page_text(at)
+    assert "Stopped; what arrived is kept" not in page_text(at)
+    assert at.chat_input[0].disabled  # nothing goes into the chat until its writer ends the reply
+    reloaded = store.load(writing.id)
+    assert reloaded is not None and reloaded.messages[-1].status == STREAMING  # left for its writer
+
+    at = start(cut_off.id)
+    assert "Stopped; what arrived is kept" in page_text(at) and "still being written" not in page_text(at)
+    assert not at.chat_input[0].disabled
+    reloaded = store.load(cut_off.id)
+    assert reloaded is not None and reloaded.messages[-1].status == STOPPED  # crash recovery, as before

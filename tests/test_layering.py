@@ -17,7 +17,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = tuple(
     for layer, modules in (
         ("ui", "app ui_session ui_chat ui_sidebar ui_stream"),
         ("turn", "turn compare"),
-        ("storage", "store storage_backend records exporters document_store rate_windows"),
+        ("storage", "store storage_backend storage_postgres records exporters document_store rate_windows"),
         ("conversation", "conversation_manager prompt_breakdown"),
         (
             "client",

@@ -7,12 +7,14 @@ import sys
 import pytest
 
 import app_logging
-from config import Secret
+import storage_postgres
+from config import Secret, load_settings
 from conftest import TEST_KEY
 from function_tools import ToolCall, ToolExecutor, default_registry
 from llm_client import ChatParams, LLMClient, Target, TurnRunner
 from retry_policy import RetryPolicy
 from scripted_server import Reply
+from storage_backend import StorageError
 from store import Store
 
 PARAMS = ChatParams("gpt-4o-mini", 0.2, 64)
@@ -99,3 +101,16 @@ def test_configure_installs_one_redacting_handler_and_sets_the_level(root_logger
     line = again.format(record)
     assert "my-own-gateway-token" not in line and "pass@" not in line and "key=abc" not in line
     assert "0123456789abcdef" not in line and "RuntimeError" in line and "https://gw.example/v1" in line
+
+
+def test_a_database_password_a_driver_quotes_never_reaches_the_log(root_logger, monkeypatch, caplog):
+    url = "postgresql://chat:pa%zz-word-7@127.0.0.1:9/chat"  # a bad %-escape: psycopg's pool quotes the password
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setattr(storage_postgres, "WAIT_SECONDS", 1)
+    handler = app_logging.configure("INFO", *load_settings().log_secrets)
+    with pytest.raises(StorageError):
+        Store.open(url)
+    quoted = [r for r in caplog.records if r.name == "psycopg.pool" and "pa%zz-word-7" in r.getMessage()]
+    assert quoted  # the driver did quote it
+    logged = "\n".join(handler.format(record) for record in caplog.records)
+    assert 'invalid percent-encoded token: "[redacted]"' in logged and "word-7" not in logged

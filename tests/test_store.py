@@ -112,6 +112,23 @@ def test_a_url_names_the_database(tmp_path, postgres, open_stores):
         assert "secret" not in str(caught.value)
 
 
+DRIVER_LOADED = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from store import Store
+Store.open(sys.argv[2]).close()
+print(sorted(name for name in sys.modules if name.split(".")[0] in ("psycopg", "psycopg_pool")))
+"""
+
+
+def test_psycopg_is_imported_only_for_a_postgresql_database(tmp_path, postgres):
+    root = str(Path(store_module.__file__).parent)
+    for url, loaded in ((str(tmp_path / "chats.db"), False), (postgres.new_database(), True)):
+        command = [sys.executable, "-c", DRIVER_LOADED, root, url]
+        run = subprocess.run(command, capture_output=True, text=True, check=True)
+        assert ("psycopg_pool" in run.stdout) == loaded, run.stdout
+
+
 def test_a_file_of_the_numbered_scheme_keeps_its_data_and_records_its_migrations_as_of_unknown_time(tmp_path):
     path = tmp_path / "numbered.db"
     numbered_file(path, len(MIGRATIONS))
@@ -612,7 +629,8 @@ def test_each_owner_sees_only_their_own_chats_search_and_totals(store):
         assert [s.id for s in bob.search(query)] == [his.id], query
     assert [s.title for s in store.search("zebra")] == ["The single user's zebra 斑马"]
     assert (alice.totals().calls, alice.totals().usage.prompt_tokens) == (1, 10)
-    assert (bob.today_totals().calls, bob.today_totals().usage.prompt_tokens) == (1, 20)
+    today, all_time = bob.today_and_all_totals()
+    assert (today.calls, today.usage.prompt_tokens, all_time.calls, all_time.usage.prompt_tokens) == (1, 20, 1, 20)
     assert store.totals().usage.prompt_tokens == 5
     assert alice.load(hers.id).to_dict() == hers.to_dict()
     assert alice.load(his.id) is None and bob.load(hers.id) is None and store.load(hers.id) is None

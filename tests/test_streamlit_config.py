@@ -33,6 +33,11 @@ def test_the_app_listens_on_localhost_and_shows_no_tracebacks_or_deploy():
     assert options["browser.gatherUsageStats"] == "false"
 
 
+def test_no_source_watcher_unless_a_developer_asks_for_one():
+    """It walks every loaded module after each script run; `--server.fileWatcherType auto` turns it on."""
+    assert effective_options()["server.fileWatcherType"] == "none"
+
+
 def test_no_full_garbage_collection_after_every_script_run():
     """A hidden option (`config show` leaves it out): read as Streamlit reads it, from the repo folder."""
     read = "from streamlit import config; print(config.get_option('runner.postScriptGC'))"

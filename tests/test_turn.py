@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import model_catalog
 from config import Settings
@@ -13,8 +14,23 @@ from function_tools import default_registry
 from records import SettingsRecord
 from scripted_server import Reply
 from store import Store
-from token_tracker import Cost, PriceBook, Usage
-from turn import ChatSettings, Save, Turn, TurnChoices, prepare, reply_figures
+from token_tracker import Cost, PriceBook, Totals, Usage
+from turn import (
+    STILL_WRITING_SECONDS,
+    Action,
+    ChatSettings,
+    Go,
+    Hold,
+    Save,
+    SendState,
+    Turn,
+    TurnChoices,
+    decide,
+    prepare,
+    reply_figures,
+    spending,
+    written_elsewhere,
+)
 
 CHOICES = TurnChoices("en", "default", ())
 BOOK = PriceBook(usd_cny_rate=7.0)
@@ -72,6 +88,21 @@ def test_closing_a_turn_midway_settles_and_saves_what_arrived(settings, store, s
     assert reply.usage is not None and reply.usage.estimated  # settled: its cost estimated
     stored = store.load(turn.conversation.id)
     assert stored is not None and stored.messages[-1].to_dict() == reply.to_dict()
+
+
+def test_a_reply_streaming_in_a_chat_saved_just_now_is_written_elsewhere_and_an_older_one_was_cut_off(store):
+    conversation = Conversation()
+    conversation.add_user("hi")
+    conversation.append(Message("assistant", "partial", status="streaming"))
+    store.save(conversation)
+    loaded = store.load(conversation.id)
+    assert loaded is not None and loaded.unfinished() and loaded.saved_at is not None
+    saved = datetime.fromisoformat(loaded.saved_at)
+    assert written_elsewhere(loaded, saved + timedelta(seconds=1))
+    assert not written_elsewhere(loaded, saved + timedelta(seconds=STILL_WRITING_SECONDS + 1))
+    assert not written_elsewhere(conversation, saved)  # never read from the store: this tab's own
+    loaded.settle_unfinished(BOOK)
+    assert not written_elsewhere(loaded, saved)  # nothing streaming
 
 
 def test_a_retry_shows_as_the_turns_notice_until_text_goes_on(settings, store, server):
@@ -165,3 +196,20 @@ def test_reply_figures_compare_the_estimate_with_what_the_provider_counted():
     estimated.usage = Usage(100, 10, estimated=True)
     only_estimated = reply_figures([estimated])
     assert only_estimated is not None and only_estimated.estimate is None
+
+
+def test_a_hard_daily_budget_holds_even_after_send_anyway_and_the_chats_own_stays_soft(settings):
+    settings = settings.with_overrides(budget_per_day=0.01, budget_per_chat=0.01, budget_currency="USD")
+    spent = Totals.of([(Usage(1000, 0), Cost(0.02, 0.14))])
+    team = spending(spent, spent, settings, day_hard=True).over
+    assert [(check.scope, check.hard) for check in team] == [("chat", False), ("day", True)]
+    asked = Action("prompt", "more")
+    decision, state = decide("more", SendState(), team)
+    assert decision == Hold(asked, team[1]) and state == SendState(held=asked)  # the hard one is the reason
+    decision, state = decide(None, SendState(pending=asked, confirmed=True), team)  # "send anyway" somehow pressed
+    assert decision == Hold(asked, team[1]) and state == SendState(held=asked)
+    own = spending(spent, Totals.of([]), settings, day_hard=True).over  # only the chat's budget spent: soft
+    assert decide(None, SendState(pending=asked, confirmed=True), own)[0] == Go(asked)
+    single = spending(spent, spent, settings).over  # the single-user app: both soft, as before
+    assert not any(check.hard for check in single)
+    assert decide(None, SendState(pending=asked, confirmed=True), single)[0] == Go(asked)

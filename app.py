@@ -204,6 +204,9 @@ def current_conversation(store: Store) -> Conversation:
         loaded = store.load(chat_id) if chat_id else None
         if loaded is not None:
             show_conversation(loaded)
+        elif chat_id:  # deleted, mistyped or someone else's: the same words for each, so nothing is revealed
+            session().chat_missing = True
+            del st.query_params["chat"]
     return session().conversation
 
 
@@ -288,6 +291,9 @@ def main() -> None:
     if s.storage_error:
         st.warning(t("storage_error", lang, detail=s.storage_error))
         s.storage_error = None
+    if s.chat_missing:
+        st.info(t("chat_not_found", lang))
+        s.chat_missing = False
     render_history(conversation, store, lang, (effective or chosen).endpoint)
     if writing_elsewhere:
         st.info(t("status_writing_elsewhere", lang))

@@ -769,6 +769,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "{owner} 于 {created} 分享的只读快照",
         "A read-only snapshot shared by {owner} on {created}",
     ),
+    "chat_not_found": (
+        "找不到地址中的对话：它可能已被删除，或链接有误。已为你打开一个新对话。",
+        "The chat this address names was not found: it may have been deleted, or the link is wrong. A new chat is open.",
+    ),
     "share_not_found": (
         "找不到这个分享链接：它可能已被撤销，或链接有误。",
         "This share link was not found: it may have been revoked, or the link is wrong.",

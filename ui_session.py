@@ -35,6 +35,7 @@ class Session:
     editing: str | None = None  # the user message whose edit box is open
     unsaved: dict[str, Conversation] = field(default_factory=dict)  # chats the database could not take yet
     storage_error: str | None = None  # shown by the next run, in the UI language
+    chat_missing: bool = False  # the address named a chat this person cannot open: said once
     local_models: set[str] = field(default_factory=set)
     local_server: LocalModelServer | None = None
     model_lists: dict[str, ModelList] = field(default_factory=dict)  # per endpoint

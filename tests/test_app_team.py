@@ -86,6 +86,31 @@ def test_a_wrong_token_is_not_found_and_reveals_nothing(team):
     assert not at.chat_message and not at.chat_input
 
 
+def test_another_persons_chat_id_is_not_found_as_a_deleted_one_is_not(team):
+    ann = visit(ANN)
+    team.expect(Reply(text="Ann's private answer."))
+    send(ann, "Ann's private question")
+    ann_chat = ann.session_state["session"].conversation.id
+
+    def opened_by(user: dict[str, object], chat_id: str) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.user, at.secrets = user, {"auth": AUTH_SECTION}
+        at.query_params["chat"] = chat_id
+        return at.run()
+
+    bob, gone = opened_by(BOB, ann_chat), opened_by(BOB, "deleted-or-mistyped")
+    for at in (bob, gone):
+        assert [i.value for i in at.info if "was not found" in i.value] == [
+            "The chat this address names was not found: it may have been deleted, or the link is wrong. "
+            "A new chat is open."
+        ]
+        assert not at.chat_message and "chat" not in at.query_params
+    assert "Ann's private" not in page_text(bob)
+    assert opened_by(ANN, ann_chat).chat_message  # her own chat opens for her
+    bob.run()
+    assert not [i for i in bob.info if "was not found" in i.value]  # said once
+
+
 def test_an_admins_budget_for_a_person_holds_their_message(team):
     bob = visit(BOB)
     team.expect(Reply(text="First answer.", usage=(10_000, 0)))  # gpt-4o-mini: $0.0015

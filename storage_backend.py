@@ -171,9 +171,7 @@ class SqliteBackend:
 
     @contextmanager
     def transaction(self) -> Iterator[Db]:
-        # This process's writers take turns here first: one waiting in SQLite's busy handler sleeps in growing steps
-        # (up to 100 ms each) and was seen starved for 0.7-1.1 s by 20 sessions saving while they streamed.
-        with _writers(self.file), self.connection() as db, _write_locked(db):
+        with _turn(self.file), self.connection() as db, _write_locked(db):
             yield db
 
     @contextmanager
@@ -199,12 +197,23 @@ class SqliteBackend:
 
 _WRITERS: dict[str, threading.RLock] = {}
 _WRITERS_LOCK = threading.Lock()
+TURN_WAIT_SECONDS = 0.5  # then SQLite's own busy wait, as before (another process may hold the file's lock)
 
 
-def _writers(file: Path) -> threading.RLock:
-    """The lock this process's write transactions on ``file`` take in turn (woken at once when it is free)."""
+@contextmanager
+def _turn(file: Path) -> Iterator[None]:
+    """This process's write transactions on ``file`` take turns, each woken as soon as the one before ends: one left
+    to SQLite's busy handler sleeps in growing steps (up to 100 ms each), and 20 sessions saving while they
+    streamed starved some for 0.7-1.1 s. Where the turn does not come within TURN_WAIT_SECONDS (a writer waiting
+    for another process's lock), the transaction goes on to SQLite's wait as before, so no wait adds up."""
     with _WRITERS_LOCK:
-        return _WRITERS.setdefault(os.path.realpath(file), threading.RLock())
+        lock = _WRITERS.setdefault(os.path.realpath(file), threading.RLock())
+    taken = lock.acquire(timeout=TURN_WAIT_SECONDS)
+    try:
+        yield
+    finally:
+        if taken:
+            lock.release()
 
 
 @contextmanager

@@ -1,9 +1,11 @@
 """The real client against the scripted server over HTTP: streaming, tools, usage, errors, cuts."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+import llm_client
 from events import (
     ContextTrimmed,
     FallbackUsed,
@@ -29,6 +31,7 @@ from llm_client import (
     build_body,
     drain,
     model_list,
+    targets_for,
 )
 from rate_limiter import RateLimiter
 from retry_policy import RetryPolicy
@@ -343,3 +346,68 @@ def test_the_first_and_last_chunks_are_sampled_for_the_wire_view(client, server)
     assert sample.chunks[0]["object"] == "chat.completion.chunk"
     assert sample.chunks[1]["choices"][0]["delta"]["content"] == "w0 "
     assert sample.chunks[-1]["usage"]["completion_tokens"] == 30 and sample.chunks[-1]["choices"] == []
+
+
+def test_turns_on_the_same_provider_share_one_sdk_client_and_its_connections(settings, server):
+    """A new SDK client per turn meant a new httpx client and SSL context (18-37 ms of CPU per reply)."""
+    server.expect(Reply(text="one"), Reply(text="two"))
+    first, second = targets_for(settings)[0], targets_for(settings)[0]
+    assert first.client._client is second.client._client
+    for target, text in ((first, "one"), (second, "two")):
+        events = list(TurnRunner([target], RetryPolicy(max_retries=0)).run([{"role": "user", "content": "hi"}], PARAMS))
+        assert "".join(e.text for e in of_type(events, TextDelta)) == text
+
+
+def test_another_key_provider_or_timeout_gets_its_own_sdk_client(server):
+    shared = LLMClient(KEY, server.base_url, read_timeout=5)._client
+    assert LLMClient(KEY, server.base_url, read_timeout=5)._client is shared
+    others = [
+        LLMClient(KEY + "x", server.base_url, read_timeout=5),
+        LLMClient(KEY, server.base_url + "/other", read_timeout=5),
+        LLMClient(KEY, server.base_url, read_timeout=6),
+        LLMClient(KEY, server.base_url, read_timeout=5, connect_timeout=3),
+    ]
+    assert len({id(shared), *(id(other._client) for other in others)}) == 5
+    assert others[0]._client.api_key == KEY + "x"
+    assert str(others[1]._client.base_url).rstrip("/") == server.base_url + "/other"
+
+
+def test_the_shared_clients_are_bounded_and_never_keyed_by_the_key(server):
+    for n in range(llm_client.MAX_SHARED_CLIENTS + 5):
+        LLMClient(f"{KEY}-{n}", server.base_url, read_timeout=5)
+    assert len(llm_client._SHARED) <= llm_client.MAX_SHARED_CLIENTS
+    assert not any(KEY in repr(key) for key in llm_client._SHARED)
+
+
+def test_sessions_starting_at_once_get_one_sdk_client():
+    base_url = "http://127.0.0.1:9/concurrent"
+    with ThreadPoolExecutor(8) as pool:
+        clients = list(pool.map(lambda _: LLMClient(KEY, base_url)._client, range(32)))
+    assert all(client is clients[0] for client in clients)
+
+
+def test_the_body_on_the_wire_is_build_bodys_with_the_messages_as_they_are(client, server):
+    """The messages bypass the SDK's typed walk (extra_body): nothing in them changes, nor the body's field order."""
+    server.expect(Reply(text="ok"))
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "what is this? ünïcödé"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "low"}},
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}}],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "{}"},
+        {"role": "user", "content": "and now?"},
+    ]
+    body = build_body(messages, PARAMS, [])
+    drain(client.stream_round(body))
+    assert server.chat_requests() == [body]
+    fields = ["model", "stream", "messages", "max_tokens", "stream_options", "temperature"]  # the SDK's order
+    assert list(server.chat_requests()[0]) == fields

@@ -6,6 +6,7 @@ Run with: bash scripts/run-app.sh (or streamlit run app.py)
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import replace
@@ -31,6 +32,7 @@ from rate_windows import TableLedger, bucket_of, shared_database
 from store import Store
 from stream_pacing import STREAMS, Pacer
 from turn import (
+    SAVE_INTERVAL,
     Action,
     Go,
     Hold,
@@ -55,6 +57,7 @@ from ui_team import admin_panel, hard_day_budget, open_store, share_page, team_s
 from ui_voice import voice_input
 
 MAX_INPUT_CHARS = 32_000
+FOLLOW_SECONDS = 2 * SAVE_INTERVAL  # a reply written elsewhere is read again this often
 
 
 @st.cache_resource
@@ -227,6 +230,14 @@ def settle_or_follow(store: Store, settings: Settings) -> bool:
     return False
 
 
+@st.fragment(run_every=FOLLOW_SECONDS)
+def follow_elsewhere(drawn: float) -> None:
+    """While another process or tab writes this chat's reply, the page reads it again every few seconds: it shows
+    what was saved meanwhile, and settles the reply once its writer has gone quiet (crashed)."""
+    if time.monotonic() - drawn >= FOLLOW_SECONDS / 2:  # a timed run of this fragment, not the page's own run
+        st.rerun()
+
+
 def message_box(
     settings: Settings, connected: Settings | None, disabled: bool, lang: str
 ) -> tuple[str | None, list[Attachment]]:
@@ -297,6 +308,7 @@ def main() -> None:
     render_history(conversation, store, lang, (effective or chosen).endpoint)
     if writing_elsewhere:
         st.info(t("status_writing_elsewhere", lang))
+        follow_elsewhere(time.monotonic())
     waiting = approval_panel(conversation, lang)  # tool calls wait for the user: the message box waits too
     blocked = effective is None or effective.needs_setup
     if effective is not None and effective.needs_setup:

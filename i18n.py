@@ -326,8 +326,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "reasoning": ("思考过程", "Reasoning"),
     "status_stopped": ("已停止，已保留收到的内容", "Stopped; what arrived is kept"),
     "status_writing_elsewhere": (
-        "这条回复仍在别处（另一个标签页或服务器）生成中，刷新页面可看到更多",
-        "This reply is still being written elsewhere (another tab or server); reload to see more",
+        "这条回复仍在别处（另一个标签页或服务器）生成中；本页每隔几秒会读取已保存的内容",
+        "This reply is still being written elsewhere (another tab or server); this page reads what was saved every few seconds",
     ),
     "status_interrupted": ("回复中断，已保留收到的内容", "Reply interrupted; what arrived is kept"),
     "status_length": ("回复达到最大 tokens 上限被截断", "The reply hit the max tokens limit and was cut short"),

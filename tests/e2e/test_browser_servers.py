@@ -57,8 +57,9 @@ def test_a_chat_streaming_in_one_opens_in_the_other_and_its_spending_holds_the_d
     expect(shown.first).to_contain_text("Stream it in A", timeout=30_000)
     expect(shown.last).to_contain_text("w0 w1 w2 w3")
     expect(shown.last).not_to_contain_text("w399")
-    expect(in_b.get_by_text(re.compile(r"still being written elsewhere .*reload to see more"))).to_be_visible()
+    expect(in_b.get_by_text(re.compile(r"still being written elsewhere .*every few seconds"))).to_be_visible()
     expect(in_b.get_by_text("Stopped; what arrived is kept")).to_have_count(0)  # not settled by B: A still writes
+    expect(shown.last).to_contain_text("w120", timeout=30_000)  # B follows A's saves without a reload
     expect(in_a.get_by_test_id("stChatMessage").last).to_contain_text("w399", timeout=60_000)
     spent = re.compile(r"Daily budget: \$0\.1050 of \$0\.1000 used")
     expect(in_a.get_by_text(spent)).to_be_visible(timeout=30_000)  # drawn after the reply's final save

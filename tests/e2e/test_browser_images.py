@@ -27,7 +27,9 @@ def test_an_image_attached_with_the_file_button_shows_as_a_thumbnail_and_goes_as
     page.get_by_test_id("stChatInput").locator("input[type=file]").set_input_files(str(picture))
     expect(page.get_by_test_id("stChatInput")).to_contain_text("sky.png", timeout=30_000)
     box.fill("What colour is this?")
-    box.press("Enter")
+    send = page.get_by_test_id("stChatInputSubmitButton")
+    expect(send).to_be_enabled(timeout=30_000)  # the chip shows the name at once; sending waits for the upload
+    send.click()
     expect(page.get_by_test_id("stChatMessage").last).to_contain_text("A blue sky.", timeout=30_000)
     question = page.get_by_test_id("stChatMessage").first
     thumbnail = question.get_by_role("img", name="sky.png")

@@ -671,13 +671,19 @@ _URL_IN_TEXT = re.compile(
 )
 
 
-def redact(text: str, *secrets: Secret | str | None) -> str:
-    """Remove keys from text: the given secrets, anything shaped like an API key, and the user:password and
-    query string of any URL (gateways take keys there too)."""
+def hide_secrets(text: str, *secrets: Secret | str | None) -> str:
+    """Only the given secrets taken out of text (a key of six characters or more; shorter ones would hit words)."""
     for secret in secrets:
         value = secret.reveal() if isinstance(secret, Secret) else secret
         if value and len(value) >= 6:
             text = text.replace(value, "[redacted]")
+    return text
+
+
+def redact(text: str, *secrets: Secret | str | None) -> str:
+    """Remove keys from text: the given secrets, anything shaped like an API key, and the user:password and
+    query string of any URL (gateways take keys there too)."""
+    text = hide_secrets(text, *secrets)
     text = _URL_IN_TEXT.sub(lambda match: match["scheme"] + match["rest"], text)
     return re.sub(r"\b(sk|pk|key)-[A-Za-z0-9_\-]{8,}", r"\1-[redacted]", text)
 

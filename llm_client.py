@@ -32,7 +32,7 @@ import pydantic
 from openai.types import CompletionUsage
 
 from chat_params import ChatParams, request_fields
-from config import NO_KEY_PLACEHOLDER, Settings, display_url, redact
+from config import NO_KEY_PLACEHOLDER, Settings, display_url, hide_secrets, redact
 from errors import ErrorInfo, classify, from_provider
 from events import (
     AlternativeDelta,
@@ -384,11 +384,14 @@ class LLMClient:
 # --- the wire trace of a round (wire_trace.py): exactly what went and came, never the key -------------------
 
 
+def _keys(secret: str) -> tuple[str, ...]:
+    """The client's key as a secret to hide from a trace: none when it is the placeholder a keyless server gets."""
+    return () if secret == NO_KEY_PLACEHOLDER else (secret,)
+
+
 def _scrubbed(text: str, secret: str) -> str:
     """The text as it was on the wire, but for the key (a gateway may echo it in an error)."""
-    if secret == NO_KEY_PLACEHOLDER or len(secret) < 6:
-        return text
-    return text.replace(secret, "[redacted]")
+    return hide_secrets(text, *_keys(secret))
 
 
 def _tape_request(tape: TraceTape, request: httpx2.Request, secret: str) -> None:
@@ -397,7 +400,7 @@ def _tape_request(tape: TraceTape, request: httpx2.Request, secret: str) -> None
     Its headers, the key among them, are never kept."""
     url = str(request.url)
     tape.trace.method = request.method
-    tape.trace.url = redact(_scrubbed(display_url(url) + urlsplit(url).path, secret))
+    tape.trace.url = redact(display_url(url) + urlsplit(url).path, *_keys(secret))
     tape.trace.request_body = _scrubbed(request.content.decode("utf-8", "replace"), secret)
 
 
@@ -420,7 +423,7 @@ def _tape_failure(tape: TraceTape, error: Exception, secret: str) -> None:
     if isinstance(error, openai.APIStatusError):
         _tape_response(tape, error.response, secret)
         for line in error.response.text.splitlines():
-            tape.line(redact(_scrubbed(line, secret)))
+            tape.line(redact(line, *_keys(secret)))
     elif isinstance(error, openai.APIError) and not tape.trace.url:
         _tape_request(tape, error.request, secret)
 

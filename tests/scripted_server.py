@@ -108,10 +108,11 @@ class _Handler(BaseHTTPRequestHandler):
     server: ScriptedServer
     record: dict[str, Any] | None = None  # this request's entry in ``server.requests``: what was sent is added
 
-    def _sent(self, data: bytes) -> None:
+    def _sent(self, data: bytes, at: float) -> None:
+        """``at``: time.time() taken just before the write, so no reader can have the bytes before it."""
         if self.record is not None:
             self.record["sent"].append(data)
-            self.record["sent_at"].append(time.time())
+            self.record["sent_at"].append(at)
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -124,13 +125,14 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
+        at = time.time()
         self.wfile.write(data)
-        self._sent(data)
+        self._sent(data, at)
 
     def _raw(self, status: int, content_type: str, data: bytes, write: int, gzipped: bool) -> None:
         """Bytes as recorded, chunked over real HTTP."""
         if gzipped:
-            self._sent(data)
+            self._sent(data, time.time())
             data = gzip.compress(data)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -141,11 +143,11 @@ class _Handler(BaseHTTPRequestHandler):
         size = write or len(data) or 1
         try:
             for start in range(0, len(data), size):
-                piece = data[start : start + size]
+                piece, at = data[start : start + size], time.time()
                 self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
                 self.wfile.flush()
                 if not gzipped:
-                    self._sent(piece)
+                    self._sent(piece, at)
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
@@ -248,10 +250,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, payload)
 
     def _send_chunk(self, data: str) -> None:
-        raw = data.encode()
+        raw, at = data.encode(), time.time()
         self.wfile.write(f"{len(raw):x}\r\n".encode() + raw + b"\r\n")
         self.wfile.flush()
-        self._sent(raw)
+        self._sent(raw, at)
 
     def _event(self, body: dict[str, Any], delta: dict[str, Any], finish: str | None = None, **extra: Any) -> None:
         chunk = {

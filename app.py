@@ -30,7 +30,7 @@ from prompt_templates import TemplateFileError, all_templates
 from rate_limiter import RateLimiter
 from rate_windows import TableLedger, bucket_of, shared_database
 from store import Store
-from stream_pacing import STREAMS, Pacer
+from stream_pacing import STREAMS, Pacer, timed_run
 from turn import (
     SAVE_INTERVAL,
     Action,
@@ -47,14 +47,17 @@ from turn import (
 )
 from ui_approval import approval_panel
 from ui_auth import gate, owner
-from ui_chat import amount, literal_markdown, notice_text, render_history, render_usage
+from ui_chat import amount, literal_markdown, notice_text, render_history, render_usage, render_user, reply_controls
 from ui_compare import compare_controls, compare_panel, run_compare
-from ui_images import image_controls, may_send, render_thumbnails, take_uploads, unsent_panel
+from ui_images import image_controls, may_send, take_uploads, unsent_panel
+from ui_local_servers import local_server_status
 from ui_session import cancel_held, price_book, release_held, save_chat, session, show_conversation, started, unsaved
 from ui_sidebar import Choices, sidebar, state_registry
-from ui_stream import LiveReply
+from ui_stream import LiveReply, refresh_after_reply
 from ui_team import admin_panel, hard_day_budget, open_store, share_page, team_settings
+from ui_titles import title_after_reply
 from ui_voice import voice_input
+from ui_welcome import welcome
 
 MAX_INPUT_CHARS = 32_000
 FOLLOW_SECONDS = 2 * SAVE_INTERVAL  # a reply written elsewhere is read again this often
@@ -163,27 +166,31 @@ def summarize_older(turn: Turn, lang: str) -> None:
             status.update(label=t("summary_done", lang, count=count), state="complete")
 
 
-def run_turn(turn: Turn, lang: str) -> None:
-    """Draws the turn as it runs: the user's message, any summary step, then the reply as its events come."""
+def run_turn(turn: Turn, store: Store, lang: str) -> None:
+    """Draws the turn as it runs: the user's message, any summary step, then the reply as its events come. The
+    finished reply gets its controls in place; the rest of the page (chat list, usage panel) follows shortly after
+    (``refresh_after_reply``), so the reply's last words reach the browser before the page is drawn again."""
+    conversation = turn.conversation
+    drawn_before = set(conversation.nodes)  # the history drew these, their controls too
     if turn.asked is not None:
-        st.query_params["chat"] = turn.conversation.id
-        with st.chat_message("user"):
-            st.markdown(literal_markdown(turn.asked))
-            render_thumbnails(turn.choices.images, lang)
+        st.query_params["chat"] = conversation.id
+        render_user(conversation, conversation.messages[-1], store, lang)
     if turn.older:
         summarize_older(turn, lang)
-    base_url = turn.settings.endpoint
     with st.chat_message("assistant"):
         if turn.request.dropped_messages:
             st.info(t("trimmed", lang, count=turn.request.dropped_messages))
-        live, pacer = LiveReply(lang, base_url), Pacer()
+        live, pacer = LiveReply(lang, turn.settings.endpoint), Pacer()
         # Closed on a normal end and on Stop alike (Streamlit stops the script inside the loop): the turn
         # then settles and saves the reply.
         with STREAMS.streaming(), closing(turn.run()) as events:
             for event in events:
                 if not isinstance(event, TextDelta | ReasoningDelta) or pacer.due():
                     live.draw(turn.reply, notice_text(turn.notice, lang))
-    st.rerun()
+        if turn.reply and turn.reply[0].id not in drawn_before:  # a reply resumed after approval has its own
+            reply_controls(conversation, turn.reply, store, lang, last=True)
+    title_after_reply(turn, lang)
+    refresh_after_reply(time.monotonic())
 
 
 def show_held(action: Action, check: BudgetCheck, lang: str) -> None:
@@ -234,7 +241,7 @@ def settle_or_follow(store: Store, settings: Settings) -> bool:
 def follow_elsewhere(drawn: float) -> None:
     """While another process or tab writes this chat's reply, the page reads it again every few seconds: it shows
     what was saved meanwhile, and settles the reply once its writer has gone quiet (crashed)."""
-    if time.monotonic() - drawn >= FOLLOW_SECONDS / 2:  # a timed run of this fragment, not the page's own run
+    if timed_run(drawn, time.monotonic(), FOLLOW_SECONDS):
         st.rerun()
 
 
@@ -265,13 +272,15 @@ def go(
     """Carries out what the user asked for now: a prompt (compared when variants are on), or an action."""
     if action.kind == "edit":
         session().editing = None
+    if action.template is not None:
+        choices = replace(choices, turn=replace(choices.turn, template=action.template))
     edited = st.session_state.get(f"edit_text_{action.value}", "") if action.kind == "edit" else ""
     ask = carry_out(session().conversation, action, edited, lang)
     if ask is not None and ask.text is not None and action.kind == "prompt" and variants:
         comparison = start_compare(settings, store, choices, ask.text, variants, ask.images)
         run_compare(comparison, lang, settings.endpoint)
     elif ask is not None:
-        run_turn(start_turn(settings, store, choices, ask.text, ask.images), lang)
+        run_turn(start_turn(settings, store, choices, ask.text, ask.images), store, lang)
 
 
 def main() -> None:
@@ -296,7 +305,10 @@ def main() -> None:
     lang, chosen = choices.lang, choices.settings
     admin_panel(store, settings, lang)
     st.title(literal_markdown(conversation.title) if conversation.title else t("title", lang))
-    effective = connect_local(chosen, lang) if chosen.is_local else chosen
+    if local_server_status(settings, chosen, lang):  # still looking for a model server on this machine
+        effective = None
+    else:
+        effective = connect_local(chosen, lang) if chosen.is_local else chosen
     if effective is not None:
         st.caption(f"`{effective.model}` · {display_url(effective.endpoint)}")
     if s.storage_error:
@@ -306,6 +318,10 @@ def main() -> None:
         st.info(t("chat_not_found", lang))
         s.chat_missing = False
     render_history(conversation, store, lang, (effective or chosen).endpoint)
+    greeting = st.empty()
+    if effective is not None and not conversation.nodes:
+        with greeting.container():
+            welcome(effective, choices.turn.tools, lang)
     if writing_elsewhere:
         st.info(t("status_writing_elsewhere", lang))
         follow_elsewhere(time.monotonic())
@@ -334,6 +350,7 @@ def main() -> None:
     if isinstance(decision, Hold):
         show_held(decision.action, decision.check, lang)
     elif isinstance(decision, Go):
+        greeting.empty()  # the chat starts: its welcome and example prompts make way for it
         go(decision.action, effective, store, choices, variants, lang)
     else:
         unsent_panel(lang)

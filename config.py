@@ -20,7 +20,7 @@ from dotenv import dotenv_values
 
 APP_DIR = Path(__file__).resolve().parent
 
-Kind = Literal["text", "integer", "number", "choice", "url", "path", "key", "models"]
+Kind = Literal["text", "integer", "number", "choice", "url", "path", "key", "models", "servers"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,8 @@ class Setting:
 
 # The groups of `.env.example`, in order, each with a line or two said above its settings.
 GROUPS: dict[str, str] = {
-    "Provider": "Which service answers. With neither OPENAI_API_KEY nor OPENAI_BASE_URL the embedded local model does.",
+    "Provider": "Which service answers. With neither OPENAI_API_KEY nor OPENAI_BASE_URL a model server running on this "
+    "machine does (LOCAL_SERVERS), else the embedded local model.",
     "Generation": "What one reply may do (the sidebar changes temperature and max tokens per chat).",
     "Connection": "Timeouts in seconds; retries and a client-side rate limit per provider (0 = off).",
     "Spending": "Spending limits (0 = off): a warning at 80 %, and at 100 % the app asks before sending.",
@@ -84,6 +85,17 @@ SETTINGS: tuple[Setting, ...] = (
         "provider lists this model; auto: whisper-1, else a listed whisper or transcribe model; off: never",
         "Provider",
     ),
+    Setting(
+        "LOCAL_SERVERS",
+        "local_servers",
+        "servers",
+        "auto",
+        "with neither OPENAI_API_KEY nor OPENAI_BASE_URL, look in the background for OpenAI-compatible servers "
+        "running on this machine (GET /v1/models on 127.0.0.1 only) and use the first one found instead of the demo "
+        "model; auto: the usual ports of the Ollama, LM Studio, llama.cpp server and vLLM presets; off: never look; "
+        "or comma-separated preset:port (no host), e.g. ollama:11434,vllm:8001",
+        "Provider",
+    ),
     Setting("TEMPERATURE", "temperature", "number", "0.7", "sampling temperature", "Generation", 0, 2),
     Setting("MAX_TOKENS", "max_tokens", "integer", "2048", "most tokens one reply may use", "Generation", 1, 1_000_000),
     Setting("MAX_TOOL_ROUNDS", "max_tool_rounds", "integer", "5", "tool-calling rounds per reply", "Generation", 1, 20),
@@ -117,6 +129,16 @@ SETTINGS: tuple[Setting, ...] = (
         "Generation",
         0,
         100,
+    ),
+    Setting(
+        "AUTO_TITLE",
+        "auto_title",
+        "choice",
+        "on",
+        "after a chat's first reply, ask the model for a short title (one small call, its cost booked to the chat); "
+        "never on the demo model, never over a title you gave",
+        "Generation",
+        choices=("on", "off"),
     ),
     Setting(
         "REQUEST_TIMEOUT",
@@ -386,6 +408,7 @@ class ProviderPreset:
 
 
 LOCAL = "local"
+DEMO_TEMPERATURE = 0.2  # the demo model's default temperature at most: the 135M model wanders when sampled hotter
 CUSTOM = "custom"
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"  # what the SDK uses when no base URL is set
 
@@ -399,7 +422,10 @@ PROVIDER_PRESETS: dict[str, ProviderPreset] = {
         "Qwen (DashScope)", "https://dashscope.aliyuncs.com/compatible-mode/v1", "qwen-plus", needs_key=True
     ),
     "ollama": ProviderPreset("Ollama", "http://localhost:11434/v1", "llama3.2", needs_key=False),
-    CUSTOM: ProviderPreset("Custom: one-api / new-api / vLLM / LM Studio", None, "", needs_key=False),
+    "lmstudio": ProviderPreset("LM Studio", "http://localhost:1234/v1", "", needs_key=False),
+    "llamacpp": ProviderPreset("llama.cpp server", "http://localhost:8080/v1", "", needs_key=False),
+    "vllm": ProviderPreset("vLLM", "http://localhost:8000/v1", "", needs_key=False),
+    CUSTOM: ProviderPreset("Custom: one-api / new-api / any OpenAI-compatible", None, "", needs_key=False),
 }
 
 
@@ -418,6 +444,53 @@ def preset_for(base_url: str | None, has_key: bool) -> str:
         if preset.base_url and preset.base_url.rstrip("/") == base_url.rstrip("/"):
             return key
     return CUSTOM
+
+
+@dataclass(frozen=True)
+class LocalPort:
+    """A port of 127.0.0.1 where one of the local-server presets may answer (LOCAL_SERVERS); there is no host."""
+
+    preset: str
+    port: int
+
+
+def local_server_ports() -> dict[str, int]:
+    """The presets of servers people run on their own machine (their URL is on localhost) and each one's usual
+    port: what LOCAL_SERVERS=auto looks at, in this order."""
+    found = {}
+    for key, preset in PROVIDER_PRESETS.items():
+        parts = urlsplit(preset.base_url or "")
+        if parts.hostname == "localhost" and parts.port is not None:
+            found[key] = parts.port
+    return found
+
+
+def parse_local_servers(text: str, errors: list[str]) -> tuple[LocalPort, ...]:
+    """LOCAL_SERVERS: auto (each local preset on its usual port), off, or comma-separated preset:port. Only ports
+    are taken: an entry naming a host or a URL is refused, so nothing beyond 127.0.0.1 is ever looked at."""
+    usual = local_server_ports()
+    word = text.strip().lower()
+    if word in ("auto", "off"):
+        return tuple(LocalPort(key, port) for key, port in usual.items()) if word == "auto" else ()
+    found: list[LocalPort] = []
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        preset, _, port = (part.strip() for part in entry.partition(":"))
+        if re.search(r"[/.@\[\]]", entry) or port.count(":"):
+            errors.append(
+                f"LOCAL_SERVERS entry {entry!r} names a host: only ports of 127.0.0.1 are looked at, as preset:port"
+            )
+        elif preset.lower() not in usual or not re.fullmatch(r"[0-9]{1,5}", port) or not 0 < int(port) < 65536:
+            errors.append(
+                f"LOCAL_SERVERS entry {entry!r} must be preset:port, the preset one of {', '.join(usual)} "
+                "and the port 1–65535"
+            )
+        else:
+            found.append(LocalPort(preset.lower(), int(port)))
+    if len({local.port for local in found}) < len(found):
+        errors.append(f"LOCAL_SERVERS={text!r} names a port twice")
+    if not found and not errors:
+        errors.append(f"LOCAL_SERVERS={text!r} must be auto, off or preset:port, ...")
+    return tuple(found)
 
 
 # A placeholder for servers that ignore the key (Ollama, vLLM, llama.cpp) but the SDK requires one.
@@ -509,10 +582,12 @@ class Settings:
     rate_limit_shared: str
     fallbacks: tuple[Fallback, ...]
     transcription_model: str
+    local_servers: tuple[LocalPort, ...]
     budget_currency: str
     budget_per_chat: float
     budget_per_day: float
     summarize_at: int
+    auto_title: str
     max_retries: int
     tool_timeout: float
     usd_cny_rate: float
@@ -634,6 +709,8 @@ def _read(setting: Setting, values: Mapping[str, str], errors: list[str]) -> Any
             return Secret(raw) if raw else None
         case "models":
             return parse_fallbacks(raw, values, errors)
+        case "servers":
+            return parse_local_servers(raw, errors)
         case "text":
             return raw or None
 
@@ -721,7 +798,14 @@ def allowed(setting: Setting) -> str:
         return f"{_plain(setting.low or 0)}–{_plain(setting.high or 0)}"
     if setting.kind == "choice":
         return ", ".join(setting.choices)
-    return {"url": "http(s) URL", "path": "path", "key": "secret", "models": "list", "text": "text"}[setting.kind]
+    return {
+        "url": "http(s) URL",
+        "path": "path",
+        "key": "secret",
+        "models": "list",
+        "servers": "auto, off or list",
+        "text": "text",
+    }[setting.kind]
 
 
 def _comment(text: str) -> list[str]:

@@ -136,6 +136,32 @@ class Summary:
         return asdict(self)
 
 
+SideCallKind = Literal["title"]
+
+
+@dataclass
+class SideCall:
+    """A call made for the chat beside its replies (a generated title), booked to it: what it was for, the model
+    that answered, its usage and cost, when it was made (its day, for the daily totals); its id keeps the store from
+    writing it twice."""
+
+    kind: SideCallKind
+    model: str
+    usage: Usage
+    cost: Cost
+    created_at: str = field(default_factory=_now)
+    id: str = field(default_factory=_new_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def automatic_title(text: str) -> str:
+    """The title a chat gets from its first message: that message's first line, cut to TITLE_LENGTH."""
+    first_line = text.strip().splitlines()[0] if text.strip() else ""
+    return first_line[:TITLE_LENGTH] + ("…" if len(first_line) > TITLE_LENGTH else "")
+
+
 class Conversation:
     """A tree of messages (each points at its parent); the active path runs from the root to ``leaf_id``.
 
@@ -159,6 +185,7 @@ class Conversation:
         self.last_request: dict[str, Any] | None = None
         self.last_response: ResponseSampled | None = None  # this session only: not saved
         self.summary: Summary | None = None
+        self.side_calls: list[SideCall] = []  # calls made for the chat beside its replies, booked to it
         # Wire traces of replies not yet saved, by the id of the reply's first assistant message (the store
         # keeps them in a table of their own and loads them only when asked).
         self.traces: dict[str, list[dict[str, Any]]] = {}
@@ -173,6 +200,7 @@ class Conversation:
             "leaf_id": self.leaf_id,
             "last_request": self.last_request,
             "summary": self.summary.to_dict() if self.summary else None,
+            "side_calls": [call.to_dict() for call in self.side_calls],
             "messages": [m.to_dict() for m in self.nodes.values()],
         }
 
@@ -188,6 +216,7 @@ class Conversation:
         clone.last_request = self.last_request
         if self.summary:
             clone.summary = replace(self.summary, covers=[new_ids[i] for i in self.summary.covers if i in new_ids])
+        clone.side_calls = list(self.side_calls)
         return clone
 
     @property
@@ -213,8 +242,7 @@ class Conversation:
     def add_user(self, text: str, template: str | None = None, images: Sequence[Attachment] = ()) -> Message:
         message = self.append(Message("user", text, template=template, attachments=list(images)))
         if not self.title:
-            first_line = text.strip().splitlines()[0] if text.strip() else ""
-            self.title = first_line[:TITLE_LENGTH] + ("…" if len(first_line) > TITLE_LENGTH else "")
+            self.title = automatic_title(text)
         return message
 
     def children(self, parent_id: str | None) -> list[Message]:
@@ -249,10 +277,11 @@ class Conversation:
         return groups
 
     def totals(self) -> Totals:
-        """Everything this conversation cost, every version and any summary included."""
+        """Everything this conversation cost, every version, any summary and every side call included."""
         entries = [(m.usage, m.cost) for m in self.nodes.values() if m.usage and m.cost]
         if self.summary and self.summary.usage and self.summary.cost:
             entries.append((self.summary.usage, self.summary.cost))
+        entries += [(call.usage, call.cost) for call in self.side_calls]
         return Totals.of(entries)
 
     def apply_summary(self, text: str, covers: Sequence[str], model: str, usage: Usage, cost: Cost) -> None:

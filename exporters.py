@@ -382,6 +382,7 @@ def _from_record(record: ConversationRecord, where: str) -> Conversation:
     records.settle_leaf(conversation, record.leaf_id)
     conversation.last_request = record.last_request or None
     conversation.summary = records.summary(record.summary) if record.summary else None
+    conversation.side_calls = [records.side_call(call) for call in record.side_calls]
     return conversation.with_new_ids()
 
 

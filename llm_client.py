@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections import OrderedDict, deque
@@ -292,6 +293,12 @@ class LLMClient:
     def base_url(self) -> str:
         return str(self._client.base_url)
 
+    def with_timeout(self, seconds: float) -> LLMClient:
+        """The same connection (key, provider, pool) with its own timeout, for a call that must not wait long."""
+        quick = copy.copy(self)
+        quick._client = self._client.with_options(timeout=openai.Timeout(seconds))
+        return quick
+
     def list_models(self) -> list[str]:
         """Model ids from GET /models; an empty list where a provider lists nothing.
 
@@ -450,9 +457,7 @@ def summarize(
     target: Target, messages: list[dict[str, Any]], max_tokens: int = 600, tape: TraceTape | None = None
 ) -> tuple[str, UsageReported]:
     """One non-stream call that writes a summary; SummaryFailed says why it could not. A ``tape`` records it."""
-    body = build_body(messages, ChatParams(target.model, 0.2, max_tokens), [], stream=False)
-    events, result = drain(target.client.complete_round(body, tape=tape))
-    usage = next((e for e in events if isinstance(e, UsageReported)), None)
+    result, usage = _side_round(target, messages, max_tokens, tape)
     if result.error is not None or not result.text.strip() or usage is None:
         raise SummaryFailed(result.error.kind if result.error else "empty summary")
     return result.text.strip(), usage
@@ -460,6 +465,56 @@ def summarize(
 
 class SummaryFailed(RuntimeError):
     """The summary call failed; the turn goes on with plain trimming."""
+
+
+def _side_round(
+    target: Target, messages: list[dict[str, Any]], max_tokens: int, tape: TraceTape | None
+) -> tuple[RoundResult, UsageReported | None]:
+    """A call beside the turn (a summary, a title): one non-stream request at a low temperature, no tools, no
+    retries (the chat is fine without it); its result and the usage the provider reported."""
+    body = build_body(messages, ChatParams(target.model, 0.2, max_tokens), [], stream=False)
+    events, result = drain(target.client.complete_round(body, tape=tape))
+    return result, next((e for e in events if isinstance(e, UsageReported)), None)
+
+
+TITLE_MAX_TOKENS = 24  # about 6 words or 12 Chinese characters, with room for a model's stray quote
+TITLE_TIMEOUT = 10.0  # seconds to connect and between bytes: the page waits for the title, the chat does not need it
+
+
+def write_title(
+    target: Target, messages: list[dict[str, Any]], max_chars: int, tape: TraceTape | None = None
+) -> tuple[str, UsageReported]:
+    """One short non-stream call that names a chat: the title cleaned (``clean_title``), with its usage (estimated
+    where the provider reports none), within TITLE_TIMEOUT. TitleFailed says why there is none."""
+    quick = replace(target, client=target.client.with_timeout(TITLE_TIMEOUT))
+    result, usage = _side_round(quick, messages, TITLE_MAX_TOKENS, tape)
+    if result.error is not None:
+        raise TitleFailed(result.error.kind)
+    cleaned = clean_title(result.text, max_chars)
+    if not cleaned:
+        raise TitleFailed("empty title")
+    return cleaned, usage or UsageReported(estimate_usage(messages, result.text, target.model), target.model)
+
+
+class TitleFailed(RuntimeError):
+    """The title call failed or said nothing usable; the chat keeps its title."""
+
+
+_THINKING = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)  # a reasoning model's thoughts, closed or cut off
+_LINE_MARKS = re.compile(r"^(?:#+|[-*>]|\d+[.)])\s+")  # a heading, a list item, a quote
+_LABEL = re.compile(r"^(?:title|标题)\s*[:：]\s*", re.IGNORECASE)
+_QUOTES = "\"'`“”‘’「」『』《》【】*_"
+_END_PUNCTUATION = ".。!！?？,，;；:：、…-—~ "
+
+
+def clean_title(text: str, max_chars: int) -> str:
+    """A model's title as a chat's: its first line, without thoughts, Markdown marks, a "Title:" label, quotes or
+    punctuation at the end, cut to ``max_chars`` (… marks a cut). Empty when nothing is left."""
+    shown = _THINKING.sub("", text)
+    line = next((part.strip() for part in shown.splitlines() if part.strip()), "")
+    line = _LABEL.sub("", _LINE_MARKS.sub("", line)).replace("**", "").replace("`", "")
+    line = " ".join(line.strip(_QUOTES + " ").rstrip(_END_PUNCTUATION).strip(_QUOTES + " ").split())
+    return line if len(line) <= max_chars else line[:max_chars].rstrip() + "…"
 
 
 @dataclass(frozen=True)

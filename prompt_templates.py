@@ -249,3 +249,19 @@ def summary_messages(language: str, previous_summary: str | None, transcript: st
         {"role": "system", "content": SUMMARY_INSTRUCTIONS[language]},
         {"role": "user", "content": text},
     ]
+
+
+TITLE_INSTRUCTIONS = {
+    "zh": "为下面这段对话起一个简短的标题：最多 12 个汉字（或 6 个英文单词），使用对话所用的语言；不加引号，"
+    "结尾不加标点，不要解释。只输出标题。",
+    "en": "Write a short title for the conversation below: at most 6 words (or 12 Chinese characters), in the "
+    "language the conversation is in; no quotes, no punctuation at the end, no explanation. Output only the title.",
+}
+
+
+def title_messages(language: str, transcript: str) -> list[dict[str, Any]]:
+    """The request that asks a model to name a chat after its first exchange (titling.py)."""
+    return [
+        {"role": "system", "content": TITLE_INSTRUCTIONS[language]},
+        {"role": "user", "content": transcript},
+    ]

@@ -24,7 +24,7 @@ from pydantic import (
 
 from attachments import MAX_NAME_CHARS, Attachment, Detail, Mime, verify
 from config import bounds
-from conversation_manager import Conversation, Message, MessageStatus, Summary, ToolDecision
+from conversation_manager import Conversation, Message, MessageStatus, SideCall, SideCallKind, Summary, ToolDecision
 from errors import ERROR_KINDS
 from token_tracker import Cost, Usage
 
@@ -166,6 +166,18 @@ class SummaryRecord(Record):
     created_at: IsoTime = ""
 
 
+class SideCallRecord(Record):
+    """A call booked to the chat beside its replies (conversation_manager.SideCall). An export from before side calls
+    had ids has none: it gets a new one."""
+
+    kind: SideCallKind
+    model: str
+    usage: UsageRecord
+    cost: CostRecord
+    created_at: IsoTime = ""
+    id: Id | None = None
+
+
 class SettingsRecord(Record):
     """What a chat restores into the sidebar's widgets, typed and within the widgets' ranges."""
 
@@ -189,6 +201,7 @@ class ConversationRecord(Record):
     leaf_id: Id | None = None
     last_request: dict[str, Any] | None = None
     summary: SummaryRecord | None = None
+    side_calls: list[SideCallRecord] = []
     messages: list[MessageRecord] = []
 
 
@@ -206,6 +219,12 @@ def summary(record: SummaryRecord) -> Summary:
     usage = Usage(**record.usage.model_dump()) if record.usage else None
     cost = Cost(**record.cost.model_dump()) if record.cost else None
     return Summary(**values, usage=usage, cost=cost)
+
+
+def side_call(record: SideCallRecord) -> SideCall:
+    """The SideCall a record describes; fields it left unset (or an id of None) take SideCall's defaults."""
+    values = record.model_dump(exclude={"usage", "cost"}, exclude_unset=True, exclude_none=True)
+    return SideCall(**values, usage=Usage(**record.usage.model_dump()), cost=Cost(**record.cost.model_dump()))
 
 
 def settle_leaf(conversation: Conversation, leaf: object) -> None:
@@ -233,6 +252,9 @@ def readable(record: Mapping[str, Any]) -> Conversation:
     conversation.last_request = last_request if isinstance(last_request, dict) and last_request else None
     stored_summary = _lenient(SummaryRecord, record.get("summary"))
     conversation.summary = summary(stored_summary) if stored_summary else None
+    stored_calls = record.get("side_calls")
+    calls = [_lenient(SideCallRecord, item) for item in stored_calls] if isinstance(stored_calls, list) else []
+    conversation.side_calls = [side_call(call) for call in calls if call]
     return conversation
 
 

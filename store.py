@@ -22,7 +22,7 @@ import sqlite3
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -464,6 +464,87 @@ def m010_rate_windows(db: Db) -> None:
     db.script(sqlite=_V10, postgresql=_PG10)
 
 
+# Chats the user organises: pinned to the top of the list, archived (left out of the list, still found by search),
+# in one folder ('' is none) and under any tags (a row each, gone with their chat). The list's order has an index.
+_V11 = """
+ALTER TABLE conversations ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conversations ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conversations ADD COLUMN folder TEXT NOT NULL DEFAULT '';
+CREATE INDEX conversations_listed ON conversations(owner, archived, pinned DESC, updated_at DESC);
+CREATE TABLE conversation_tags (
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, tag)
+);
+CREATE INDEX conversation_tags_by_tag ON conversation_tags(tag);
+"""
+_PG11 = """
+ALTER TABLE conversations ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conversations ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conversations ADD COLUMN folder TEXT COLLATE "C" NOT NULL DEFAULT '';
+CREATE INDEX conversations_listed ON conversations(owner, archived, pinned DESC, updated_at DESC);
+CREATE TABLE conversation_tags (
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    tag TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (conversation_id, tag)
+);
+CREATE INDEX conversation_tags_by_tag ON conversation_tags(tag);
+"""
+
+
+@migration
+def m011_organize(db: Db) -> None:
+    db.script(sqlite=_V11, postgresql=_PG11)
+
+
+# Calls made for a chat beside its replies (conversation_manager.SideCall: a generated title), a row each with its
+# model, usage and cost as the columns messages have (m004), so the totals sum them with the replies in SQL on the
+# day each was made; written once (resaving changes nothing), gone with their chat. The key's index finds a chat's.
+_V12 = """
+CREATE TABLE side_calls (
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    model TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    cached_tokens INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL,
+    estimated INTEGER NOT NULL,
+    cost_usd REAL NOT NULL,
+    cost_cny REAL NOT NULL,
+    priced INTEGER NOT NULL,
+    local INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, id)
+);
+"""
+_PG12 = """
+CREATE TABLE side_calls (
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    model TEXT NOT NULL,
+    created_at TEXT COLLATE "C" NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    cached_tokens INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL,
+    estimated INTEGER NOT NULL,
+    cost_usd DOUBLE PRECISION NOT NULL,
+    cost_cny DOUBLE PRECISION NOT NULL,
+    priced INTEGER NOT NULL,
+    local INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, id)
+);
+"""
+
+
+@migration
+def m012_side_calls(db: Db) -> None:
+    db.script(sqlite=_V12, postgresql=_PG12)
+
+
 _MIGRATIONS_TABLE = {
     SQLITE: "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)",
     POSTGRESQL: 'CREATE TABLE IF NOT EXISTS _migrations (name TEXT COLLATE "C" PRIMARY KEY, applied_at TEXT)',
@@ -476,10 +557,19 @@ SEARCH_MAX_WORDS = 10  # each word is one clause; about a thousand overflow SQLi
 
 @dataclass(frozen=True)
 class ConversationSummary:
+    """A chat as the list shows it: how the user organised it, and for a search the words around the match."""
+
     id: str
     title: str
     updated_at: str
     snippet: str = ""
+    pinned: bool = False
+    archived: bool = False
+    folder: str = ""  # '' is none
+    tags: tuple[str, ...] = ()
+
+
+MAX_LABEL_CHARS = 60  # of a folder's or a tag's name; longer ones are cut
 
 
 @dataclass(frozen=True)
@@ -636,6 +726,7 @@ class Store:
             db.executemany(_UPSERT_MESSAGE, _message_rows(conversation, to_write))
             db.executemany(_INSERT_ATTACHMENT, _attachment_rows(conversation, to_write))
             db.executemany("INSERT INTO traces (reply_id, conversation_id, data) VALUES (?, ?, ?)", traces)
+            db.executemany(_INSERT_SIDE_CALL, _side_call_rows(conversation))
         conversation.traces.clear()
 
     def add(self, conversations: Sequence[Conversation]) -> None:
@@ -648,6 +739,7 @@ class Store:
                 db.execute(_INSERT_CONVERSATION, self._conversation_row(conversation))
                 db.executemany(_INSERT_MESSAGE, _message_rows(conversation, conversation.nodes.values()))
                 db.executemany(_INSERT_ATTACHMENT, _attachment_rows(conversation, conversation.nodes.values()))
+                db.executemany(_INSERT_SIDE_CALL, _side_call_rows(conversation))
 
     def rename(self, conversation_id: str, title: str) -> None:
         with self.transaction() as db:
@@ -689,6 +781,9 @@ class Store:
             blobs = db.execute(
                 "SELECT message_id, position, data FROM attachments WHERE conversation_id = ?", (conversation_id,)
             ).fetchall()
+            calls = db.execute(
+                "SELECT * FROM side_calls WHERE conversation_id = ? ORDER BY created_at, id", (conversation_id,)
+            ).fetchall()
         images = {(blob["message_id"], blob["position"]): bytes(blob["data"]) for blob in blobs}
         conversation = readable(
             {
@@ -699,6 +794,7 @@ class Store:
                 "leaf_id": row["leaf_id"],
                 "last_request": _json(row["last_request"]),
                 "summary": _json(row["summary"]),
+                "side_calls": [_side_call(call) for call in calls],
                 "messages": [_with_images(_json(r["data"]), r["id"], images) for r in rows],
             }
         )
@@ -717,16 +813,23 @@ class Store:
             ).fetchall()
         return [trace for row in rows if isinstance(trace := _json(row["data"]), dict)]
 
-    def recent(self, limit: int = 200) -> list[ConversationSummary]:
+    def recent(
+        self, limit: int = 200, archived: bool | None = False, folder: str | None = None, tag: str | None = None
+    ) -> list[ConversationSummary]:
+        """This owner's chats, pinned first, then newest first, in one query: those not archived (``archived``
+        False), only the archived (True) or all (None); optionally only those in ``folder`` or under ``tag``."""
+        clauses, params = self._filters(folder, tag)
+        if archived is not None:
+            clauses.append("c.archived = ?")
+            params.append(int(archived))
         with self.connection() as db:
-            rows = db.execute(
-                "SELECT id, title, updated_at FROM conversations WHERE owner = ? ORDER BY updated_at DESC LIMIT ?",
-                (self.owner, limit),
-            ).fetchall()
-        return [ConversationSummary(r["id"], r["title"], r["updated_at"]) for r in rows]
+            return _summaries(db, clauses, params, limit)
 
-    def search(self, query: str, limit: int = 50) -> list[ConversationSummary]:
-        """Conversations whose messages contain every word of ``query`` (any language), newest first.
+    def search(
+        self, query: str, limit: int = 50, folder: str | None = None, tag: str | None = None
+    ) -> list[ConversationSummary]:
+        """Conversations whose messages contain every word of ``query`` (any language), newest first, archived ones
+        too (their summary says so); optionally only those in ``folder`` or under ``tag``.
 
         Never raises for what a user types: control characters go, the query is capped, words are quoted for
         FTS5, and a database error means no results (logged).
@@ -735,13 +838,26 @@ class Store:
         if not words:
             return []
         try:
-            return self._search(words, limit)
+            return self._search(words, limit, *self._filters(folder, tag))
         except sqlite3.Error:  # logged as a storage error (PostgreSQL's come as StorageError, a sqlite3.Error)
             return []
 
-    def _search(self, words: list[str], limit: int) -> list[ConversationSummary]:
+    def _filters(self, folder: str | None, tag: str | None) -> tuple[list[str], list[object]]:
+        """The conditions (on conversations c) and their values for this owner's chats in a folder, under a tag."""
+        clauses: list[str] = ["c.owner = ?"]
+        params: list[object] = [self.owner]
+        if folder is not None:
+            clauses.append("c.folder = ?")
+            params.append(folder)
+        if tag is not None:
+            clauses.append("c.id IN (SELECT conversation_id FROM conversation_tags WHERE tag = ?)")
+            params.append(tag)
+        return clauses, params
+
+    def _search(
+        self, words: list[str], limit: int, clauses: list[str], params: list[object]
+    ) -> list[ConversationSummary]:
         dialect = self.dialect
-        clauses, params = ["c.owner = ?"], [self.owner]
         for word in words:
             if dialect == SQLITE and len(word) >= SEARCH_MIN_TRIGRAM:
                 clauses.append("c.id IN (SELECT conversation_id FROM messages_fts WHERE messages_fts MATCH ?)")
@@ -749,16 +865,74 @@ class Store:
             else:
                 clauses.append(_IN_A_MESSAGE.format(like=_LIKE[dialect]))
                 params.append(_like(word))
-        sql = f"SELECT c.id, c.title, c.updated_at FROM conversations c WHERE {' AND '.join(clauses)} "  # noqa: S608
-        sql += "ORDER BY c.updated_at DESC LIMIT ?"
         with self.connection() as db:
-            rows = db.execute(sql, (*params, limit)).fetchall()
             found = []
-            for row in rows:
-                hit = db.execute(_FIRST_MATCH.format(like=_LIKE[dialect]), (row["id"], _like(words[0]))).fetchone()
-                snippet = _snippet(hit["content"], words[0]) if hit else ""
-                found.append(ConversationSummary(row["id"], row["title"], row["updated_at"], snippet))
+            for summary in _summaries(db, clauses, params, limit, pinned_first=False):
+                hit = db.execute(_FIRST_MATCH.format(like=_LIKE[dialect]), (summary.id, _like(words[0]))).fetchone()
+                found.append(replace(summary, snippet=_snippet(hit["content"], words[0]) if hit else ""))
         return found
+
+    # --- organising: pinned, archived, folder, tags ------------------------------------------------
+
+    def set_pinned(self, conversation_id: str, pinned: bool) -> None:
+        """Pin this owner's chat to the top of the list, or unpin it (its place by date is kept)."""
+        self._organize(conversation_id, "pinned", int(pinned))
+
+    def set_archived(self, conversation_id: str, archived: bool) -> None:
+        """Archive this owner's chat (left out of the list, still found by search), or restore it."""
+        self._organize(conversation_id, "archived", int(archived))
+
+    def set_folder(self, conversation_id: str, folder: str) -> None:
+        """Put this owner's chat in ``folder`` (trimmed and cut to MAX_LABEL_CHARS; '' takes it out of any)."""
+        self._organize(conversation_id, "folder", label(folder))
+
+    def _organize(self, conversation_id: str, column: str, value: object) -> None:
+        with self.transaction() as db:
+            db.execute(
+                f"UPDATE conversations SET {column} = ? WHERE id = ? AND owner = ?",  # noqa: S608 (a fixed name)
+                (value, conversation_id, self.owner),
+            )
+
+    def set_tags(self, conversation_id: str, tags: Iterable[str]) -> None:
+        """This owner's chat's tags from now on (each trimmed and cut to MAX_LABEL_CHARS; empty ones and repeats
+        go); another owner's chat is left as it is."""
+        wanted = list(dict.fromkeys(name for tag in tags if (name := label(tag))))
+        mine = "SELECT 1 FROM conversations WHERE id = ? AND owner = ?"
+        with self.transaction() as db:
+            db.execute(
+                f"DELETE FROM conversation_tags WHERE conversation_id = ? AND EXISTS ({mine})",  # noqa: S608
+                (conversation_id, conversation_id, self.owner),
+            )
+            db.executemany(
+                f"INSERT INTO conversation_tags (conversation_id, tag) SELECT ?, ? WHERE EXISTS ({mine})",  # noqa: S608
+                [(conversation_id, tag, conversation_id, self.owner) for tag in wanted],
+            )
+
+    def folders(self) -> list[str]:
+        """The folders this owner's chats are in, archived ones' too, by name."""
+        with self.connection() as db:
+            rows = db.execute(
+                "SELECT DISTINCT folder FROM conversations WHERE owner = ? AND folder <> ''", (self.owner,)
+            ).fetchall()
+        return sorted(row["folder"] for row in rows)
+
+    def tags(self) -> list[str]:
+        """The tags on this owner's chats, archived ones' too, by name."""
+        with self.connection() as db:
+            rows = db.execute(
+                """
+                SELECT DISTINCT t.tag AS tag FROM conversation_tags t JOIN conversations c ON c.id = t.conversation_id
+                WHERE c.owner = ?
+                """,
+                (self.owner,),
+            ).fetchall()
+        return sorted(row["tag"] for row in rows)
+
+    def summary(self, conversation_id: str) -> ConversationSummary | None:
+        """One of this owner's chats as the list shows it (the open chat when the list leaves it out)."""
+        with self.connection() as db:
+            found = _summaries(db, ["c.owner = ?", "c.id = ?"], [self.owner, conversation_id], 1)
+        return found[0] if found else None
 
     def today_and_all_totals(self) -> tuple[Totals, Totals]:
         """This owner's usage and cost since local midnight (the server's time zone), and over all time: one query
@@ -772,15 +946,21 @@ class Store:
         return every if since is None else recent
 
     def _totals(self, since: str) -> tuple[Totals, Totals]:
-        """(since an ISO timestamp, all time): one pass over the owner's replies, found through their chats."""
+        """(since an ISO timestamp, all time): one pass over the owner's replies and side calls, found through their
+        chats; then the summaries' calls."""
         with self.connection() as db:
             row = db.execute(
                 f"""
                 SELECT {_SPENT_COLUMNS}, {_spent_columns("m.created_at >= ?", "recent_")}
-                FROM conversations c JOIN messages m ON m.conversation_id = c.id
-                WHERE c.owner = ? AND m.prompt_tokens IS NOT NULL
+                FROM (
+                    SELECT {_priced_columns("m")} FROM conversations c JOIN messages m ON m.conversation_id = c.id
+                    WHERE c.owner = ? AND m.prompt_tokens IS NOT NULL
+                    UNION ALL
+                    SELECT {_priced_columns("s")} FROM conversations c JOIN side_calls s ON s.conversation_id = c.id
+                    WHERE c.owner = ?
+                ) m
                 """,  # noqa: S608 (the columns are a constant)
-                (*(since,) * len(_SPENT), self.owner),
+                (*(since,) * len(_SPENT), self.owner, self.owner),
             ).fetchone()
             summaries = db.execute(
                 "SELECT summary FROM conversations WHERE owner = ? AND summary IS NOT NULL", (self.owner,)
@@ -844,17 +1024,22 @@ class Store:
         return None if row is None else float(row["per_day"])
 
     def spend_by_owner(self, since: str) -> list[OwnerSpend]:
-        """Admin, across owners: each owner's usage and cost per day (UTC) since an ISO timestamp, a summary's call
-        on the day it was written; by day, then owner."""
+        """Admin, across owners: each owner's usage and cost per day (UTC) since an ISO timestamp, a side call's or
+        a summary's call on the day it was made; by day, then owner."""
         with self.connection() as db:
             rows = db.execute(
                 f"""
-                SELECT c.owner AS owner, substr(m.created_at, 1, 10) AS day, {_SPENT_COLUMNS}
-                FROM messages m CROSS JOIN conversations c
-                WHERE m.prompt_tokens IS NOT NULL AND m.created_at >= ? AND c.id = m.conversation_id
-                GROUP BY c.owner, substr(m.created_at, 1, 10)
+                SELECT m.owner AS owner, substr(m.created_at, 1, 10) AS day, {_SPENT_COLUMNS}
+                FROM (
+                    SELECT c.owner AS owner, {_priced_columns("m")} FROM messages m CROSS JOIN conversations c
+                    WHERE m.prompt_tokens IS NOT NULL AND m.created_at >= ? AND c.id = m.conversation_id
+                    UNION ALL
+                    SELECT c.owner, {_priced_columns("s")} FROM side_calls s CROSS JOIN conversations c
+                    WHERE s.created_at >= ? AND c.id = s.conversation_id
+                ) m
+                GROUP BY m.owner, substr(m.created_at, 1, 10)
                 """,  # noqa: S608 (the columns are a constant)
-                (since,),
+                (since, since),
             ).fetchall()
             summaries = db.execute("SELECT owner, summary FROM conversations WHERE summary IS NOT NULL").fetchall()
         booked: dict[tuple[str, str], list[tuple[Usage, Cost]]] = {}
@@ -1098,9 +1283,13 @@ def _with_images(message: Any, message_id: str, images: dict[tuple[str, int], by
 
 def _usage_columns(message: Message) -> tuple[object, ...]:
     """The message's usage and cost as column values; all NULL when it has none (it is not counted)."""
-    usage, cost = message.usage, message.cost
-    if usage is None or cost is None:
+    if message.usage is None or message.cost is None:
         return (None,) * 9
+    return _priced(message.usage, message.cost)
+
+
+def _priced(usage: Usage, cost: Cost) -> tuple[object, ...]:
+    """A call's usage and cost as the column values replies and side calls share (``_PRICED`` after created_at)."""
     return (
         usage.prompt_tokens,
         usage.completion_tokens,
@@ -1112,6 +1301,98 @@ def _usage_columns(message: Message) -> tuple[object, ...]:
         int(cost.priced),
         int(cost.local),
     )
+
+
+# What a priced row (a reply, a side call) has in common, as ``_SPENT`` sums it: when, the usage and cost columns.
+_PRICED = (
+    "created_at",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "estimated",
+    "cost_usd",
+    "cost_cny",
+    "priced",
+    "local",
+)
+
+
+def _priced_columns(table: str) -> str:
+    """The ``_PRICED`` columns of ``table`` (an alias), named as ``_SPENT`` reads them from a UNION ALL of such."""
+    return ", ".join(f"{table}.{name} AS {name}" for name in _PRICED)
+
+
+# A side call is written once: a chat saved again (or another owner's of that id, refused before) adds nothing.
+_INSERT_SIDE_CALL = f"""
+    INSERT INTO side_calls (conversation_id, id, kind, model, {", ".join(_PRICED)})
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT DO NOTHING
+"""  # noqa: S608 (the columns are a constant)
+
+
+def _side_call_rows(conversation: Conversation) -> list[tuple[object, ...]]:
+    return [
+        (conversation.id, call.id, call.kind, call.model, call.created_at, *_priced(call.usage, call.cost))
+        for call in conversation.side_calls
+    ]
+
+
+def _side_call(row: Any) -> dict[str, Any]:
+    """A side call's row as ``records.readable`` reads it (conversation_manager.SideCall's shape)."""
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "model": row["model"],
+        "created_at": row["created_at"],
+        "usage": {
+            "prompt_tokens": row["prompt_tokens"],
+            "completion_tokens": row["completion_tokens"],
+            "cached_tokens": row["cached_tokens"],
+            "reasoning_tokens": row["reasoning_tokens"],
+            "estimated": bool(row["estimated"]),
+        },
+        "cost": {
+            "usd": row["cost_usd"],
+            "cny": row["cost_cny"],
+            "priced": bool(row["priced"]),
+            "local": bool(row["local"]),
+        },
+    }
+
+
+def _summaries(
+    db: Db, clauses: Sequence[str], params: Sequence[object], limit: int, pinned_first: bool = True
+) -> list[ConversationSummary]:
+    """The chats meeting ``clauses`` (on conversations c), at most ``limit``, pinned first (unless not asked) then
+    newest first, each with its tags: one query (a row per tag)."""
+    order = ("c.pinned DESC, " if pinned_first else "") + "c.updated_at DESC, c.id"
+    sql = f"""
+        SELECT c.id AS id, c.title AS title, c.updated_at AS updated_at, c.pinned AS pinned, c.archived AS archived,
+            c.folder AS folder, t.tag AS tag
+        FROM (
+            SELECT c.id, c.title, c.updated_at, c.pinned, c.archived, c.folder FROM conversations c
+            WHERE {" AND ".join(clauses)} ORDER BY {order} LIMIT ?
+        ) c LEFT JOIN conversation_tags t ON t.conversation_id = c.id
+        ORDER BY {order}, t.tag
+    """  # noqa: S608 (the clauses are the store's own; values go as parameters)
+    found: dict[str, ConversationSummary] = {}
+    for r in db.execute(sql, (*params, limit)).fetchall():
+        known = found.get(r["id"])
+        tag = () if r["tag"] is None else (r["tag"],)
+        if known is not None:
+            found[r["id"]] = replace(known, tags=known.tags + tag)
+            continue
+        found[r["id"]] = ConversationSummary(
+            r["id"], r["title"], r["updated_at"], "", bool(r["pinned"]), bool(r["archived"]), r["folder"], tag
+        )
+    return list(found.values())
+
+
+def label(name: str) -> str:
+    """A folder's or tag's name as stored: control characters as spaces, trimmed, at most MAX_LABEL_CHARS."""
+    cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in name)
+    return cleaned.strip()[:MAX_LABEL_CHARS].strip()
 
 
 def _like(word: str) -> str:

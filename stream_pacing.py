@@ -25,6 +25,15 @@ FLUSH_INTERVAL = 0.05  # seconds; one visible update per 50 ms keeps long stream
 PROCESS_FLUSHES_PER_SECOND = 200.0  # all replies streaming in this process together; each gets an equal share
 
 
+REFRESH_AFTER_REPLY = 0.3  # seconds; the page is drawn again this soon after a reply, once its last update went out
+
+
+def timed_run(drawn: float, now: float, every: float) -> bool:
+    """Whether a run of a fragment that reruns every ``every`` seconds (Streamlit's ``run_every``), drawn at
+    ``drawn``, is one of its timed runs: its first run happens inline, with the page, and must not act."""
+    return now - drawn >= every / 2
+
+
 def flush_interval(streaming: int, base: float = FLUSH_INTERVAL, budget: float = PROCESS_FLUSHES_PER_SECOND) -> float:
     """The seconds between two updates of one reply while ``streaming`` replies stream at once: ``base``, or the
     equal share of the process's ``budget`` of updates per second when that is wider."""

@@ -222,9 +222,10 @@ class PriceBook:
 
     usd_cny_rate: float
     local_models: frozenset[str] = frozenset()
+    on_this_machine: bool = False  # its replies come from a model server found running here: free, whatever the name
 
     def cost(self, model: str, usage: Usage) -> Cost:
-        if model in self.local_models:
+        if self.on_this_machine or model in self.local_models:
             return Cost(priced=True, local=True)
         info = model_catalog.lookup(model)
         if not info.priced:

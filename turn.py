@@ -368,6 +368,7 @@ class Action:
     value: str | None = None
     approvals: tuple[Approval, ...] = ()
     images: tuple[Attachment, ...] = ()  # sent with a prompt
+    template: str | None = None  # a prompt's template for this send only (a welcome example's); None: the sidebar's
 
 
 @dataclass(frozen=True)

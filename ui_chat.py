@@ -281,24 +281,28 @@ def render_history(conversation: Conversation, store: Store, lang: str, base_url
             continue
         with st.chat_message("assistant"):
             render_reply(turn, lang, base_url)
-            last = position == len(turns) - 1
-            controls = st.columns([1, 1, 1, 3])
-            if last:
-                controls[0].button(
-                    "🔄",
-                    key=f"regenerate_{turn[0].id}",
-                    help=t("regenerate", lang),
-                    on_click=request_action,
-                    args=("regenerate", turn[0].parent_id),
-                )
-                if turn[-1].status in (STOPPED, INTERRUPTED):
-                    controls[1].button(
-                        t("continue", lang), key=f"continue_{turn[-1].id}", on_click=request_action, args=("continue",)
-                    )
-            with controls[2]:
-                trace_popover(conversation, store, turn[0].id, lang)
-            with controls[3]:
-                version_switcher(conversation, turn[0], store, lang)
+            reply_controls(conversation, turn, store, lang, last=position == len(turns) - 1)
+
+
+def reply_controls(conversation: Conversation, reply: Sequence[Message], store: Store, lang: str, last: bool) -> None:
+    """Under a reply: regenerate and continue (the last reply only), its wire trace, its versions."""
+    controls = st.columns([1, 1, 1, 3])
+    if last:
+        controls[0].button(
+            "🔄",
+            key=f"regenerate_{reply[0].id}",
+            help=t("regenerate", lang),
+            on_click=request_action,
+            args=("regenerate", reply[0].parent_id),
+        )
+        if reply[-1].status in (STOPPED, INTERRUPTED):
+            controls[1].button(
+                t("continue", lang), key=f"continue_{reply[-1].id}", on_click=request_action, args=("continue",)
+            )
+    with controls[2]:
+        trace_popover(conversation, store, reply[0].id, lang)
+    with controls[3]:
+        version_switcher(conversation, reply[0], store, lang)
 
 
 def render_usage(
@@ -375,8 +379,8 @@ def render_usage(
             render_context_view(conversation, plan, lang)
 
 
-def amount(value: float, currency: str) -> str:
-    return f"¥{value:.4f}" if currency == "CNY" else f"${value:.4f}"
+def amount(value: float, currency: str, places: int = 4) -> str:
+    return f"¥{value:.{places}f}" if currency == "CNY" else f"${value:.{places}f}"
 
 
 def render_context_view(conversation: Conversation, plan: TurnRequest, lang: str) -> None:

@@ -17,6 +17,7 @@ from conversation_manager import (
 from function_tools import ToolRegistry
 from llm_client import ModelList
 from local_backend import LocalModelServer
+from local_servers import FoundServer
 from store import Store
 from token_tracker import PriceBook
 from turn import Action, ActionKind, ChatSettings, SendState
@@ -47,6 +48,10 @@ class Session:
     knowledge_open: bool = False  # the knowledge base's dialog, open until dismissed
     knowledge_notices: list[tuple[str, str]] = field(default_factory=list)  # (success|error, text) for the dialog
     knowledge_uploads: int = 0  # counts the uploads taken: the uploader's key, so it starts empty after each
+    provider_chosen: bool = False  # the user picked a provider (or the demo model): detection decides no more
+    found_server: FoundServer | None = None  # the server on this machine the provider box was set to, once
+    looking: bool = False  # this run: the first look for such servers, which may choose the backend, is under way
+    seeded: dict[str, object] = field(default_factory=dict)  # widget values as follow_default last set them
 
 
 def started() -> bool:
@@ -65,6 +70,15 @@ def default(key: str, value: object) -> None:
     """Seed a widget's value once; widgets then read Session State (never both a default and a state)."""
     if key not in st.session_state:
         st.session_state[key] = value
+
+
+def follow_default(key: str, value: object) -> None:
+    """Seed a widget's value, and seed it again when its default changes (another backend chosen) while the widget
+    still holds what was seeded last: a value the user (or an opened chat) set stays."""
+    seeded = session().seeded
+    if key not in st.session_state or (key in seeded and st.session_state[key] == seeded[key]):
+        st.session_state[key] = value
+        seeded[key] = value
 
 
 def apply_conversation_settings(conversation: Conversation) -> None:
@@ -200,4 +214,8 @@ def cancel_held() -> None:
 
 
 def price_book(settings: Settings) -> PriceBook:
-    return PriceBook(settings.usd_cny_rate, frozenset(session().local_models))
+    """Prices for replies from ``settings``' endpoint: the demo model's are free, and every model of the server found
+    running on this machine when that is the endpoint (by its address: a paid gateway may serve the same names)."""
+    s = session()
+    here = s.found_server is not None and s.found_server.serves(settings.endpoint)
+    return PriceBook(settings.usd_cny_rate, frozenset(s.local_models), on_this_machine=here)

@@ -13,25 +13,25 @@ from streamlit.delta_generator import DeltaGenerator
 
 import exporters
 from attachments import abridged
-from config import LOCAL, PROVIDER_PRESETS, Secret, Settings, bounds, display_url
+from config import DEMO_TEMPERATURE, LOCAL, PROVIDER_PRESETS, Secret, Settings, bounds, display_url
 from conversation_manager import (
     Conversation,
 )
 from function_tools import ToolRegistry, default_registry
 from i18n import LANGUAGES, t
 from llm_client import model_list
+from local_servers import chat_first
 from mcp_tools import McpManager
 from prompt_templates import DEFAULT_TEMPLATE, all_templates
 from store import Store
 from turn import TurnChoices
 from ui_approval import approval_controls
-from ui_chat import confirm_popover, literal_markdown
+from ui_chat import literal_markdown
+from ui_chat_list import chat_list
 from ui_knowledge import collection_picker, knowledge_button, knowledge_index
+from ui_local_servers import adopt_local_server, provider_picked
 from ui_params import parameter_controls
-from ui_session import default, delete_chat, new_chat, open_chat, rename_chat, session
-from ui_team import share_popover
-
-SIDEBAR_CHATS = 30
+from ui_session import default, follow_default, session
 
 
 @st.cache_resource(show_spinner=False, max_entries=1, on_release=McpManager.close)
@@ -53,46 +53,17 @@ def mcp_status(settings: Settings, lang: str) -> None:
             st.caption(t("mcp_ready", lang, name=name, transport=status.transport, count=len(status.tools)))
 
 
-def chat_list(store: Store, lang: str) -> None:
-    conversation = session().conversation
-    st.subheader(t("chats", lang))
-    st.button(t("new_chat", lang), key="new_chat", on_click=new_chat, use_container_width=True)
-    query = st.text_input(t("search_chats", lang), key="chat_search", placeholder="🔍")
-    summaries = store.search(query) if query.strip() else store.recent(SIDEBAR_CHATS)
-    if query.strip() and not summaries:
-        st.caption(t("no_results", lang))
-    for summary in summaries:
-        label = literal_markdown(summary.title) if summary.title else t("untitled", lang)
-        st.button(
-            label,
-            key=f"open_{summary.id}",
-            help=literal_markdown(summary.snippet) if summary.snippet else None,
-            on_click=open_chat,
-            args=(store, summary.id),
-            type="primary" if summary.id == conversation.id else "secondary",
-            use_container_width=True,
-        )
-    if conversation.nodes:
-        default(f"title_{conversation.id}", conversation.title)
-        st.text_input(t("rename", lang), key=f"title_{conversation.id}", on_change=rename_chat, args=(store,))
-        confirm_popover(
-            t("delete", lang),
-            t("delete_confirm", lang, title=literal_markdown(conversation.title)),
-            t("delete_yes", lang),
-            "delete_yes",
-            delete_chat,
-            (store, conversation.id),
-            width="stretch",
-        )
-    share_popover(store, conversation, lang)  # signed in only
-
-
 def connection_controls(settings: Settings, lang: str) -> Settings:
     """Provider preset, base URL, key and model; returns the settings they choose."""
     presets = list(PROVIDER_PRESETS)
+    adopt_local_server(settings)  # nothing configured: a model server running on this machine may be the default
     default("provider", settings.provider)
     provider = st.selectbox(
-        t("provider", lang), presets, format_func=lambda key: PROVIDER_PRESETS[key].label, key="provider"
+        t("provider", lang),
+        presets,
+        format_func=lambda key: PROVIDER_PRESETS[key].label,
+        key="provider",
+        on_change=provider_picked,
     )
     if provider == LOCAL:
         return settings.with_overrides(provider=LOCAL, base_url=None, api_key=None)
@@ -154,6 +125,9 @@ def model_picker(settings: Settings, default_model: str, lang: str) -> str:
         cache[source] = model_list(settings.key_for_client(), settings.base_url)
     found = cache.get(source)
     listed = found.ids if found else []
+    here = session().found_server
+    if here is not None and here.serves(source):  # a server on this machine lists embedding models too
+        listed = chat_first(listed)
     key = f"model_{settings.provider}"
     default(key, default_model or None)
     current = st.session_state[key]
@@ -186,7 +160,7 @@ def export_controls(conversation: Conversation, store: Store, lang: str) -> None
             ]
 
         def everything() -> list[Conversation]:
-            return [c for s in store.recent(limit=100_000) if (c := store.load(s.id)) is not None]
+            return [c for s in store.recent(limit=100_000, archived=None) if (c := store.load(s.id)) is not None]
 
         buttons += [
             ("export_all_md", f"chats-{stamp}.md", lambda: exporters.to_markdown(everything(), lang), "text/markdown"),
@@ -247,10 +221,11 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
         chat_list(store, lang)
         with st.expander(t("connection", lang), expanded=settings.needs_setup or settings.is_local):
             chosen = connection_controls(settings, lang)
-        default("temperature", settings.temperature)
+        demo = chosen.is_local  # the demo model calls tools at random and wanders when hot: both down by default
+        follow_default("temperature", min(settings.temperature, DEMO_TEMPERATURE) if demo else settings.temperature)
         default("max_tokens", settings.max_tokens)
         tool_names = state_registry(settings).names()
-        default("tools", tool_names)
+        follow_default("tools", [] if demo else tool_names)
         with st.expander(t("parameters", lang)):
             low, high = bounds("TEMPERATURE")
             temperature = st.slider(t("temperature", lang), float(low), float(high), step=0.1, key="temperature")
@@ -293,11 +268,14 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
     return Choices(chosen, turn, panel)
 
 
+LAST_REQUEST_OPEN = "last_request_open"  # the last request's expander: True in Session State opens it
+
+
 def last_request_view(conversation: Conversation, lang: str) -> None:
     """The chat's last request as sent (images' base64 cut short), and the start of its response."""
     if not conversation.last_request:
         return
-    with st.expander(t("last_request", lang)):
+    with st.expander(t("last_request", lang), key=LAST_REQUEST_OPEN, on_change="rerun"):
         st.caption(t("last_request_help", lang))
         st.json(abridged(conversation.last_request), expanded=False)
         sample = conversation.last_response

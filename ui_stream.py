@@ -4,11 +4,13 @@ Each part of ui_chat.render_reply's layout (badges, reasoning, text, token proba
 ended; under the reply its sources, the notice of a retry or wait, the usage line) has a place of its own, drawn
 again only when what it shows changes. The growing text is the one part sent at nearly every update, and of it only
 the Markdown block still growing: finished blocks are frozen into elements of their own (``stream_pacing.settled``).
-When the turn is over, the script's rerun draws the finished reply from the history with render_reply, as before.
+When the turn is over the reply stays as drawn, with its controls under it (app.run_turn); the page's refresh
+that follows draws it from the history with render_reply.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Hashable, Sequence
 
 import streamlit as st
@@ -17,7 +19,7 @@ from streamlit.delta_generator import DeltaGenerator
 from conversation_manager import Message
 from formulas import normalize
 from i18n import t
-from stream_pacing import settled
+from stream_pacing import REFRESH_AFTER_REPLY, settled, timed_run
 from ui_chat import figures_line, has_ending, render_badges, render_ending, render_tools, shown_calls, tool_results
 from ui_reply_parts import render_reply_parts, reply_choices
 from ui_sources import render_sources, reply_sources
@@ -159,3 +161,12 @@ class LiveReply:
         self.notice.show(notice, lambda: st.caption(notice or ""))
         line = figures_line(messages, lang)
         self.figures.show(line, lambda: st.caption(line or ""))
+
+
+@st.fragment(run_every=REFRESH_AFTER_REPLY)
+def refresh_after_reply(drawn: float) -> None:
+    """The whole page drawn again (chat list, usage panel, what the reply asks next) once the reply's last update
+    has gone out: the browser asks for it, after the updates it was sent. A run started at once, in the script,
+    would drop the updates not yet sent, and the last words would show only after the whole page was drawn again."""
+    if timed_run(drawn, time.monotonic(), REFRESH_AFTER_REPLY):
+        st.rerun()

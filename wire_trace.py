@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-RoundPurpose = Literal["answer", "tools", "summary"]
+RoundPurpose = Literal["answer", "tools", "summary", "title"]
 
 # Response headers worth a learner's look: the request's id, rate limits, when to retry, how long it took.
 USEFUL_HEADERS = frozenset(

@@ -26,7 +26,15 @@ def start(chat_id: str | None = None, timeout: float = 60) -> AppTest:
 
 
 def send(at: AppTest, text: str) -> AppTest:
-    at.chat_input[0].set_value(text).run()
+    """Types ``text`` and sends it; the page as the browser has it once the reply's refresh has run."""
+    return refreshed(at.chat_input[0].set_value(text).run())
+
+
+def refreshed(at: AppTest) -> AppTest:
+    """The page drawn again as the browser asks after a reply (app.refresh_after_reply: a timed fragment, which
+    AppTest does not run by itself)."""
+    assert not at.exception, at.exception
+    at.run()
     assert not at.exception, at.exception
     return at
 

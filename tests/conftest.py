@@ -98,6 +98,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("APP_ENV_FILE", str(tmp_path / "absent.env"))
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("MCP_CONFIG", str(tmp_path / "absent-mcp.json"))  # a developer's mcp.json starts nothing
+    monkeypatch.setenv("AUTO_TITLE", "off")  # a title request after each first reply: only the titles' tests ask
+    monkeypatch.setenv("LOCAL_SERVERS", "off")  # a developer's running Ollama is found only where a test asks
 
 
 @pytest.fixture

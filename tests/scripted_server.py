@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -78,6 +78,20 @@ class Reply:
             return f"HTTP {self.status}"
         calls = ", ".join(name for name, _ in self.tool_calls)
         return f"{self.text[:40]!r}" + (f" + tool calls {calls}" if calls else "")
+
+
+class Held:
+    """A route that holds each request until ``release`` is set (30 s at most), then answers ``answer``: a slow
+    server. ``entered`` is set once a request is being held."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, query: dict[str, list[str]]) -> Any:
+        self.entered.set()
+        self.release.wait(30)
+        return self.answer
 
 
 def _pieces(text: str, size: int) -> list[str]:
@@ -162,6 +176,8 @@ class _Handler(BaseHTTPRequestHandler):
         route = self.server.routes.get(url.path)
         if route is not None:
             self._json(200, route(parse_qs(url.query)))
+        elif self.path.rstrip("/").endswith("/models") and self.server.models_pieces is not None:
+            self._chunks(self.server.models_pieces())
         elif self.path.rstrip("/").endswith("/models") and self.server.models_raw is not None:
             status, content_type, data = self.server.models_raw
             self._raw(status, content_type, data, 0, False)
@@ -170,6 +186,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"object": "list", "data": data})
         else:
             self._json(404, {"error": {"message": "not found"}})
+
+    def _chunks(self, pieces: Iterable[bytes]) -> None:
+        """A 200 JSON body written piece by piece, as the pieces come (a trickle, an endless body), until the
+        client hangs up."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            for piece in pieces:
+                self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.server.hung_up += 1
 
     def do_POST(self) -> None:
         received = time.monotonic()
@@ -332,6 +364,7 @@ class ScriptedServer(ThreadingHTTPServer):
         self.unexpected: list[dict[str, Any]] = []  # request bodies that found no reply queued
         self.routes: dict[str, Route] = {}
         self.models_raw: tuple[int, str, bytes] | None = None  # GET /models answered as given (status, type, body)
+        self.models_pieces: Callable[[], Iterable[bytes]] | None = None  # GET /models: each call's pieces, chunked
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
@@ -365,6 +398,7 @@ class ScriptedServer(ThreadingHTTPServer):
             self.unexpected.clear()
             self.routes.clear()
             self.models_raw = None
+            self.models_pieces = None
 
     def chat_requests(self) -> list[dict[str, Any]]:
         return [r["body"] for r in self.requests if r["method"] == "POST" and TRANSCRIPTIONS not in r["path"]]

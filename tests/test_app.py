@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, strategies
 from streamlit.testing.v1 import AppTest
 
-from app_driver import page_text, rendered, send, start, tags, tool_steps
+from app_driver import page_text, refreshed, rendered, send, start, tags, tool_steps
 from conftest import TEST_KEY
 from scripted_server import Reply
 from ui_chat import literal_markdown
@@ -245,8 +245,7 @@ def test_with_no_configuration_the_local_model_answers():
     at.sidebar.number_input(key="max_tokens").set_value(24)
     at.sidebar.multiselect(key="tools").set_value([])
     at.run()
-    at.chat_input[0].set_value("What is the capital of France?").run(timeout=180)
-    assert not at.exception, at.exception
+    refreshed(at.chat_input[0].set_value("What is the capital of France?").run(timeout=180))
     reply = at.session_state["session"].conversation.messages[-1]
     assert reply.role == "assistant" and reply.content.strip() and reply.status == "done"
     assert reply.cost.local and reply.usage.estimated
@@ -306,3 +305,21 @@ def test_an_unusable_data_directory_is_explained_not_a_traceback(monkeypatch, tm
     assert not at.exception
     assert "Configuration problem" in at.error[0].value or "配置有误" in at.error[0].value
     assert "not-a-directory" in at.error[0].value
+
+
+def test_the_finished_reply_has_its_controls_before_the_page_is_drawn_again(app_env):
+    """After a reply the script ends without rerunning (its last words go out first); the reply is complete in
+    place: its text, the user's message with its edit button, regenerate and the wire trace under the reply. The
+    browser's refresh then draws the same chat from the history."""
+    app_env.expect(Reply(text="In place.", usage=(5, 2)))
+    at = start()
+    at.chat_input[0].set_value("Draw it in place").run()
+    assert not at.exception, at.exception
+    conversation = at.session_state["session"].conversation
+    question, reply = conversation.messages
+    assert chat_texts(at) == [("user", ["Draw it in place"]), ("assistant", ["In place."])]
+    keys = {str(button.key) for button in at.button}
+    assert {f"edit_{question.id}", f"regenerate_{reply.id}"} <= keys
+    refreshed(at)
+    assert chat_texts(at) == [("user", ["Draw it in place"]), ("assistant", ["In place."])]
+    assert {f"edit_{question.id}", f"regenerate_{reply.id}"} <= {str(button.key) for button in at.button}

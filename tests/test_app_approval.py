@@ -8,7 +8,7 @@ import json
 
 from streamlit.testing.v1 import AppTest
 
-from app_driver import page_text, send, start, tool_steps
+from app_driver import page_text, refreshed, send, start, tool_steps
 from llm_client import REJECTED_TOOL_RESULT
 from scripted_server import Reply, ScriptedServer
 
@@ -30,9 +30,7 @@ def box(at: AppTest):
 
 def press(at: AppTest, verdict: str) -> AppTest:
     (button,) = [b for b in at.button if str(b.key).startswith(f"approve_{verdict}_")]
-    button.click().run()
-    assert not at.exception, at.exception
-    return at
+    return refreshed(button.click().run())
 
 
 def sent_tool_result(app_env: ScriptedServer) -> dict:
@@ -134,7 +132,7 @@ def test_only_the_chosen_tools_wait_and_two_waiting_calls_go_on_together(app_env
     assert "🔧 Tool call get_current_time" in [s.label for s in tool_steps(at)]  # ran at once: it does not ask
     assert len([a for a in at.text_area if str(a.key).startswith("approve_args_")]) == 2
     first, second = [b for b in at.button if str(b.key).startswith("approve_run_")]
-    first.click().run()
+    refreshed(first.click().run())
     assert len(app_env.chat_requests()) == 1  # one call still waits
     assert "✅ Will run with the model's arguments" in [c.value for c in at.caption]
     app_env.expect(Reply(text="5, 2, and it is late."))

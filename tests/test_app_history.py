@@ -2,7 +2,7 @@
 
 from streamlit.testing.v1 import AppTest
 
-from app_driver import send, start
+from app_driver import refreshed, send, start
 from scripted_server import Reply
 
 
@@ -51,7 +51,7 @@ def test_editing_a_message_resends_it_as_a_new_version(app_env):
     user_id = at.session_state["session"].conversation.messages[0].id
     at.button(key=f"edit_{user_id}").click().run()
     at.text_area(key=f"edit_text_{user_id}").input("Tell me about dogs")
-    at.button(key=f"save_{user_id}").click().run()
+    refreshed(at.button(key=f"save_{user_id}").click().run())
     assert not at.exception
     assert shown(at) == [["Tell me about dogs"], ["About dogs."]]
     assert [m["content"] for m in app_env.chat_requests()[1]["messages"][1:]] == ["Tell me about dogs"]

@@ -229,7 +229,11 @@ def test_each_url_setting_must_be_http(setting: Setting):
         load_settings({setting.name: "ftp://host"})
 
 
-def test_the_tests_environment_holds_no_setting_but_the_data_folder_and_an_absent_mcp_file():
+def test_the_tests_environment_holds_no_setting_but_the_data_folder_an_absent_mcp_file_and_no_local_servers():
     leaked = {setting.name for setting in SETTINGS if setting.name in os.environ} - {"DATA_DIR", "MCP_CONFIG"}
     assert not Path(os.environ["MCP_CONFIG"]).exists()
+    assert os.environ["LOCAL_SERVERS"] == "off"
+    leaked.discard("LOCAL_SERVERS")
+    assert os.environ["AUTO_TITLE"] == "off"  # a title request after a first reply only where a test asks
+    leaked.discard("AUTO_TITLE")
     assert leaked == set()

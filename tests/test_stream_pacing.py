@@ -10,7 +10,15 @@ import pytest
 from markdown_it import MarkdownIt
 
 from formulas import normalize
-from stream_pacing import FLUSH_INTERVAL, PROCESS_FLUSHES_PER_SECOND, Pacer, Streams, flush_interval, settled
+from stream_pacing import (
+    FLUSH_INTERVAL,
+    PROCESS_FLUSHES_PER_SECOND,
+    Pacer,
+    Streams,
+    flush_interval,
+    settled,
+    timed_run,
+)
 
 # CommonMark with GitHub's tables and strikethrough, without raw HTML: the blocks Streamlit's renderer finds
 MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
@@ -147,3 +155,12 @@ def test_freezing_every_finished_block_would_change_what_earlier_parts_read_as()
         return sum(len(line) for line in text.splitlines(keepends=True)[: lines[-1]]) if len(lines) > 1 else 0
 
     assert not all(reads_as_whole(text, parts) for text, parts in parts_while_streaming(DOCUMENTS[0], eager))
+
+
+def test_a_fragments_own_first_run_does_not_act_its_timed_runs_do():
+    """The page's refresh after a reply (ui_stream.refresh_after_reply) and the follow of a reply written elsewhere
+    rerun the page from a fragment's timed run only: its first run, inline with the page, would rerun at once."""
+    assert not timed_run(drawn=100.0, now=100.0, every=0.3)
+    assert not timed_run(drawn=100.0, now=100.1, every=0.3)
+    assert timed_run(drawn=100.0, now=100.3, every=0.3)
+    assert timed_run(drawn=100.0, now=160.0, every=2.0)

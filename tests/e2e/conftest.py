@@ -98,6 +98,8 @@ def launch_app(tmp_path: Path) -> Iterator:
     def launch(**variables: str) -> RunningApp:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
         env["MCP_CONFIG"] = str(tmp_path / "absent-mcp.json")  # a developer's mcp.json starts nothing
+        env["AUTO_TITLE"] = "off"  # no title request after a first reply unless a test asks for one
+        env["LOCAL_SERVERS"] = "off"  # a developer's running Ollama must not replace the demo model
         env.update(variables)
         app = RunningApp(env, tmp_path)
         apps.append(app)

@@ -31,16 +31,12 @@ import itertools
 import json
 import os
 import re
-import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
@@ -55,17 +51,8 @@ BENCH = ROOT / "bench"
 sys.path.insert(0, str(ROOT / "tests"))
 
 from scripted_server import Reply, ScriptedServer  # noqa: E402
+from streamlit_process import CHROMIUM, CHROMIUM_ARGS, StreamlitProcess  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [  # as tests/e2e/conftest.py launches it
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 KEY = "sk-bench-not-a-real-key"
 MODEL = "gpt-4o-mini"
 WORD = re.compile(r"\bt\d+w\d{5}\b")
@@ -192,12 +179,6 @@ def ms(seconds: float | None) -> float | None:
 # --- processes -----------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def cpu_seconds(pid: int) -> float:
     """The process's own user + system CPU time (children excluded)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -211,42 +192,16 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-class App:
-    """One `streamlit run` process (flags as tests/e2e/conftest.RunningApp), optionally under the profiler."""
+class App(StreamlitProcess):
+    """One `streamlit run` process, named ("ours" or "baseline"), optionally under the profiler."""
 
     def __init__(self, name: str, script: Path, cwd: Path, env: dict[str, str], log: Path, profile: Path | None):
         self.name = name
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        runner = [str(BENCH / "profile_streamlit.py"), str(profile)] if profile else ["-m", "streamlit"]
-        flags = ["--server.headless", "true", "--server.port", str(self.port), "--browser.gatherUsageStats", "false"]
-        command = [sys.executable, *runner, "run", str(script), *flags]
-        self.process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+        runner = (str(BENCH / "profile_streamlit.py"), str(profile)) if profile else ("-m", "streamlit")
+        super().__init__(script, cwd, env, log, runner)
 
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def wait_ready(self, timeout: float = 90.0) -> App:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"{self.name} did not start:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+    def stop(self, wait: float = 60.0) -> None:
+        super().stop(wait)
 
 
 class Lab:

@@ -3,80 +3,25 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conftest import TEST_KEY
+from streamlit_process import CHROMIUM, CHROMIUM_ARGS, StreamlitProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class RunningApp:
-    """The app as scripts/run-app.sh starts it: from the repo folder, so .streamlit/config.toml applies
-    (listening address included)."""
+class RunningApp(StreamlitProcess):
+    """The app as scripts/run-app.sh starts it: from the repo folder, so .streamlit/config.toml applies."""
 
     def __init__(self, env: dict[str, str], tmp: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tmp / f"streamlit-{self.port}.log"  # one per app: a test may run several
-        command = [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "app.py"),
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(self.port),
-            "--browser.gatherUsageStats",
-            "false",
-        ]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-            if self.process.poll() is not None:
-                break
-        self.stop()
-        raise RuntimeError(f"streamlit did not start:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        log = tmp / f"streamlit-{len(list(tmp.glob('streamlit-*.log')))}.log"  # one per app: a test may run several
+        super().__init__(ROOT / "app.py", ROOT, env, log)
+        self.wait_ready(60)
 
 
 def provider_env(server, **overrides: str) -> dict[str, str]:

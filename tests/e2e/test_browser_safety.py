@@ -6,8 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import TEST_KEY
-
-from .conftest import free_port
+from streamlit_process import free_port
 
 pytestmark = pytest.mark.e2e
 

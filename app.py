@@ -29,6 +29,7 @@ from local_backend import LocalBackendUnavailable, LocalModelServer, LocalModelS
 from prompt_templates import TemplateFileError, all_templates
 from rate_limiter import RateLimiter
 from rate_windows import TableLedger, bucket_of, shared_database
+from response_cache import response_cache
 from store import Store
 from stream_pacing import STREAMS, Pacer, timed_run
 from turn import (
@@ -46,16 +47,19 @@ from turn import (
     written_elsewhere,
 )
 from ui_approval import approval_panel
-from ui_auth import gate, owner
+from ui_auth import gate, owner, pages_shown
 from ui_chat import amount, literal_markdown, notice_text, render_history, render_usage, render_user, reply_controls
 from ui_compare import compare_controls, compare_panel, run_compare
+from ui_health import providers_panel, turn_health
 from ui_images import image_controls, may_send, take_uploads, unsent_panel
 from ui_local_servers import local_server_status
+from ui_safety import after_reply, held_panel, safe_to_send
 from ui_session import cancel_held, price_book, release_held, save_chat, session, show_conversation, started, unsaved
 from ui_sidebar import Choices, sidebar, state_registry
 from ui_stream import LiveReply, refresh_after_reply
 from ui_team import admin_panel, hard_day_budget, open_store, share_page, team_settings
 from ui_titles import title_after_reply
+from ui_usage import page_language
 from ui_voice import voice_input
 from ui_welcome import welcome
 
@@ -131,6 +135,8 @@ def turn_preparer(settings: Settings, store: Store) -> tuple[PrepareTurn, Save]:
         save=save,
         limiter=limiter_for(settings),
         explain=server.explain if settings.is_local and server is not None else None,
+        cache=response_cache(settings, store, price_book(settings)),
+        health=turn_health(settings),
     )
     return prepared, save
 
@@ -187,6 +193,7 @@ def run_turn(turn: Turn, store: Store, lang: str) -> None:
             for event in events:
                 if not isinstance(event, TextDelta | ReasoningDelta) or pacer.due():
                     live.draw(turn.reply, notice_text(turn.notice, lang))
+        after_reply(turn, lang)  # content safety: the reply checked and marked
         if turn.reply and turn.reply[0].id not in drawn_before:  # a reply resumed after approval has its own
             reply_controls(conversation, turn.reply, store, lang, last=True)
     title_after_reply(turn, lang)
@@ -283,7 +290,8 @@ def go(
         run_turn(start_turn(settings, store, choices, ask.text, ask.images), store, lang)
 
 
-def main() -> None:
+def chat_page() -> None:
+    """The chat page (the default, at the app's own address: ?chat=, ?share=)."""
     st.set_page_config(page_title="AI Chat", page_icon="💬")
     try:
         settings = load_settings()
@@ -304,6 +312,7 @@ def main() -> None:
     choices = sidebar(settings, store, lang_default)
     lang, chosen = choices.lang, choices.settings
     admin_panel(store, settings, lang)
+    providers_panel(settings, lang)
     st.title(literal_markdown(conversation.title) if conversation.title else t("title", lang))
     if local_server_status(settings, chosen, lang):  # still looking for a model server on this machine
         effective = None
@@ -347,6 +356,8 @@ def main() -> None:
     models = [effective.model, *(variant.model for variant in variants)]
     if isinstance(decision, Go) and not may_send(decision.action, effective, models, lang):
         decision = None  # kept unsent, with why
+    if isinstance(decision, Go) and not safe_to_send(decision.action, effective, lang):
+        decision = None  # flagged (SAFETY=block): kept unsent, with why
     if isinstance(decision, Hold):
         show_held(decision.action, decision.check, lang)
     elif isinstance(decision, Go):
@@ -354,7 +365,20 @@ def main() -> None:
         go(decision.action, effective, store, choices, variants, lang)
     else:
         unsent_panel(lang)
+        held_panel(lang)
         compare_panel(conversation, lang, effective.endpoint)
+
+
+def main() -> None:
+    """The pages, in the sidebar's navigation: the chat, and the usage log (ui_usage.py, at /usage)."""
+    lang = page_language()
+    chat = st.Page(chat_page, title=t("page_chat", lang), icon="💬", default=True)
+    usage = st.Page("ui_usage.py", title=t("page_usage", lang), icon="📊", url_path="usage")
+    try:
+        shown = pages_shown(load_settings())
+    except ConfigError:
+        shown = False  # the page says what is wrong with the settings, and nothing else
+    st.navigation([chat, usage], position="sidebar" if shown else "hidden").run()
 
 
 main()

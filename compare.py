@@ -175,6 +175,7 @@ class Comparison:
         self._adopt()
         for lane in self.lanes:
             self.conversation.traces.update(lane.turn.conversation.traces)
+            self.conversation.calls.extend(lane.turn.conversation.calls)
         self._select(0)
         self.save([message for lane in self.lanes for message in lane.reply])
 

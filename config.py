@@ -46,6 +46,8 @@ GROUPS: dict[str, str] = {
     "Generation": "What one reply may do (the sidebar changes temperature and max tokens per chat).",
     "Connection": "Timeouts in seconds; retries and a client-side rate limit per provider (0 = off).",
     "Spending": "Spending limits (0 = off): a warning at 80 %, and at 100 % the app asks before sending.",
+    "Safety": "Content safety: each message and reply checked against a word/regex list and, where the provider offers "
+    "POST /moderations, its moderation model.",
     "Tools": "The built-in tools, and MCP servers whose tools join them.",
     "App": "Storage, tables that extend the built-in ones, language and logging.",
     "Images": "Images attached to a message (PNG, JPEG, WebP, GIF): checked, scaled as OpenAI does, kept with a chat.",
@@ -100,6 +102,52 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_TOKENS", "max_tokens", "integer", "2048", "most tokens one reply may use", "Generation", 1, 1_000_000),
     Setting("MAX_TOOL_ROUNDS", "max_tool_rounds", "integer", "5", "tool-calling rounds per reply", "Generation", 1, 20),
     Setting(
+        "AUTO_CHEAP_MODEL",
+        "auto_cheap_model",
+        "text",
+        "gpt-4o-mini",
+        'the model "auto" (in the model picker) sends a message to when no rule below asks for the strong one',
+        "Generation",
+    ),
+    Setting(
+        "AUTO_STRONG_MODEL",
+        "auto_strong_model",
+        "text",
+        "gpt-4o",
+        'the model "auto" sends a message to when a rule asks for it (the reply shows its cost against this one)',
+        "Generation",
+    ),
+    Setting(
+        "AUTO_LONG_CHARS",
+        "auto_long_chars",
+        "integer",
+        "600",
+        '"auto" rule: a message at least this many characters long goes to the strong model (0 = rule off)',
+        "Generation",
+        0,
+        1_000_000,
+    ),
+    Setting(
+        "AUTO_CODE",
+        "auto_code",
+        "choice",
+        "on",
+        '"auto" rule: a message with code in it (``` or code such as def f(, import x, x => y) goes to the strong '
+        "model",
+        "Generation",
+        choices=("on", "off"),
+    ),
+    Setting(
+        "AUTO_TOOLS",
+        "auto_tools",
+        "choice",
+        "on",
+        '"auto" rule: a message that asks for what a switched-on tool does (names its subject, e.g. weather) goes '
+        "to the strong model",
+        "Generation",
+        choices=("on", "off"),
+    ),
+    Setting(
         "MAX_REPLY_CHARS",
         "max_reply_chars",
         "integer",
@@ -151,6 +199,17 @@ SETTINGS: tuple[Setting, ...] = (
         3600,
     ),
     Setting("CONNECT_TIMEOUT", "connect_timeout", "number", "10", "seconds to connect", "Connection", 0.5, 600),
+    Setting(
+        "HEALTH_CHECK_MINUTES",
+        "health_check_minutes",
+        "integer",
+        "5",
+        "how often GET /models checks each provider and fallback in the background (also when a page opens and the "
+        "last check is a minute old); the fallback chain skips one that is down (0 = off)",
+        "Connection",
+        0,
+        1440,
+    ),
     Setting(
         "MAX_RETRIES",
         "max_retries",
@@ -214,6 +273,54 @@ SETTINGS: tuple[Setting, ...] = (
         "Spending",
         0.01,
         1000,
+    ),
+    Setting(
+        "RESPONSE_CACHE",
+        "response_cache",
+        "choice",
+        "off",
+        "on: a request identical in everything that changes the answer (model, messages, tools, parameters), at "
+        "temperature 0 or when asked for in the sidebar, is answered from the database at no cost; each person has "
+        "their own; errors and cut replies are never kept",
+        "Spending",
+        choices=("off", "on"),
+    ),
+    Setting(
+        "RESPONSE_CACHE_TTL",
+        "response_cache_ttl",
+        "number",
+        "24",
+        "hours a cached answer is used",
+        "Spending",
+        0.01,
+        8760,
+    ),
+    Setting(
+        "SAFETY",
+        "safety",
+        "choice",
+        "off",
+        "off: nothing is checked; warn: a flagged message is sent with a warning; block: it is kept unsent until "
+        '"send anyway" (a flagged reply is marked in both)',
+        "Safety",
+        choices=("off", "warn", "block"),
+    ),
+    Setting(
+        "SAFETY_WORDS_FILE",
+        "safety_words_file",
+        "path",
+        str(APP_DIR / "safety_words.txt"),
+        "words to flag, one per line (# a comment, re: a regular expression; see safety_words.example.txt); "
+        "no file, no words",
+        "Safety",
+    ),
+    Setting(
+        "SAFETY_MODERATION_MODEL",
+        "safety_moderation_model",
+        "text",
+        "omni-moderation-latest",
+        "the model POST /moderations is asked with (a provider without that endpoint gets the list check only)",
+        "Safety",
     ),
     Setting("TOOL_TIMEOUT", "tool_timeout", "number", "15", "seconds a tool may run", "Tools", 0.1, 600),
     Setting(
@@ -616,6 +723,17 @@ class Settings:
     auth_header: str | None
     auth_trusted_proxies: str | None
     shared_key_for_users: str
+    safety: str
+    safety_words_file: Path
+    safety_moderation_model: str
+    auto_cheap_model: str
+    auto_strong_model: str
+    auto_long_chars: int
+    auto_code: str
+    auto_tools: str
+    health_check_minutes: int
+    response_cache: str
+    response_cache_ttl: float
     provider: str = LOCAL
 
     @property

@@ -20,12 +20,16 @@ import model_catalog
 from attachments import Attachment, user_content
 from events import (
     AlternativeDelta,
+    AnsweredFromCache,
     ApprovalNeeded,
+    CallLogged,
+    CallRecord,
     ContextTrimmed,
     FallbackUsed,
     Finished,
     Interrupted,
     Notice,
+    ProviderSkipped,
     ReasoningDelta,
     RefusalDelta,
     RequestSent,
@@ -101,6 +105,10 @@ class Message:
     logprobs: list[dict[str, Any]] = field(default_factory=list)  # {"token", "logprob", "top": [[token, lp]]}
     alternatives: list[str] = field(default_factory=list)  # the texts of choices 1.. when n > 1 was asked
     validation: dict[str, Any] | None = None  # the reply checked against the asked response_format
+    routed: dict[str, Any] | None = None  # "auto" chose its model: {"model", "rule", "why", "strong", "strong_cost"}
+    skipped: list[dict[str, str]] = field(default_factory=list)  # providers passed over as down: {"model", ...}
+    safety: dict[str, Any] | None = None  # flagged by the content check (content_safety.Verdict.to_dict); never deleted
+    cache_saved: Cost | None = None  # answered from the response cache (booked at 0): what it cost when recorded
     attachments: list[Attachment] = field(default_factory=list)  # images sent with a user message
     created_at: str = field(default_factory=_now)
 
@@ -136,7 +144,7 @@ class Summary:
         return asdict(self)
 
 
-SideCallKind = Literal["title"]
+SideCallKind = Literal["title", "moderation"]
 
 
 @dataclass
@@ -189,6 +197,7 @@ class Conversation:
         # Wire traces of replies not yet saved, by the id of the reply's first assistant message (the store
         # keeps them in a table of their own and loads them only when asked).
         self.traces: dict[str, list[dict[str, Any]]] = {}
+        self.calls: list[CallRecord] = []  # API calls not yet saved, priced: the usage log's rows (store.api_calls)
         self.saved_at: str | None = None  # when the store last wrote it, as it was read (store.load); not saved
 
     def to_dict(self) -> dict[str, Any]:
@@ -417,6 +426,9 @@ class TurnRecorder:
             case FallbackUsed():
                 self.current.fallback_from = event.replaces
                 self.current.model = event.model
+            case ProviderSkipped():
+                self.current.skipped.append({"model": event.model, "endpoint": event.endpoint, "since": event.since})
+                self.current.model = event.instead
             case ContextTrimmed():
                 self.current.trimmed += event.dropped_messages
             case ResponseSampled():
@@ -434,6 +446,12 @@ class TurnRecorder:
                 message.alternatives[event.index - 1] += event.text
             case RoundTraced():
                 self.conversation.traces.setdefault(self.reply_id, []).append(event.trace.to_dict())
+            case CallLogged():
+                self.conversation.calls.append(priced_call(event.record, self.price_book))
+            case AnsweredFromCache():  # no request went out: the first token's time counts from here
+                self.sent_at = self.clock()
+                self._writable().cache_saved = event.saved
+                self.conversation.calls.append(_cache_hit(self.current.model or self.model))
             case _:
                 assert_never(event)
 
@@ -451,6 +469,17 @@ class TurnRecorder:
         self.current.usage = event.usage
         self.current.model = event.model
         self.current.cost = self.price_book.cost(event.model, event.usage)
+
+
+def _cache_hit(model: str) -> CallRecord:
+    """The usage log's row of an answer from the response cache: no request went out, nothing was spent."""
+    at = datetime.now(UTC).isoformat(timespec="milliseconds")
+    return CallRecord(at, "cache_hit", "", model, Usage(), None, 0, "ok", Cost())
+
+
+def priced_call(record: CallRecord, price_book: PriceBook) -> CallRecord:
+    """A call's row priced by the book (a call that reported no usage cost nothing)."""
+    return replace(record, cost=price_book.cost(record.model, record.usage) if record.usage else Cost())
 
 
 def _first_of_reply(conversation: Conversation, message: Message) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from errors import ErrorInfo
-from token_tracker import Usage
+from token_tracker import Cost, Usage
 from wire_trace import RoundTrace
 
 
@@ -64,6 +65,32 @@ class RoundTraced:
     """The wire record of one finished HTTP round (only when tracing is on)."""
 
     trace: RoundTrace
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One HTTP attempt as the usage log keeps it: when it went (UTC ISO), what for (``kind``: chat, retry,
+    tool_round, fallback, summary, title, ...), where (``provider``: config.display_url, never a key or query), the
+    model, its usage (None: none reported), time to the first text and in all (ms), and how it ended (``outcome``: ok,
+    an errors.py kind, or stopped). ``cost`` is set where it is priced (the turn's PriceBook)."""
+
+    at: str
+    kind: str
+    provider: str
+    model: str
+    usage: Usage | None
+    first_token_ms: int | None
+    total_ms: int | None  # None: not timed (a side call booked without its timing)
+    outcome: str
+    cost: Cost | None = None
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass(frozen=True)
+class CallLogged:
+    """An HTTP attempt ended (answered, failed, retried or replaced): its row of the usage log."""
+
+    record: CallRecord
 
 
 @dataclass(frozen=True)
@@ -140,10 +167,29 @@ class FallbackUsed:
 
 
 @dataclass(frozen=True)
+class ProviderSkipped:
+    """A target's provider is known to be down (provider_health): ``model`` was passed over for ``instead``.
+    ``endpoint`` as config.display_url shows it; ``since``: when it went down (UTC, ISO 8601)."""
+
+    model: str
+    endpoint: str
+    since: str
+    instead: str
+
+
+@dataclass(frozen=True)
 class ContextTrimmed:
     """The provider said the context was too long: the request was rebuilt with fewer old messages."""
 
     dropped_messages: int
+
+
+@dataclass(frozen=True)
+class AnsweredFromCache:
+    """The round's answer comes from the response cache, told again as its events: no request went out, nothing is
+    booked; ``saved`` is what it cost when it was recorded."""
+
+    saved: Cost
 
 
 StreamEvent = (
@@ -165,6 +211,9 @@ StreamEvent = (
     | TokenLogprobs
     | AlternativeDelta
     | RoundTraced
+    | CallLogged
+    | ProviderSkipped
+    | AnsweredFromCache
 )
 
 

@@ -24,8 +24,10 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import openai
@@ -37,11 +39,15 @@ from config import NO_KEY_PLACEHOLDER, Settings, display_url, hide_secrets, reda
 from errors import ErrorInfo, classify, from_provider
 from events import (
     AlternativeDelta,
+    AnsweredFromCache,
     ApprovalNeeded,
+    CallLogged,
+    CallRecord,
     ContextTrimmed,
     FallbackUsed,
     Finished,
     Interrupted,
+    ProviderSkipped,
     ReasoningDelta,
     RefusalDelta,
     RequestSent,
@@ -61,7 +67,7 @@ from provider_dialects import assistant_message, outgoing
 from rate_limiter import RateLimiter
 from retry_policy import RETRYABLE_KINDS, RetryPolicy
 from stream_assembly import Payload, ToolCallAssembler, normalize, read_payloads
-from token_tracker import count_messages, estimate_usage, usage_from_api
+from token_tracker import Cost, Usage, count_messages, estimate_usage, usage_from_api
 from wire_trace import RoundTrace, TraceBudget, TraceTape, useful_headers
 
 if TYPE_CHECKING:
@@ -234,6 +240,29 @@ class TranscriptionFailed(RuntimeError):
         self.error = error
 
 
+class ModerationFailed(RuntimeError):
+    """POST /moderations was offered but failed (a timeout, a refused key, an unreadable answer)."""
+
+    def __init__(self, error: ErrorInfo) -> None:
+        super().__init__(error.detail)
+        self.error = error
+
+
+NOT_OFFERED_STATUSES = frozenset({404, 405, 501})  # a provider without POST /moderations answers one of these
+
+
+@dataclass(frozen=True)
+class Moderation:
+    """What POST /moderations said of one text: each category's score, the ones it flagged, and the usage it reported
+    (OpenAI reports none). ``offered`` False: the provider has no such endpoint (it answered 404, 405 or 501)."""
+
+    offered: bool
+    flagged: tuple[str, ...] = ()
+    scores: dict[str, float] = field(default_factory=dict)
+    model: str = ""
+    usage: CompletionUsage | None = None
+
+
 SPEECH_MODEL_WORDS = ("whisper", "transcribe")
 MAX_AUDIO_BYTES = 25 * 2**20  # what OpenAI's /audio/transcriptions takes in one file; a longer recording is not sent
 
@@ -299,6 +328,10 @@ class LLMClient:
         quick._client = self._client.with_options(timeout=openai.Timeout(seconds))
         return quick
 
+    def classify(self, error: BaseException) -> ErrorInfo:
+        """A failure of a call made with this client, as an ErrorInfo with this client's key taken out of it."""
+        return classify(error, self._api_key)
+
     def list_models(self) -> list[str]:
         """Model ids from GET /models; an empty list where a provider lists nothing.
 
@@ -338,6 +371,19 @@ class LLMClient:
             detail = f"POST /audio/transcriptions did not answer a transcript: {text.strip()[:120]!r}"
             raise TranscriptionFailed(ErrorInfo("bad_response", redact(detail, self._api_key)))
         return spoken.strip()
+
+    def moderate(self, text: str, model: str) -> Moderation:
+        """The provider's moderation model's verdict on ``text`` (POST /moderations), read leniently; a provider
+        without the endpoint gives ``Moderation(offered=False)``. Raises ModerationFailed for any other failure."""
+        try:
+            response = self._client.moderations.with_raw_response.create(model=model, input=text)
+        except openai.APIStatusError as error:
+            if error.status_code in NOT_OFFERED_STATUSES:
+                return Moderation(offered=False)
+            raise ModerationFailed(classify(error, self._api_key)) from None
+        except openai.APIError as error:
+            raise ModerationFailed(classify(error, self._api_key)) from None
+        return _moderation(response.http_response.text, model, self._api_key)
 
     def stream_round(
         self, body: dict[str, Any], guard: LineGuard | None = None, tape: TraceTape | None = None
@@ -443,6 +489,22 @@ def _sealed(tape: TraceTape, result: RoundResult, secret: str) -> RoundTrace:
     return tape.finish(f"{error.kind}: {redact(error.detail, secret)}" if error else None)
 
 
+def _moderation(text: str, model: str, secret: str) -> Moderation:
+    """A /moderations answer ({"model", "results": [{"flagged", "categories", "category_scores"}], maybe "usage"})."""
+    try:
+        answer = json.loads(text)
+        result = answer["results"][0]
+        scores = {str(name): float(score) for name, score in (result.get("category_scores") or {}).items()}
+        flagged = tuple(str(name) for name, on in (result.get("categories") or {}).items() if on is True)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        detail = f"POST /moderations did not answer a moderation result: {text.strip()[:120]!r}"
+        raise ModerationFailed(ErrorInfo("bad_response", redact(detail, secret))) from None
+    if result.get("flagged") is True and not flagged:  # flagged, with no category named: say so all the same
+        flagged = ("flagged",)
+    usage = _usage_of(answer.get("usage")) if isinstance(answer.get("usage"), dict) else None
+    return Moderation(True, flagged, scores, str(answer.get("model") or model), usage)
+
+
 def drain(round_call: Generator[StreamEvent, None, RoundResult]) -> tuple[list[StreamEvent], RoundResult]:
     """Run a round to its end outside a turn: its events, and its result."""
     events: list[StreamEvent] = []
@@ -454,10 +516,15 @@ def drain(round_call: Generator[StreamEvent, None, RoundResult]) -> tuple[list[S
 
 
 def summarize(
-    target: Target, messages: list[dict[str, Any]], max_tokens: int = 600, tape: TraceTape | None = None
+    target: Target,
+    messages: list[dict[str, Any]],
+    max_tokens: int = 600,
+    tape: TraceTape | None = None,
+    log: list[CallRecord] | None = None,
 ) -> tuple[str, UsageReported]:
-    """One non-stream call that writes a summary; SummaryFailed says why it could not. A ``tape`` records it."""
-    result, usage = _side_round(target, messages, max_tokens, tape)
+    """One non-stream call that writes a summary; SummaryFailed says why it could not. A ``tape`` records it; ``log``
+    gets its usage log row (unpriced), failed or not."""
+    result, usage = _side_round(target, messages, max_tokens, tape, log, "summary")
     if result.error is not None or not result.text.strip() or usage is None:
         raise SummaryFailed(result.error.kind if result.error else "empty summary")
     return result.text.strip(), usage
@@ -468,13 +535,24 @@ class SummaryFailed(RuntimeError):
 
 
 def _side_round(
-    target: Target, messages: list[dict[str, Any]], max_tokens: int, tape: TraceTape | None
+    target: Target,
+    messages: list[dict[str, Any]],
+    max_tokens: int,
+    tape: TraceTape | None,
+    log: list[CallRecord] | None = None,
+    kind: str = "",
 ) -> tuple[RoundResult, UsageReported | None]:
     """A call beside the turn (a summary, a title): one non-stream request at a low temperature, no tools, no
-    retries (the chat is fine without it); its result and the usage the provider reported."""
+    retries (the chat is fine without it); its result and the usage the provider reported. ``log`` gets its usage log
+    row (of ``kind``)."""
     body = build_body(messages, ChatParams(target.model, 0.2, max_tokens), [], stream=False)
+    attempt = _Attempt(kind, display_url(target.client.base_url), target.model, _utc_now(), time.monotonic())
     events, result = drain(target.client.complete_round(body, tape=tape))
-    return result, next((e for e in events if isinstance(e, UsageReported)), None)
+    usage = next((e for e in events if isinstance(e, UsageReported)), None)
+    attempt.usage = usage.usage if usage else None
+    if log is not None:
+        log.append(attempt.record(time.monotonic(), result.error.kind if result.error else "ok"))
+    return result, usage
 
 
 TITLE_MAX_TOKENS = 24  # about 6 words or 12 Chinese characters, with room for a model's stray quote
@@ -482,12 +560,17 @@ TITLE_TIMEOUT = 10.0  # seconds to connect and between bytes: the page waits for
 
 
 def write_title(
-    target: Target, messages: list[dict[str, Any]], max_chars: int, tape: TraceTape | None = None
+    target: Target,
+    messages: list[dict[str, Any]],
+    max_chars: int,
+    tape: TraceTape | None = None,
+    log: list[CallRecord] | None = None,
 ) -> tuple[str, UsageReported]:
     """One short non-stream call that names a chat: the title cleaned (``clean_title``), with its usage (estimated
-    where the provider reports none), within TITLE_TIMEOUT. TitleFailed says why there is none."""
+    where the provider reports none), within TITLE_TIMEOUT. TitleFailed says why there is none. ``log`` gets its usage
+    log row (unpriced), failed or not."""
     quick = replace(target, client=target.client.with_timeout(TITLE_TIMEOUT))
-    result, usage = _side_round(quick, messages, TITLE_MAX_TOKENS, tape)
+    result, usage = _side_round(quick, messages, TITLE_MAX_TOKENS, tape, log, "title")
     if result.error is not None:
         raise TitleFailed(result.error.kind)
     cleaned = clean_title(result.text, max_chars)
@@ -577,6 +660,61 @@ class ReplyLimits:
     seconds: float
 
 
+class Health(Protocol):
+    """What the runner asks of the providers' health record (provider_health.HealthRecord), by base URL: whether a
+    provider is known to be down (since when, UTC ISO 8601; None: not known to be), and what each real call found."""
+
+    def down_since(self, endpoint: str) -> str | None: ...
+
+    def note_call(self, endpoint: str, error: ErrorInfo | None) -> None: ...
+
+
+# What a replay from the response cache tells again of a round, in order (usage is told as nothing used).
+REPLAYED = (TextDelta, ReasoningDelta, RefusalDelta, AlternativeDelta, TokenLogprobs)
+RoundCall = Callable[[dict[str, Any], LineGuard | None, TraceTape | None], Generator[StreamEvent, None, RoundResult]]
+
+
+@dataclass(frozen=True)
+class RecordedRound:
+    """One round's answer as the response cache keeps it: the events it showed (REPLAYED, in order), its result
+    and the usage the provider reported."""
+
+    shown: tuple[StreamEvent, ...]
+    result: RoundResult
+    usage: UsageReported
+
+
+class ReplyCache(Protocol):
+    """The response cache (response_cache.ResponseCache), by where a request goes and its body: ``lookup`` gives a
+    round recorded for the same request and what it cost then; ``keep`` records a round (it decides which are clean)."""
+
+    def lookup(self, base_url: str, body: dict[str, Any]) -> tuple[RecordedRound, Cost] | None: ...
+
+    def keep(self, base_url: str, body: dict[str, Any], answer: RecordedRound) -> None: ...
+
+
+def _replayed(answer: RecordedRound, saved: Cost) -> Generator[StreamEvent, None, RoundResult]:
+    """A cached round told again as the same events, without a request: nothing is used now, so no tokens."""
+    yield AnsweredFromCache(saved)
+    yield from answer.shown
+    yield UsageReported(Usage(), answer.usage.model)
+    return copy.deepcopy(answer.result)
+
+
+def _collected(
+    events: Generator[StreamEvent, None, RoundResult], seen: list[StreamEvent]
+) -> Generator[StreamEvent, None, RoundResult]:
+    """A round's events passed on as they come, each also put in ``seen``; closed with it (the user's Stop)."""
+    with closing(events):
+        while True:
+            try:
+                event = next(events)
+            except StopIteration as done:
+                return done.value
+            seen.append(event)
+            yield event
+
+
 class TurnRunner:
     def __init__(
         self,
@@ -588,9 +726,13 @@ class TurnRunner:
         limits: ReplyLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
         trace_kb: int | None = None,
+        health: Health | None = None,
+        cache: ReplyCache | None = None,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         """``trace_kb``: record each request's wire trace, keeping this many KB of response lines per reply
-        (TRACE_MAX_KB); None: no traces."""
+        (TRACE_MAX_KB); None: no traces. ``health``: providers known to be down are skipped, every call reported.
+        ``clock``: what the reply's time limit is read from; ``timer``: what the usage log's times are measured by."""
         if not targets:
             raise ValueError("a turn needs at least one target")
         self.targets = list(targets)
@@ -600,6 +742,7 @@ class TurnRunner:
         self.jitter = jitter
         self.limits = limits
         self.clock = clock
+        self.timer = timer
         self.active = 0
         self.requests = 0
         self.started = 0.0  # when run() began: the reply's time limit counts from there
@@ -608,6 +751,9 @@ class TurnRunner:
         self.trace_kb = trace_kb
         self.budget: TraceBudget | None = None  # what this run's traces may still keep; None: tracing is off
         self.tape: TraceTape | None = None  # the latest request's
+        self.attempt: _Attempt | None = None  # the HTTP attempt under way, for the usage log
+        self.health = health
+        self.cache = cache  # answers requests sent before (RESPONSE_CACHE); None: every request goes out
 
     @property
     def target(self) -> Target:
@@ -626,14 +772,69 @@ class TurnRunner:
             return None
         return self.tape.finish("stopped: the user stopped the reply")
 
-    def _send(
-        self, working: list[dict[str, Any]], params: ChatParams, tools: list[dict[str, Any]], stream: bool
+    def unfinished_call(self) -> CallLogged | None:
+        """The usage log's row of a request the user stopped midway; None when every attempt's was logged."""
+        attempt, self.attempt = self.attempt, None
+        return None if attempt is None else CallLogged(attempt.record(self.timer(), "stopped"))
+
+    def _watched(
+        self, events: Generator[StreamEvent, None, RoundResult], attempt: _Attempt
     ) -> Generator[StreamEvent, None, RoundResult]:
-        """One request with retries, rate limiting and fallback; returns the round's result."""
+        """The attempt's events passed on, noting when its first text came and the usage it reported."""
+        try:
+            while True:
+                try:
+                    event = next(events)
+                except StopIteration as done:
+                    return done.value
+                if isinstance(event, UsageReported):
+                    attempt.usage = event.usage
+                elif attempt.first is None and isinstance(event, _FIRST_TEXT):
+                    attempt.first = self.timer()
+                yield event
+        finally:
+            events.close()
+
+    def _attempt(
+        self, round_call: Callable[..., Generator[StreamEvent, None, RoundResult]], body: dict[str, Any], kind: str
+    ) -> Generator[StreamEvent, None, RoundResult]:
+        """One HTTP attempt, ending with its row of the usage log (CallLogged)."""
+        provider = display_url(self.target.client.base_url)
+        self.attempt = attempt = _Attempt(kind, provider, body["model"], _utc_now(), self.timer())
+        result = yield from self._watched(round_call(body, self._guard, self._tape(body["stream"])), attempt)
+        self.attempt = None
+        yield CallLogged(attempt.record(self.timer(), result.error.kind if result.error else "ok"))
+        return result
+
+    def _skip_down(self) -> Iterator[StreamEvent]:
+        """Passes over targets whose provider the health record knows is down; the last one is tried anyway."""
+        while self.health is not None and self.active + 1 < len(self.targets):
+            skipped = self.target
+            since = self.health.down_since(skipped.client.base_url)
+            if since is None:
+                return
+            self.active += 1
+            shown = display_url(skipped.client.base_url)
+            _log.warning("skipping %s at %s: down since %s", skipped.model, shown, since)
+            yield ProviderSkipped(skipped.model, shown, since, self.target.model)
+
+    def _send(
+        self,
+        working: list[dict[str, Any]],
+        params: ChatParams,
+        tools: list[dict[str, Any]],
+        stream: bool,
+        kind: str = "chat",
+    ) -> Generator[StreamEvent, None, RoundResult]:
+        """One request with retries, rate limiting and fallback; returns the round's result. ``kind``: what its
+        first attempt is for the usage log (chat, tool_round); a retry logs as "retry", a fallback's as "fallback"."""
         attempt = 0
+        yield from self._skip_down()
         while True:
             target = self.target
             body = build_body(working, replace(params, model=target.model), tools, stream)
+            if (cached := self._cached(target, body)) is not None:
+                return (yield from cached)
             if self.limiter is not None:
                 wait = self.limiter.reserve(count_messages(working, target.model) + (params.max_tokens or 0))
                 if wait > 0:
@@ -649,8 +850,11 @@ class TurnRunner:
                 attempt + 1,
             )
             yield RequestSent(body, self.requests)
-            round_call = target.client.stream_round if stream else target.client.complete_round
-            result = yield from round_call(body, self._guard, self._tape(stream))
+            round_call: RoundCall = target.client.stream_round if stream else target.client.complete_round
+            round_call = self._keeping(target, round_call)
+            result = yield from self._attempt(round_call, body, kind)
+            if self.health is not None:
+                self.health.note_call(target.client.base_url, result.error)
             error = result.error
             why = error and f"{target.model} failed ({error.kind}, HTTP {error.status}: {redact(error.detail)[:200]})"
             if result.error is None or result.shown:
@@ -664,16 +868,46 @@ class TurnRunner:
                 _log.warning("round %d: %s, retry %d in %.2f s", self.requests, why, attempt, delay)
                 yield Retrying(attempt, delay, result.error)
                 self.sleep(delay)
+                kind = "retry"
                 continue
             if result.error.kind in RETRYABLE_KINDS and self.active + 1 < len(self.targets):
                 self.active += 1
                 attempt = 0
                 _log.warning("round %d: %s, falling back to %s", self.requests, why, self.target.model)
                 yield FallbackUsed(self.target.model, target.model, result.error)
+                kind = "fallback"
+                yield from self._skip_down()
                 continue
             given_up = "retries used up" if result.error.kind in RETRYABLE_KINDS else "not retryable"
             _log.warning("round %d: %s, %s", self.requests, why, given_up)
             return result
+
+    def _cached(self, target: Target, body: dict[str, Any]) -> Generator[StreamEvent, None, RoundResult] | None:
+        """The recorded answer to this very request, told again, when the cache has one; None: it goes out."""
+        hit = self.cache.lookup(target.client.base_url, body) if self.cache is not None else None
+        if hit is None:
+            return None
+        _log.info("round %d: %s answered from the response cache", self.requests, target.model)
+        return _replayed(*hit)
+
+    def _keeping(self, target: Target, round_call: RoundCall) -> RoundCall:
+        """With a cache, the round's call that also offers the cache what came back, once the round has ended."""
+        cache = self.cache
+        if cache is None:
+            return round_call
+
+        def kept(
+            body: dict[str, Any], guard: LineGuard | None, tape: TraceTape | None
+        ) -> Generator[StreamEvent, None, RoundResult]:
+            seen: list[StreamEvent] = []
+            result = yield from _collected(round_call(body, guard, tape), seen)
+            usage = next((event for event in seen if isinstance(event, UsageReported)), None)
+            if usage is not None:
+                shown = tuple(event for event in seen if isinstance(event, REPLAYED))
+                cache.keep(target.client.base_url, body, RecordedRound(shown, result, usage))
+            return result
+
+        return kept
 
     def _guard(self, size: int, chars: int) -> ErrorInfo | None:
         """The reply limits, checked as it arrives. Every line read counts, whatever it carries: keep-alives,
@@ -722,7 +956,8 @@ class TurnRunner:
         trimmed = False
         while rounds < max_rounds:
             decide = bool(tools) and not self.target.stream_tools
-            result = yield from self._send(working, params, tools, stream=not decide)
+            kind = "retry" if trimmed and working == list(messages) else _round_kind(working)
+            result = yield from self._send(working, params, tools, not decide, kind)
             if result.error is not None:
                 if result.error.kind == "context_length" and shrink and not trimmed and working == list(messages):
                     trimmed = True
@@ -771,6 +1006,36 @@ class TurnRunner:
         for outcome in outcomes:
             yield ToolResult(outcome.call.call_id, outcome.call.name, outcome.content, outcome.is_error)
             working.append({"role": "tool", "tool_call_id": outcome.call.call_id, "content": outcome.content})
+
+
+_FIRST_TEXT = (TextDelta, ReasoningDelta, RefusalDelta, AlternativeDelta, TokenLogprobs)  # what TTFT waits for
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _round_kind(working: Sequence[dict[str, Any]]) -> str:
+    """A request that sends tool results back is a tool round; any other starts the reply (a chat call)."""
+    return "tool_round" if working and working[-1].get("role") == "tool" else "chat"
+
+
+@dataclass
+class _Attempt:
+    """An HTTP attempt under way: what the usage log needs of it (times on the runner's timer)."""
+
+    kind: str
+    provider: str
+    model: str
+    at: str
+    started: float
+    first: float | None = None
+    usage: Usage | None = None
+
+    def record(self, now: float, outcome: str) -> CallRecord:
+        first_ms = None if self.first is None else round((self.first - self.started) * 1000)
+        total_ms = round((now - self.started) * 1000)
+        return CallRecord(self.at, self.kind, self.provider, self.model, self.usage, first_ms, total_ms, outcome)
 
 
 def _carried_out(approvals: Sequence[Approval], executor: ToolExecutor | None) -> list[ToolOutcome]:

@@ -153,6 +153,10 @@ class MessageRecord(Record):
     logprobs: list[LogprobRecord] = []
     alternatives: list[str] = []
     validation: dict[str, Any] | None = None
+    routed: dict[str, Any] | None = None
+    skipped: list[dict[str, str]] = []
+    safety: dict[str, Any] | None = None
+    cache_saved: CostRecord | None = None
     attachments: list[AttachmentRecord] = []
     created_at: IsoTime = ""  # unset fields take Message's defaults: a default here is never used
 
@@ -207,11 +211,12 @@ class ConversationRecord(Record):
 
 def message(record: MessageRecord) -> Message:
     """The Message a record describes; fields the record left unset take Message's defaults."""
-    values = record.model_dump(exclude={"usage", "cost", "attachments"}, exclude_unset=True)
+    values = record.model_dump(exclude={"usage", "cost", "cache_saved", "attachments"}, exclude_unset=True)
     usage = Usage(**record.usage.model_dump()) if record.usage else None
     cost = Cost(**record.cost.model_dump()) if record.cost else None
+    saved = Cost(**record.cache_saved.model_dump()) if record.cache_saved else None
     images = [Attachment(**image.model_dump()) for image in record.attachments]
-    return Message(**values, usage=usage, cost=cost, attachments=images)
+    return Message(**values, usage=usage, cost=cost, cache_saved=saved, attachments=images)
 
 
 def summary(record: SummaryRecord) -> Summary:

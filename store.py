@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from conversation_manager import Conversation, Message
+from events import CallRecord
 from records import readable
 from storage_backend import POSTGRESQL, SQLITE, Backend, ConversationNotFound, Db, Dialect, SqliteBackend, backend_for
 from token_tracker import Cost, Totals, Usage
@@ -545,6 +546,82 @@ def m012_side_calls(db: Db) -> None:
     db.script(sqlite=_V12, postgresql=_PG12)
 
 
+# The usage log: every API call the app made (events.CallRecord: each HTTP attempt of a reply, and the calls beside
+# replies), a row each with its owner and chat, where it went (display_url), its usage and cost as m004's columns,
+# TTFT and total time (ms; NULL: not timed) and outcome. Kept when the chat is deleted (what was spent stays spent);
+# read by owner and time, or owner and chat. SQLite files from before it get a row per reply already stored (kind
+# 'chat', provider unknown); a PostgreSQL database always starts with this table empty.
+_API_CALLS = """
+CREATE TABLE api_calls (
+    id TEXT PRIMARY KEY,
+    owner TEXT {c} NOT NULL,
+    conversation_id TEXT {c} NOT NULL,
+    at TEXT {c} NOT NULL,
+    kind TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT {c} NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    cached_tokens INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL,
+    estimated INTEGER NOT NULL,
+    first_token_ms INTEGER,
+    total_ms INTEGER,
+    cost_usd {real} NOT NULL,
+    cost_cny {real} NOT NULL,
+    priced INTEGER NOT NULL,
+    local INTEGER NOT NULL,
+    outcome TEXT NOT NULL
+);
+CREATE INDEX api_calls_by_owner_time ON api_calls(owner, at);
+CREATE INDEX api_calls_by_owner_chat ON api_calls(owner, conversation_id, at);
+"""
+_V13 = (
+    _API_CALLS.format(c="", real="REAL")
+    + """
+INSERT INTO api_calls
+SELECT m.id, c.owner, c.id, m.created_at, 'chat', '', COALESCE(json_extract(m.data, '$.model'), ''),
+    m.prompt_tokens, m.completion_tokens, m.cached_tokens, m.reasoning_tokens, m.estimated,
+    json_extract(m.data, '$.first_token_ms'), NULL, m.cost_usd, m.cost_cny, m.priced, m.local,
+    CASE WHEN COALESCE(json_extract(m.data, '$.status'), 'done') = 'done' THEN 'ok'
+        ELSE COALESCE(json_extract(m.data, '$.error.kind'), json_extract(m.data, '$.status')) END
+FROM messages m JOIN conversations c ON c.id = m.conversation_id
+WHERE m.prompt_tokens IS NOT NULL;
+"""
+)
+_PG13 = _API_CALLS.format(c='COLLATE "C"', real="DOUBLE PRECISION")
+
+
+@migration
+def m013_api_calls(db: Db) -> None:
+    db.script(sqlite=_V13, postgresql=_PG13)
+
+
+# The response cache (response_cache.py): per owner, an answer under the SHA-256 of its request (the key), the model
+# that gave it, the recorded reply as JSON, and when it was recorded and expires (seconds since the epoch). Rows past
+# their time are deleted as new ones are written; the index finds them.
+_RESPONSE_CACHE = """
+CREATE TABLE response_cache (
+    owner TEXT {c} NOT NULL,
+    key TEXT {c} NOT NULL,
+    model TEXT NOT NULL,
+    reply TEXT NOT NULL,
+    created_at {real} NOT NULL,
+    expires_at {real} NOT NULL,
+    PRIMARY KEY (owner, key)
+);
+CREATE INDEX response_cache_by_expiry ON response_cache(expires_at);
+"""
+
+
+@migration
+def m014_response_cache(db: Db) -> None:
+    db.script(
+        sqlite=_RESPONSE_CACHE.format(c="", real="REAL"),
+        postgresql=_RESPONSE_CACHE.format(c='COLLATE "C"', real="DOUBLE PRECISION"),
+    )
+
+
 _MIGRATIONS_TABLE = {
     SQLITE: "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)",
     POSTGRESQL: 'CREATE TABLE IF NOT EXISTS _migrations (name TEXT COLLATE "C" PRIMARY KEY, applied_at TEXT)',
@@ -590,6 +667,16 @@ class OwnerSpend:
     owner: str
     day: str
     totals: Totals
+
+
+@dataclass(frozen=True)
+class LoggedCall:
+    """A row of the usage log as the Usage page lists it: the call, and the chat it was made for (its title now;
+    '' when the chat is gone)."""
+
+    chat_id: str
+    title: str
+    call: CallRecord
 
 
 @dataclass(frozen=True)
@@ -727,7 +814,9 @@ class Store:
             db.executemany(_INSERT_ATTACHMENT, _attachment_rows(conversation, to_write))
             db.executemany("INSERT INTO traces (reply_id, conversation_id, data) VALUES (?, ?, ?)", traces)
             db.executemany(_INSERT_SIDE_CALL, _side_call_rows(conversation))
+            db.executemany(_INSERT_API_CALL, self._api_call_rows(conversation))
         conversation.traces.clear()
+        conversation.calls.clear()
 
     def add(self, conversations: Sequence[Conversation]) -> None:
         """Store new conversations (an import) in one transaction: all of them or, on any error, none.
@@ -800,6 +889,36 @@ class Store:
         )
         conversation.saved_at = row["updated_at"]
         return conversation
+
+    def api_calls(
+        self, since: str = "", until: str | None = None, model: str | None = None, chat: str | None = None
+    ) -> list[LoggedCall]:
+        """This owner's API calls (the usage log), newest first: made at or after ``since`` and before ``until``
+        (UTC ISO timestamps), optionally of one model or one chat."""
+        clauses, params = ["a.owner = ?", "a.at >= ?"], [self.owner, since]
+        for clause, value in (("a.at < ?", until), ("a.model = ?", model), ("a.conversation_id = ?", chat)):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        with self.connection() as db:
+            rows = db.execute(
+                f"""
+                SELECT a.*, c.title AS title FROM api_calls a
+                LEFT JOIN conversations c ON c.id = a.conversation_id AND c.owner = a.owner
+                WHERE {" AND ".join(clauses)} ORDER BY a.at DESC, a.id
+                """,  # noqa: S608 (the clauses are constants)
+                params,
+            ).fetchall()
+        return [LoggedCall(row["conversation_id"], row["title"] or "", _logged_call(row)) for row in rows]
+
+    def _api_call_rows(self, conversation: Conversation) -> list[tuple[object, ...]]:
+        """The conversation's calls not yet saved, then one for each side call (a title, a moderation check) that
+        its maker did not log itself (the same id: written once), untimed, at the time it was booked."""
+        untimed = [
+            CallRecord(c.created_at, c.kind, "", c.model, c.usage, None, None, "ok", c.cost, c.id)
+            for c in conversation.side_calls
+        ]
+        return [(*_api_call_row(call), self.owner, conversation.id) for call in [*conversation.calls, *untimed]]
 
     def traces(self, reply_id: str) -> list[dict[str, Any]]:
         """The wire traces of one reply (wire_trace.RoundTrace as dicts), in the order its requests went."""
@@ -1336,6 +1455,46 @@ def _side_call_rows(conversation: Conversation) -> list[tuple[object, ...]]:
         (conversation.id, call.id, call.kind, call.model, call.created_at, *_priced(call.usage, call.cost))
         for call in conversation.side_calls
     ]
+
+
+_API_CALL_COLUMNS = (
+    "id, at, kind, provider, model, first_token_ms, total_ms, outcome, prompt_tokens, completion_tokens, "
+    "cached_tokens, reasoning_tokens, estimated, cost_usd, cost_cny, priced, local, owner, conversation_id"
+)
+# A call is logged once: a chat saved again (its side calls with it) adds nothing.
+_INSERT_API_CALL = f"""
+    INSERT INTO api_calls ({_API_CALL_COLUMNS}) VALUES ({", ".join("?" * 19)})
+    ON CONFLICT DO NOTHING
+"""  # noqa: S608 (the columns are a constant)
+
+
+def _api_call_row(call: CallRecord) -> tuple[object, ...]:
+    """A call's columns up to its owner and chat (``_API_CALL_COLUMNS``'s order)."""
+    fixed = (call.id, call.at, call.kind, call.provider, call.model, call.first_token_ms, call.total_ms, call.outcome)
+    return (*fixed, *_priced(call.usage or Usage(), call.cost or Cost()))
+
+
+def _logged_call(row: Any) -> CallRecord:
+    usage = Usage(
+        row["prompt_tokens"],
+        row["completion_tokens"],
+        row["cached_tokens"],
+        row["reasoning_tokens"],
+        bool(row["estimated"]),
+    )
+    cost = Cost(row["cost_usd"], row["cost_cny"], bool(row["priced"]), bool(row["local"]))
+    return CallRecord(
+        row["at"],
+        row["kind"],
+        row["provider"],
+        row["model"],
+        usage,
+        row["first_token_ms"],
+        row["total_ms"],
+        row["outcome"],
+        cost,
+        row["id"],
+    )
 
 
 def _side_call(row: Any) -> dict[str, Any]:

@@ -30,16 +30,28 @@ from conversation_manager import (
     TurnRequest,
     awaiting_approval,
     build_request,
+    priced_call,
     shrinker,
     transcript,
     turns_to_summarize,
     unanswered,
 )
 from errors import ErrorInfo
-from events import Finished, Notice, RoundTraced, StreamEvent
+from events import CallRecord, Finished, Notice, RoundTraced, StreamEvent
 from function_tools import ToolCall, ToolExecutor, ToolRegistry
 from i18n import t
-from llm_client import Approval, ChatParams, ReplyLimits, Target, TurnRunner, summarize, targets_for
+from llm_client import (
+    Approval,
+    ChatParams,
+    Health,
+    ReplyCache,
+    ReplyLimits,
+    Target,
+    TurnRunner,
+    summarize,
+    targets_for,
+)
+from model_router import AUTO, Route, RouteRules, route
 from prompt_templates import summary_messages
 from rate_limiter import RateLimiter
 from retry_policy import RetryPolicy
@@ -69,6 +81,8 @@ class TurnChoices:
     approve_all: bool = False  # "ask before running" every tool
     approve_tools: tuple[str, ...] = ()  # ... or these
     images: tuple[Attachment, ...] = ()  # attached to the new message
+    use_cache: bool = False  # "use a cached answer if there is one", also above temperature 0 (RESPONSE_CACHE=on)
+    task: str = ""  # the task type picked for the "auto" model (model_router.TASKS); "": its rules decide
 
     def asks(self, call: ToolCall) -> bool:
         """Whether this call waits for the user's approval before it runs."""
@@ -169,6 +183,7 @@ class Turn:
     older: list[Message]  # whole older turns the summary step would fold in; empty: no summary
     saving: bool = True  # after a failed save, the rest waits for the final one (each try may wait on a lock)
     approvals: tuple[Approval, ...] = ()  # a reply paused for approval goes on: these calls run or are rejected
+    route: Route | None = None  # the "auto" model's choice for this turn
     recorder: TurnRecorder | None = field(default=None, init=False)
     opened: str | None = field(default=None, init=False)  # the id of the reply's first message
     summary_traces: list[RoundTrace] = field(default_factory=list, init=False)  # go with the reply when it starts
@@ -194,15 +209,17 @@ class Turn:
         previous = conversation.summary.text if conversation.summary else None
         kb = self.runner.trace_kb
         tape = TraceTape(0, "summary", TraceBudget(kb * 1024)) if kb is not None else None
+        log: list[CallRecord] = []
         try:
             text, reported = summarize(
-                self.targets[0], summary_messages(self.choices.lang, previous, transcript(older)), tape=tape
+                self.targets[0], summary_messages(self.choices.lang, previous, transcript(older)), tape=tape, log=log
             )
             cost = self.book.cost(reported.model, reported.usage)
             conversation.apply_summary(text, [m.id for m in older], reported.model, reported.usage, cost)
         finally:
             if tape is not None:
                 self.summary_traces.append(tape.finish())
+            conversation.calls.extend(priced_call(call, self.book) for call in log)
             self._save([])
             self.request = build_request(conversation, self.spec)
         return len(older)
@@ -240,6 +257,8 @@ class Turn:
         self.opened = unsaved = self.recorder.current.id
         for trace in self.summary_traces:
             self.recorder.apply(RoundTraced(trace))
+        if self.route is not None:
+            mark_routed(self.reply, self.route, self.book)
         events = self.events() if source is None else source
         last_save = 0.0
         try:
@@ -258,8 +277,41 @@ class Turn:
             events.close()
             if (stopped := self.runner.unfinished_trace()) is not None:
                 self.recorder.apply(RoundTraced(stopped))
+            if (cut := self.runner.unfinished_call()) is not None:
+                self.recorder.apply(cut)
             self.conversation.settle_unfinished(self.book)
+            if self.route is not None:
+                mark_routed(self.reply, self.route, self.book)
             self.save(self.reply)
+
+
+def routed(conversation: Conversation, settings: Settings, choices: TurnChoices, asked: str | None) -> Route | None:
+    """The "auto" model's choice for this turn's message (the last one asked, when answering again); None when the
+    settings name a model."""
+    if settings.model != AUTO:
+        return None
+    users = (message.content for message in reversed(conversation.messages) if message.role == "user")
+    text = asked if asked is not None else next(users, "")
+    return route(text, RouteRules.of(settings), choices.task, choices.tools, choices.lang)
+
+
+def mark_routed(reply: Sequence[Message], chosen: Route, book: PriceBook) -> None:
+    """The reply's first assistant message says which model "auto" chose, why, and (once usage came) what the strong
+    model would have cost for the same usage."""
+    answers = [message for message in reply if message.role == "assistant"]
+    if not answers:
+        return
+    priced = [(message.usage, message.cost) for message in answers if message.usage and message.cost]
+    cost = Totals.of(priced).cost if priced else None
+    strong = Totals.of((usage, book.cost(chosen.strong, usage)) for usage, _ in priced).cost if priced else None
+    answers[0].routed = {
+        "model": chosen.model,
+        "rule": chosen.rule,
+        "why": chosen.why,
+        "strong": chosen.strong,
+        "cost": asdict(cost) if cost is not None else None,
+        "strong_cost": asdict(strong) if strong is not None else None,
+    }
 
 
 def written_elsewhere(conversation: Conversation, now: datetime | None = None) -> bool:
@@ -300,12 +352,20 @@ def prepare(
     save: Save,
     limiter: RateLimiter | None = None,
     explain: Callable[[ErrorInfo], ErrorInfo] | None = None,
+    health: Health | None = None,
+    cache: ReplyCache | None = None,
 ) -> Turn:
     """Adds the user's message (when there is one) and saves it, then builds everything the turn sends with.
     Without one, where the reply at the leaf waits for approval and the user has decided (``carry_out``), the
     turn carries the decisions out and the reply goes on.
-    ``explain`` turns a failure of the local server into a better error (it crashed, with its log)."""
+    ``explain`` turns a failure of the local server into a better error (it crashed, with its log); ``health``: the
+    providers' health record (provider_health), whose down providers the fallback chain skips. With the "auto"
+    model, the model it routes this message to answers (model_router). ``cache``: the response cache, asked at
+    temperature 0 or when the user wants a cached answer (``choices.use_cache``)."""
     conversation.settings = ChatSettings.of(settings, choices).to_dict()
+    chosen = routed(conversation, settings, choices, asked)
+    if chosen is not None:
+        settings = settings.with_overrides(model=chosen.model)
     saving = True
     if asked is not None:
         conversation.add_user(asked, template=choices.template, images=choices.images)
@@ -325,7 +385,13 @@ def prepare(
     limits = ReplyLimits(settings.max_reply_chars, settings.max_reply_seconds)
     trace_kb = settings.trace_max_kb if settings.trace == "on" else None
     runner = TurnRunner(
-        targets, RetryPolicy(max_retries=settings.max_retries), limiter, limits=limits, trace_kb=trace_kb
+        targets,
+        RetryPolicy(max_retries=settings.max_retries),
+        limiter,
+        limits=limits,
+        trace_kb=trace_kb,
+        health=health,
+        cache=cache if settings.temperature == 0 or choices.use_cache else None,
     )
     return Turn(
         conversation,
@@ -343,6 +409,7 @@ def prepare(
         [] if approvals else turns_to_summarize(conversation, request, settings.model, settings.summarize_at),
         saving,
         approvals,
+        chosen,
     )
 
 

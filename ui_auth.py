@@ -45,6 +45,12 @@ def gate(settings: Settings) -> Settings:
     return own
 
 
+def pages_shown(settings: Settings) -> bool:
+    """Whether the menu of pages may show: always in the single-user app; with sign-in, only once this browser
+    session's person got past the gate (signed out, the sign-in page is all there is)."""
+    return settings.auth == "none" or bool(owner())
+
+
 def owner() -> str:
     """Whose chats this session reads and writes: "" in the single-user app, else the signed-in e-mail."""
     found = st.session_state.get(IDENTITY)

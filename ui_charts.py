@@ -27,9 +27,14 @@ def _axis(field: str, kind: str, grid: bool, whole_steps: bool = True) -> dict[s
     return {"axis": axis, "field": field, "scale": {}, "title": "", "type": kind}
 
 
-def bar_chart(columns: Mapping[str, Sequence[float]], height: int) -> None:
-    """Stacked bars, one colour per column, a bar per row (as ``st.bar_chart(columns, height=height)``)."""
-    rows = [(index, name, value) for name, values in columns.items() for index, value in enumerate(values)]
+def bar_chart(columns: Mapping[str, Sequence[float]], height: int, labels: Sequence[str] = ()) -> None:
+    """Stacked bars, one colour per column, a bar per row (as ``st.bar_chart(columns, height=height)``); with
+    ``labels``, each bar is named by its row's label (a day, a model) instead of its number."""
+    rows = [
+        (labels[index] if labels else index, name, value)
+        for name, values in columns.items()
+        for index, value in enumerate(values)
+    ]
     data: dict[str, list[Any]] = {INDEX: [r[0] for r in rows], COLOR: [r[1] for r in rows], VALUE: [r[2] for r in rows]}
     legend = {"titlePadding": 5, "offset": 5, "orient": "bottom"}
     spec = {
@@ -37,7 +42,7 @@ def bar_chart(columns: Mapping[str, Sequence[float]], height: int) -> None:
         "encoding": {
             "color": {"field": COLOR, "legend": legend, "title": " ", "type": "nominal"},
             "tooltip": [
-                _INDEX_TOOLTIP,
+                {**_INDEX_TOOLTIP, "type": "nominal"} if labels else _INDEX_TOOLTIP,
                 {"field": VALUE, "title": "value", "type": "quantitative"},
                 {"field": COLOR, "title": "color", "type": "nominal"},
             ],

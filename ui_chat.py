@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, assert_never
 
@@ -26,34 +25,22 @@ from formulas import normalize
 from i18n import t
 from rate_limiter import RateLimiter
 from store import Store
-from token_tracker import Totals, Usage
+from token_tracker import Cost, Totals, Usage
 from turn import Spending, reply_figures
 from ui_charts import bar_chart, line_chart
+from ui_health import render_skipped
 from ui_images import render_thumbnails
 from ui_reply_parts import render_reply_parts, reply_choices
+from ui_routing import render_routed
+from ui_safety import safety_badge
 from ui_session import price_book, request_action, session, start_editing, stop_editing, switch_version
 from ui_sources import render_sources
+from ui_text import literal_markdown
 from ui_tokens import render_token_lab
 from ui_trace import trace_popover
 
 VISIBLE_MESSAGES = 30
 STATUS_ICONS = {"running": "spinner", "complete": ":material/check:", "error": ":material/error:"}  # as st.status
-_ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # CommonMark lets a backslash escape each of these
-_SPACE_TO_KEEP = re.compile(r"^ | $|(?<= ) | (?= )")  # spaces Markdown would trim or HTML would collapse
-_OTHER_SPACE = re.compile("[\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")  # trimmed by some parsers
-
-
-def literal_markdown(text: str) -> str:
-    """Markdown that shows ``text`` exactly as typed: every punctuation mark escaped (so ``123*456`` keeps its
-    asterisk and ``<b>`` shows as written), each line break kept, and spaces as character references."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").expandtabs(4).split("\n")
-    return "  \n".join(_literal_line(line) for line in lines)
-
-
-def _literal_line(line: str) -> str:
-    line = _ASCII_PUNCTUATION.sub(r"\\\1", line)
-    line = _OTHER_SPACE.sub(lambda space: f"&#x{ord(space[0]):x};", line)
-    return _SPACE_TO_KEEP.sub("&nbsp;", line) or "&nbsp;"
 
 
 def money(totals: Totals, lang: str) -> str:
@@ -62,6 +49,13 @@ def money(totals: Totals, lang: str) -> str:
     if not totals.cost.priced:
         return t("no_price", lang)
     return f"${totals.cost.usd:.6f} · ¥{totals.cost.cny:.5f}"
+
+
+def saved_amount(saved: Cost, lang: str) -> str:
+    """What a reply answered from the response cache cost when it was recorded: what its badge says was saved."""
+    if saved.local:
+        return t("local_cost", lang)
+    return f"${saved.usd:.6f}" if saved.priced else t("no_price", lang)
 
 
 def usage_line(totals: Totals, lang: str) -> str:
@@ -164,6 +158,11 @@ def render_badges(message: Message, lang: str) -> None:
     if message.fallback_from:
         kind = (message.error or {}).get("kind") or "error"
         st.caption(t("fallback_badge", lang, model=message.model, primary=message.fallback_from, kind=kind))
+    safety_badge(message, lang)
+    render_skipped(message, lang)
+    render_routed(message, lang)
+    if message.cache_saved is not None:
+        st.caption(t("cached_badge", lang, saved=saved_amount(message.cache_saved, lang)))
 
 
 def shown_calls(message: Message, messages: Sequence[Message]) -> list[dict[str, str]]:
@@ -251,6 +250,7 @@ def render_user(conversation: Conversation, message: Message, store: Store, lang
             return
         st.markdown(literal_markdown(message.content))
         render_thumbnails(message.attachments, lang)
+        safety_badge(message, lang)
         controls = st.columns([1, 3])
         controls[0].button(
             "✏️", key=f"edit_{message.id}", help=t("edit", lang), on_click=start_editing, args=(message.id,)

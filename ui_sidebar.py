@@ -22,15 +22,19 @@ from i18n import LANGUAGES, t
 from llm_client import model_list
 from local_servers import chat_first
 from mcp_tools import McpManager
+from model_router import AUTO, RouteRules, offers_auto
 from prompt_templates import DEFAULT_TEMPLATE, all_templates
 from store import Store
 from turn import TurnChoices
 from ui_approval import approval_controls
+from ui_cache import cache_controls
 from ui_chat import literal_markdown
 from ui_chat_list import chat_list
 from ui_knowledge import collection_picker, knowledge_button, knowledge_index
 from ui_local_servers import adopt_local_server, provider_picked
 from ui_params import parameter_controls
+from ui_routing import auto_controls, chosen_task, model_label
+from ui_safety import safety_status
 from ui_session import default, follow_default, session
 
 
@@ -132,7 +136,13 @@ def model_picker(settings: Settings, default_model: str, lang: str) -> str:
     default(key, default_model or None)
     current = st.session_state[key]
     options = listed if current in listed or not current else [current, *listed]
-    model = st.selectbox(t("model", lang), options, accept_new_options=True, key=key)
+    if AUTO not in options and offers_auto(RouteRules.of(settings), listed):  # each message to a cheap or strong one
+        options = [*options, AUTO]
+    model = st.selectbox(
+        t("model", lang), options, format_func=lambda name: model_label(name, lang), accept_new_options=True, key=key
+    )
+    if model == AUTO:
+        auto_controls(settings, lang)
     if not listed:
         st.caption(t("models_unlisted", lang))
     if found and found.problem:  # its words may quote the provider's answer: shown literally
@@ -221,6 +231,7 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
         chat_list(store, lang)
         with st.expander(t("connection", lang), expanded=settings.needs_setup or settings.is_local):
             chosen = connection_controls(settings, lang)
+            safety_status(chosen, lang)
         demo = chosen.is_local  # the demo model calls tools at random and wanders when hot: both down by default
         follow_default("temperature", min(settings.temperature, DEMO_TEMPERATURE) if demo else settings.temperature)
         default("max_tokens", settings.max_tokens)
@@ -236,6 +247,7 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
             mcp_status(settings, lang)
             collections = collection_picker(settings, lang)
             extras = parameter_controls(tools, lang)
+            use_cache = cache_controls(settings, store, lang)
         knowledge_button(settings, lang)
         default("template", DEFAULT_TEMPLATE)
         templates = all_templates(settings.templates_file)
@@ -264,6 +276,8 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
         collections,
         approve_all=approve_all,
         approve_tools=approve_tools,
+        task=chosen_task(chosen),
+        use_cache=use_cache,
     )
     return Choices(chosen, turn, panel)
 

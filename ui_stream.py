@@ -93,10 +93,10 @@ class _LiveMessage:
 
     def draw(self, message: Message, messages: Sequence[Message], results: dict[str | None, Message]) -> None:
         lang = self.lang
-        badges = (message.trimmed, message.fallback_from, message.model, repr(message.error))
-        self.badges.show(
-            badges if message.trimmed or message.fallback_from else None, lambda: render_badges(message, lang)
-        )
+        badges: tuple[Hashable, ...] = (message.trimmed, message.fallback_from, message.model, repr(message.error))
+        badges += (repr(message.skipped), repr(message.routed), repr(message.cache_saved))
+        shown = message.trimmed or message.fallback_from or message.skipped or message.routed or message.cache_saved
+        self.badges.show(badges if shown else None, lambda: render_badges(message, lang))
         if message.reasoning:
             if self.reasoning is None:
                 self.reasoning = _GrowingMarkdown(self.reasoning_slot.expander(t("reasoning", lang)).empty())

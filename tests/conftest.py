@@ -100,6 +100,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MCP_CONFIG", str(tmp_path / "absent-mcp.json"))  # a developer's mcp.json starts nothing
     monkeypatch.setenv("AUTO_TITLE", "off")  # a title request after each first reply: only the titles' tests ask
     monkeypatch.setenv("LOCAL_SERVERS", "off")  # a developer's running Ollama is found only where a test asks
+    monkeypatch.setenv("HEALTH_CHECK_MINUTES", "0")  # GET /models in the background: only the health tests ask
 
 
 @pytest.fixture

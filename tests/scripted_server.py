@@ -12,6 +12,9 @@ function returns for the query string.
 POST /v1/audio/transcriptions (multipart) takes the next queued reply too and answers {"text": reply.text} (or its
 error, or its raw body); its recorded body is the form: each field's text, a file as {"filename", "bytes"}.
 
+POST /v1/moderations takes the next queued ``Moderated`` (``server.moderate(...)``): the categories it flags with their
+scores, or a status (404: a provider without the endpoint). With none queued it answers 500 and counts as unexpected.
+
 Raw mode (``Reply(raw=...)``) replays given bytes verbatim (a provider's recorded stream), in
 network writes of ``raw_write`` bytes and optionally gzip-encoded; ``check`` lets a reply reject
 a request the way a provider would (HTTP 400 with the provider's message).
@@ -35,6 +38,23 @@ from urllib.parse import parse_qs, urlsplit
 
 NOTHING_QUEUED = "scripted server: nothing queued for this request (queue a Reply with server.expect)"
 TRANSCRIPTIONS = "/audio/transcriptions"
+MODERATIONS = "/moderations"
+# OpenAI's omni-moderation categories: a scripted answer scores each one it does not flag this low.
+MODERATION_CATEGORIES = (
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/intent",
+    "self-harm/instructions",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
 Route = Callable[[dict[str, list[str]]], Any]  # the query string's values by name -> the JSON answer
 
 
@@ -78,6 +98,29 @@ class Reply:
             return f"HTTP {self.status}"
         calls = ", ".join(name for name, _ in self.tool_calls)
         return f"{self.text[:40]!r}" + (f" + tool calls {calls}" if calls else "")
+
+
+@dataclass
+class Moderated:
+    """One scripted answer of POST /moderations: the categories flagged, with their scores (none: clean); a status
+    other than 200 answers that error (404, 405, 501: a provider without the endpoint); ``usage``: prompt tokens
+    reported (OpenAI reports none)."""
+
+    flagged: dict[str, float] = field(default_factory=dict)
+    status: int = 200
+    usage: int | None = None
+
+    def answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        scores = {name: self.flagged.get(name, 0.01) for name in (*MODERATION_CATEGORIES, *self.flagged)}
+        result = {
+            "flagged": bool(self.flagged),
+            "categories": {name: name in self.flagged for name in scores},
+            "category_scores": scores,
+        }
+        answer = {"id": "modr-scripted", "model": body.get("model", "omni-moderation-latest"), "results": [result]}
+        if self.usage is not None:
+            answer["usage"] = {"prompt_tokens": self.usage, "completion_tokens": 0, "total_tokens": self.usage}
+        return answer
 
 
 class Held:
@@ -226,7 +269,22 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.record["finished"] = time.monotonic()
 
+    def _moderate(self, body: dict[str, Any]) -> None:
+        with self.server._lock:
+            scripted = self.server.moderations.popleft() if self.server.moderations else None
+            if scripted is None:
+                self.server.unexpected.append(body)
+        if scripted is None:
+            self._json(500, {"error": {"message": NOTHING_QUEUED, "type": "server_error", "code": None}})
+        elif scripted.status != 200:
+            self._json(scripted.status, {"error": {"message": "not found", "type": "invalid_request_error"}})
+        else:
+            self._json(200, scripted.answer(body))
+
     def _answer(self, body: dict[str, Any]) -> None:
+        if self.path.rstrip("/").endswith(MODERATIONS):
+            self._moderate(body)
+            return
         reply = self.server.next_reply(body)
         if reply is None:
             self._json(500, {"error": {"message": NOTHING_QUEUED, "type": "server_error", "code": None}})
@@ -358,6 +416,7 @@ class ScriptedServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.script: deque[Reply] = deque()
+        self.moderations: deque[Moderated] = deque()  # POST /moderations takes the next one
         self.requests: list[dict[str, Any]] = []
         self.models: list[str] = ["gpt-4o-mini", "gpt-4o", "deepseek-chat"]
         self.hung_up = 0
@@ -393,6 +452,7 @@ class ScriptedServer(ThreadingHTTPServer):
     def reset(self) -> None:
         with self._lock:
             self.script.clear()
+            self.moderations.clear()
             self.requests.clear()
             self.hung_up = 0
             self.unexpected.clear()
@@ -400,8 +460,18 @@ class ScriptedServer(ThreadingHTTPServer):
             self.models_raw = None
             self.models_pieces = None
 
+    def moderate(self, *answers: Moderated) -> None:
+        """Queue answers for POST /moderations, one per request."""
+        with self._lock:
+            self.moderations.extend(answers)
+
     def chat_requests(self) -> list[dict[str, Any]]:
-        return [r["body"] for r in self.requests if r["method"] == "POST" and TRANSCRIPTIONS not in r["path"]]
+        others = (TRANSCRIPTIONS, MODERATIONS)
+        return [r["body"] for r in self.requests if r["method"] == "POST" and not any(p in r["path"] for p in others)]
+
+    def moderation_requests(self) -> list[dict[str, Any]]:
+        """The bodies POSTed to /moderations ({"model", "input"})."""
+        return [r["body"] for r in self.requests if r["method"] == "POST" and MODERATIONS in r["path"]]
 
     def transcription_requests(self) -> list[dict[str, Any]]:
         """The forms POSTed to /audio/transcriptions."""
@@ -429,6 +499,7 @@ class ScriptedServer(ThreadingHTTPServer):
         did not expect."""
         with self._lock:
             left = [reply.summary() for reply in self.script]
+            left += [f"moderation {answer.flagged or answer.status}" for answer in self.moderations]
             found = [f"{len(left)} queued replies were never requested: {', '.join(left)}"] if left else []
             found += [f"a request found nothing queued: {body.get('messages', [])!r:.300}" for body in self.unexpected]
         return found

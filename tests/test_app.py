@@ -215,7 +215,8 @@ def test_export_buttons_are_offered(app_env, monkeypatch, language):
 def test_the_model_picker_lists_what_get_models_returns(app_env):
     at = start()
     picker = at.sidebar.selectbox(key="model_custom")
-    assert picker.options == ["deepseek-chat", "gpt-4o", "gpt-4o-mini"] and picker.value == "gpt-4o-mini"
+    listed = ["deepseek-chat", "gpt-4o", "gpt-4o-mini"]
+    assert picker.options == [*listed, "auto (a cheap or strong model by rule)"] and picker.value == "gpt-4o-mini"
     assert any(r["method"] == "GET" and r["path"] == "/v1/models" for r in app_env.requests)
 
 

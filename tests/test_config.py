@@ -236,4 +236,6 @@ def test_the_tests_environment_holds_no_setting_but_the_data_folder_an_absent_mc
     leaked.discard("LOCAL_SERVERS")
     assert os.environ["AUTO_TITLE"] == "off"  # a title request after a first reply only where a test asks
     leaked.discard("AUTO_TITLE")
+    assert os.environ["HEALTH_CHECK_MINUTES"] == "0"  # GET /models in the background only where a test asks
+    leaked.discard("HEALTH_CHECK_MINUTES")
     assert leaked == set()

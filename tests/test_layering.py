@@ -16,19 +16,23 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = tuple(
     (layer, frozenset(modules.split()))
     for layer, modules in (
         ("ui", "app ui_session ui_chat ui_sidebar ui_stream"),
-        ("turn", "turn compare titling"),
-        ("storage", "store storage_backend storage_postgres records exporters document_store rate_windows"),
+        ("turn", "turn compare titling content_safety"),
+        (
+            "storage",
+            "store storage_backend storage_postgres records exporters document_store rate_windows response_cache"
+            " usage_log",
+        ),
         ("conversation", "conversation_manager prompt_breakdown"),
         (
             "client",
             "llm_client stream_assembly provider_dialects rate_limiter budget local_backend local_server_process"
-            " local_servers",
+            " local_servers provider_health",
         ),
         ("events", "events errors retry_policy chat_params wire_trace"),
         (
             "tables",
             "function_tools knowledge_base documents prompt_templates token_tracker offline_encodings model_catalog"
-            " formulas reply_format mcp_tools attachments auth stream_pacing welcome chat_groups",
+            " formulas reply_format mcp_tools attachments auth stream_pacing welcome chat_groups model_router",
         ),
         ("settings", "config app_logging i18n"),
     )

@@ -45,6 +45,7 @@ def launch_app(tmp_path: Path) -> Iterator:
         env["MCP_CONFIG"] = str(tmp_path / "absent-mcp.json")  # a developer's mcp.json starts nothing
         env["AUTO_TITLE"] = "off"  # no title request after a first reply unless a test asks for one
         env["LOCAL_SERVERS"] = "off"  # a developer's running Ollama must not replace the demo model
+        env["HEALTH_CHECK_MINUTES"] = "0"  # no GET /models in the background unless a test asks for it
         env.update(variables)
         app = RunningApp(env, tmp_path)
         apps.append(app)

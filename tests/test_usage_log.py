@@ -1,0 +1,236 @@
+"""The usage log: each HTTP attempt a turn makes is a row (retries, tool rounds, fallbacks, a summary, a stopped
+reply), priced with the turn's PriceBook, saved once with its owner and chat on both dialects; and the Usage page's
+arithmetic (sums per day in a time zone, the month's projection, the CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from config import Settings, display_url, load_settings
+from conversation_manager import Conversation, Message, SideCall
+from events import CallRecord, TextDelta
+from function_tools import default_registry
+from scripted_server import Reply
+from store import LoggedCall, Store
+from token_tracker import Cost, PriceBook, Usage
+from turn import Save, Turn, TurnChoices, prepare
+from usage_log import CSV_COLUMNS, csv_text, date_range, month_start, per_day, per_model, project_month
+
+BOOK = PriceBook(usd_cny_rate=7.0)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def saver(store: Store, conversation: Conversation) -> Save:
+    def save(messages: Sequence[Message]) -> bool:
+        store.save(conversation, messages)
+        return True
+
+    return save
+
+
+def start(settings: Settings, store: Store, text: str, tools: tuple[str, ...] = ()) -> Turn:
+    conversation = Conversation()
+    registry = default_registry(settings.weather_api_url, settings.geocoding_api_url)
+    choices = TurnChoices("en", "default", tools)
+    return prepare(conversation, settings, choices, text, registry=registry, book=BOOK, save=saver(store, conversation))
+
+
+def logged(store: Store) -> list[CallRecord]:
+    """The store's usage log, oldest first."""
+    return [row.call for row in reversed(store.api_calls())]
+
+
+def test_each_attempt_of_a_turn_is_a_row_priced_as_its_usage(app_env, monkeypatch, store):
+    monkeypatch.setenv("MAX_RETRIES", "1")
+    settings = load_settings()
+    app_env.expect(
+        Reply.fail(500, "The server had an error"),
+        Reply(tool_calls=[("calculate", '{"expression": "6*7"}')], usage=(30, 8), cached_tokens=10),
+        Reply(text="42.", usage=(50, 6)),
+    )
+    turn = start(settings, store, "6*7?", tools=("calculate",))
+    list(turn.run())
+    assert turn.conversation.calls == []  # saved, and let go
+    calls = logged(store)
+    received = [r for r in app_env.requests if r["method"] == "POST"]
+    assert len(calls) == len(received) == 3
+    assert [(c.kind, c.outcome) for c in calls] == [("chat", "server"), ("retry", "ok"), ("tool_round", "ok")]
+    assert [c.model for c in calls] == [r["body"]["model"] for r in received]
+    assert {c.provider for c in calls} == {display_url(app_env.base_url)}
+    assert [c.usage for c in calls] == [Usage(), Usage(30, 8, 10), Usage(50, 6)]
+    assert [c.cost for c in calls] == [
+        Cost(),
+        BOOK.cost("gpt-4o-mini", Usage(30, 8, 10)),
+        BOOK.cost("gpt-4o-mini", Usage(50, 6)),
+    ]
+    assert all(c.total_ms is not None and c.total_ms >= 0 for c in calls)
+    assert calls[0].first_token_ms is None and calls[2].first_token_ms is not None  # the answer's text came
+    assert sum(c.cost.usd for c in calls if c.cost) == pytest.approx(turn.conversation.totals().cost.usd)
+
+
+def test_a_summary_and_a_stopped_reply_are_rows_too(app_env, monkeypatch, store):
+    monkeypatch.setenv("SUMMARIZE_AT", "1")
+    monkeypatch.setenv("OPENAI_MODEL", "gpt-4")  # a small window: the first turn is worth summarizing
+    settings = load_settings()
+    turn = start(settings, store, "question 0 " + "long " * 200)
+    app_env.expect(Reply(text="answer 0", usage=(900, 4)))
+    list(turn.run())
+    conversation = turn.conversation
+    conversation.add_user("question 1 " + "long " * 200)
+    registry = default_registry(settings.weather_api_url, settings.geocoding_api_url)
+    turn = prepare(
+        conversation,
+        settings,
+        TurnChoices("en", "default", ()),
+        "newest",
+        registry=registry,
+        book=BOOK,
+        save=saver(store, conversation),
+    )
+    assert turn.older
+    app_env.expect(
+        Reply(text="Earlier: questions.", usage=(300, 10)), Reply(text="one two three four five", chunk_delay=0.05)
+    )
+    turn.summarize()
+    events = turn.run()
+    for event in events:
+        if isinstance(event, TextDelta):
+            break
+    events.close()  # the user's Stop
+    calls = logged(store)
+    assert [(c.kind, c.outcome) for c in calls] == [("chat", "ok"), ("summary", "ok"), ("chat", "stopped")]
+    assert calls[1].usage == Usage(300, 10) and calls[1].cost == BOOK.cost("gpt-4", Usage(300, 10))
+    assert len(calls) == len([r for r in app_env.requests if r["method"] == "POST"])
+
+
+def record(at: str, model: str = "gpt-4o-mini", usd: float = 0.01, kind: str = "chat") -> CallRecord:
+    usage = Usage(100, 20)
+    return CallRecord(at, kind, "https://api.example.com", model, usage, 300, 900, "ok", Cost(usd, usd * 7))
+
+
+def test_calls_are_saved_once_per_owner_and_chat_and_side_calls_join_them(database_url, open_stores):
+    store = open_stores(database_url)
+    alice, bob = store.as_user("alice@example.com"), store.as_user("bob@example.com")
+    chat = Conversation(title="Alice's")
+    chat.calls = [record("2026-11-01T10:00:00.000+00:00"), record("2026-11-02T10:00:00.000+00:00", model="gpt-4o")]
+    title = SideCall("title", "gpt-4o-mini", Usage(40, 4), Cost(0.001, 0.007), created_at="2026-11-03T00:00:00+00:00")
+    chat.side_calls.append(title)
+    alice.save(chat)
+    assert chat.calls == []
+    alice.save(chat)  # again: nothing is logged twice
+    other = Conversation(title="Bob's")
+    other.calls = [record("2026-11-02T12:00:00.000+00:00")]
+    bob.save(other)
+
+    rows = alice.api_calls()
+    assert [(r.call.at[:10], r.call.kind, r.call.model) for r in rows] == [
+        ("2026-11-03", "title", "gpt-4o-mini"),
+        ("2026-11-02", "chat", "gpt-4o"),
+        ("2026-11-01", "chat", "gpt-4o-mini"),
+    ]
+    assert {(r.chat_id, r.title) for r in rows} == {(chat.id, "Alice's")}
+    assert rows[0].call.cost == Cost(0.001, 0.007) and rows[0].call.total_ms is None  # the side call, untimed
+    assert rows[1].call == replace(record("2026-11-02T10:00:00.000+00:00", model="gpt-4o"), id=rows[1].call.id)
+    assert [r.call.model for r in alice.api_calls(model="gpt-4o")] == ["gpt-4o"]
+    assert len(alice.api_calls("2026-11-02T00:00:00+00:00", "2026-11-03T00:00:00+00:00")) == 1
+    assert alice.api_calls(chat=other.id) == []  # Bob's chat: not Alice's to read
+    assert [r.chat_id for r in bob.api_calls()] == [other.id]
+    alice.delete(chat.id)
+    assert [r.title for r in alice.api_calls()] == ["", "", ""]  # what was spent stays in the log
+
+
+def test_an_older_sqlite_file_gets_a_row_per_stored_reply(tmp_path):
+    path = tmp_path / "chats.db"
+    store = Store(path)
+    conversation = Conversation(title="old")
+    conversation.add_user("hi")
+    reply = conversation.append(Message("assistant", "hello", model="gpt-4o-mini", usage=Usage(10, 2)))
+    reply.cost, reply.first_token_ms = Cost(0.5, 3.5), 120
+    store.save(conversation)
+    with store.transaction() as db:  # as a file from before m013: no log, the migration not yet run
+        db.execute("DELETE FROM api_calls")
+        db.execute("DELETE FROM _migrations WHERE name = 'm013_api_calls'")
+        db.execute("DROP TABLE api_calls")
+    (row,) = Store(path).api_calls()
+    assert (row.chat_id, row.call.kind, row.call.model, row.call.outcome) == (
+        conversation.id,
+        "chat",
+        "gpt-4o-mini",
+        "ok",
+    )
+    assert (row.call.usage, row.call.cost, row.call.first_token_ms) == (Usage(10, 2), Cost(0.5, 3.5), 120)
+
+
+def test_the_month_is_projected_at_its_daily_rate_in_the_readers_time_zone():
+    now = datetime(2026, 11, 10, 9, 0, tzinfo=SHANGHAI)
+    costs = [
+        ("2026-10-31T16:30:00+00:00", 5.0),  # 1 November, 00:30 in Shanghai: this month there
+        ("2026-10-31T15:00:00+00:00", 7.0),  # still October in Shanghai
+        ("2026-11-05T00:00:00+00:00", 5.0),
+        ("2026-11-10T02:00:00+00:00", 9.0),  # after now
+    ]
+    projection = project_month(costs, now)
+    assert (projection.spent, projection.days_counted, projection.days_in_month) == (10.0, 10, 30)
+    assert projection.projected == pytest.approx(30.0)  # 1 a day for 30 days
+    in_utc = project_month(costs, now.astimezone(UTC))
+    assert in_utc.spent == 5.0  # in UTC both calls of October 31st are last month's
+
+
+def test_the_month_needs_a_time_zone_and_begins_at_local_midnight():
+    with pytest.raises(ValueError, match="time zone"):
+        month_start(datetime(2026, 11, 10))
+    assert month_start(datetime(2026, 2, 28, 23, 59, tzinfo=SHANGHAI)) == datetime(2026, 2, 1, tzinfo=SHANGHAI)
+    assert project_month([], datetime(2026, 2, 1, tzinfo=UTC)).projected == 0.0
+
+
+def logged_call(at: str, model: str, usd: float, chat: str = "c1", title: str = "A chat") -> LoggedCall:
+    return LoggedCall(chat, title, record(at, model, usd))
+
+
+def test_sums_per_day_follow_the_readers_days_and_per_model_the_costliest_first():
+    calls = [
+        logged_call("2026-11-01T16:30:00+00:00", "gpt-4o", 2.0),  # 2 November in Shanghai
+        logged_call("2026-11-01T10:00:00+00:00", "gpt-4o-mini", 1.0),
+        logged_call("2026-11-02T01:00:00+00:00", "gpt-4o-mini", 0.5),
+    ]
+    days = per_day(calls, SHANGHAI, "USD")
+    assert [(d.label, d.cost, d.calls) for d in days] == [("2026-11-01", 1.0, 1), ("2026-11-02", 2.5, 2)]
+    assert [(d.label, d.cost) for d in per_day(calls, UTC, "CNY")] == [("2026-11-01", 21.0), ("2026-11-02", 3.5)]
+    models = per_model(calls, "USD")
+    assert [(m.label, m.cost, m.prompt_tokens) for m in models] == [("gpt-4o", 2.0, 100), ("gpt-4o-mini", 1.5, 200)]
+    assert date_range(datetime(2026, 11, 1).date(), datetime(2026, 11, 2).date(), SHANGHAI) == (
+        "2026-10-31T16:00:00.000+00:00",
+        "2026-11-02T16:00:00.000+00:00",
+    )
+
+
+def test_the_csv_holds_each_call_with_its_chat_tokens_times_and_both_costs():
+    calls = [logged_call("2026-11-01T10:00:00+00:00", "gpt-4o", 2.0, title='Quotes "and", commas')]
+    rows = list(csv.DictReader(io.StringIO(csv_text(calls))))
+    assert list(rows[0]) == list(CSV_COLUMNS)
+    assert rows == [
+        {
+            "time_utc": "2026-11-01T10:00:00+00:00",
+            "chat_id": "c1",
+            "chat": 'Quotes "and", commas',
+            "provider": "https://api.example.com",
+            "model": "gpt-4o",
+            "kind": "chat",
+            "prompt_tokens": "100",
+            "cached_tokens": "0",
+            "completion_tokens": "20",
+            "ttft_ms": "300",
+            "total_ms": "900",
+            "cost_usd": "2.0",
+            "cost_cny": "14.0",
+            "priced": "1",
+            "outcome": "ok",
+        }
+    ]

@@ -53,7 +53,7 @@ from ui_compare import compare_controls, compare_panel, run_compare
 from ui_health import providers_panel, turn_health
 from ui_images import image_controls, may_send, take_uploads, unsent_panel
 from ui_local_servers import local_server_status
-from ui_safety import after_reply, held_panel, safe_to_send
+from ui_safety import after_reply, check_compared, held_panel, keep_sent_verdict, safe_to_send
 from ui_session import cancel_held, price_book, release_held, save_chat, session, show_conversation, started, unsaved
 from ui_sidebar import Choices, sidebar, state_registry
 from ui_stream import LiveReply, refresh_after_reply
@@ -285,7 +285,9 @@ def go(
     ask = carry_out(session().conversation, action, edited, lang)
     if ask is not None and ask.text is not None and action.kind == "prompt" and variants:
         comparison = start_compare(settings, store, choices, ask.text, variants, ask.images)
+        keep_sent_verdict(comparison)  # content safety: a flagged question that went keeps its verdict
         run_compare(comparison, lang, settings.endpoint)
+        check_compared(comparison, settings, lang)  # content safety: each variant's answer checked and marked
     elif ask is not None:
         run_turn(start_turn(settings, store, choices, ask.text, ask.images), store, lang)
 

@@ -20,9 +20,10 @@ from typing import Any, Final, Literal
 import regex
 
 from config import ConfigError
-from conversation_manager import Conversation, SideCall
+from conversation_manager import Conversation, SideCall, priced_call
+from events import CallRecord
 from llm_client import LLMClient, Moderation, ModerationFailed
-from token_tracker import PriceBook, usage_from_api
+from token_tracker import PriceBook
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,6 @@ class Verdict:
     words: tuple[WordHit, ...] = ()
     categories: tuple[tuple[str, float], ...] = ()
     moderation: ModerationState = "skipped"
-    detail: str = ""  # why moderation failed
 
     @property
     def flagged(self) -> bool:
@@ -150,36 +150,42 @@ def load_words(path: Path) -> WordList:
     return parse_words(text, f"SAFETY_WORDS_FILE {path.name}")
 
 
-def combine(hits: Sequence[WordHit], moderation: Moderation | None, failure: str = "") -> Verdict:
-    """One verdict from the list's hits and the moderation answer (None: not asked; ``failure``: why it failed)."""
+def combine(hits: Sequence[WordHit], moderation: Moderation | None, failed: bool = False) -> Verdict:
+    """One verdict from the list's hits and the moderation answer (None: not asked, or ``failed``)."""
     if moderation is None:
-        return Verdict(tuple(hits), moderation="failed" if failure else "skipped", detail=failure)
+        return Verdict(tuple(hits), moderation="failed" if failed else "skipped")
     if not moderation.offered:
         return Verdict(tuple(hits), moderation="not_offered")
     categories = tuple((name, moderation.scores.get(name, 1.0)) for name in moderation.flagged)
     return Verdict(tuple(hits), categories, "checked")
 
 
-def check(text: str, words: WordList, client: LLMClient | None, model: str) -> tuple[Verdict, Moderation | None]:
+def check(
+    text: str, words: WordList, client: LLMClient | None, model: str, calls: list[CallRecord] | None = None
+) -> Verdict:
     """``text`` checked against the list and, with a ``client``, the moderation model (a failure of that call is
-    logged and leaves the list's verdict); the verdict, and the moderation answer (to book its usage)."""
+    logged and leaves the list's verdict). ``calls`` gets the moderation call's usage log row (unpriced), whatever
+    came of it."""
     hits = words.hits(text)
     if client is None:
-        return combine(hits, None), None
+        return combine(hits, None)
     try:
-        moderation = client.moderate(text, model)
+        moderation = client.moderate(text, model, log=calls)
     except ModerationFailed as failure:
         log.warning("moderation failed: %s", failure.error.kind)
-        return combine(hits, None, failure.error.kind), None
-    return combine(hits, moderation), moderation
+        return combine(hits, None, failed=True)
+    return combine(hits, moderation)
 
 
-def book(conversation: Conversation, moderation: Moderation | None, prices: PriceBook) -> SideCall | None:
-    """A moderation call that reported usage, booked to the chat as a side call; one that reported none books nothing
-    (OpenAI's is free and reports none)."""
-    if moderation is None or moderation.usage is None:
-        return None
-    usage = usage_from_api(moderation.usage)
-    call = SideCall(MODERATION, moderation.model, usage, prices.cost(moderation.model, usage))
-    conversation.side_calls.append(call)
-    return call
+def book(conversation: Conversation, calls: Sequence[CallRecord], prices: PriceBook) -> list[SideCall]:
+    """Moderation calls' usage log rows put on the chat (written when it is saved), priced by ``prices`` where the
+    call reported usage (OpenAI's reports none: it costs nothing). A call that reported usage is also booked to the
+    chat's cost as a side call, under its row's id (so the log has it once); those side calls."""
+    booked = []
+    for call in calls:
+        priced = priced_call(call, prices)
+        conversation.calls.append(priced)
+        if priced.usage is not None and priced.cost is not None:
+            booked.append(SideCall(MODERATION, priced.model, priced.usage, priced.cost, id=priced.id))
+    conversation.side_calls += booked
+    return booked

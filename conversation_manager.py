@@ -12,7 +12,6 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
 from itertools import takewhile
 from typing import Any, Final, Literal, assert_never
 
@@ -43,6 +42,7 @@ from events import (
     ToolResult,
     UsageReported,
     Waiting,
+    utc_iso,
 )
 from function_tools import ToolCall
 from prompt_templates import prefix_messages, wrap_user
@@ -67,10 +67,6 @@ AWAITING: Final = "awaiting_approval"  # its tool calls wait for the user: run, 
 ToolDecision = Literal["run", "edited", "rejected"]  # the user's, kept on a call that waited ("decision")
 TITLE_LENGTH = 40
 INTERRUPTED_TOOL_RESULT = '{"error": "the tool did not run: the reply was interrupted"}'
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _new_id() -> str:
@@ -110,7 +106,7 @@ class Message:
     safety: dict[str, Any] | None = None  # flagged by the content check (content_safety.Verdict.to_dict); never deleted
     cache_saved: Cost | None = None  # answered from the response cache (booked at 0): what it cost when recorded
     attachments: list[Attachment] = field(default_factory=list)  # images sent with a user message
-    created_at: str = field(default_factory=_now)
+    created_at: str = field(default_factory=utc_iso)
 
     @property
     def is_empty(self) -> bool:
@@ -138,7 +134,7 @@ class Summary:
     model: str
     usage: Usage | None = None
     cost: Cost | None = None
-    created_at: str = field(default_factory=_now)
+    created_at: str = field(default_factory=utc_iso)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -157,7 +153,7 @@ class SideCall:
     model: str
     usage: Usage
     cost: Cost
-    created_at: str = field(default_factory=_now)
+    created_at: str = field(default_factory=utc_iso)
     id: str = field(default_factory=_new_id)
 
     def to_dict(self) -> dict[str, Any]:
@@ -186,7 +182,7 @@ class Conversation:
     ) -> None:
         self.id = id or _new_id()
         self.title = title
-        self.created_at = created_at or _now()
+        self.created_at = created_at or utc_iso()
         self.settings: dict[str, Any] = settings or {}
         self.nodes: dict[str, Message] = {}
         self.leaf_id: str | None = None
@@ -473,8 +469,7 @@ class TurnRecorder:
 
 def _cache_hit(model: str) -> CallRecord:
     """The usage log's row of an answer from the response cache: no request went out, nothing was spent."""
-    at = datetime.now(UTC).isoformat(timespec="milliseconds")
-    return CallRecord(at, "cache_hit", "", model, Usage(), None, 0, "ok", Cost())
+    return CallRecord(utc_iso(), "cache_hit", "", model, Usage(), None, 0, "ok", Cost())
 
 
 def priced_call(record: CallRecord, price_book: PriceBook) -> CallRecord:

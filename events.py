@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from errors import ErrorInfo
@@ -67,9 +68,17 @@ class RoundTraced:
     trace: RoundTrace
 
 
+def utc_iso(moment: datetime | None = None) -> str:
+    """A time as every stored time is written (now, by default; a moment without a zone is taken as UTC): UTC ISO
+    8601 to the microsecond, always the same width, so comparing the strings (the store's date filters) compares
+    the times."""
+    moment = moment or datetime.now(UTC)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat(timespec="microseconds")
+
+
 @dataclass(frozen=True)
 class CallRecord:
-    """One HTTP attempt as the usage log keeps it: when it went (UTC ISO), what for (``kind``: chat, retry,
+    """One HTTP attempt as the usage log keeps it: when it went (``utc_iso``), what for (``kind``: chat, retry,
     tool_round, fallback, summary, title, ...), where (``provider``: config.display_url, never a key or query), the
     model, its usage (None: none reported), time to the first text and in all (ms), and how it ended (``outcome``: ok,
     an errors.py kind, or stopped). ``cost`` is set where it is priced (the turn's PriceBook)."""

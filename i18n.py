@@ -27,6 +27,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "usage_all": ("全部", "All"),
     "usage_none": ("这段时间内没有 API 调用。", "No API calls in this range."),
     "usage_count": ("{count} 次调用，共 {cost}", "{count} calls, {cost} in all"),
+    "usage_capped": (
+        "表中只列出最新的 {shown} 次（CSV 含全部）。",
+        "The table lists the newest {shown} (the CSV has them all).",
+    ),
     "usage_per_day": ("每日", "Per day"),
     "usage_per_model": ("每个模型", "Per model"),
     "usage_cost_chart": ("花费（{currency}）", "Cost ({currency})"),
@@ -592,6 +596,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "health_never_checked": ("尚未检查", "not checked yet"),
     "health_error": ("最近错误（{ago}）：{kind}：{detail}", "Last error ({ago}): {kind}: {detail}"),
     "health_check_now": ("立即检查", "Check now"),
+    "health_checking": ("正在检查…", "Checking…"),
     "health_off": (
         "后台检查已关闭（HEALTH_CHECK_MINUTES=0）；可以手动检查。",
         "Background checks are off (HEALTH_CHECK_MINUTES=0); check by hand.",

@@ -26,7 +26,6 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
@@ -61,6 +60,7 @@ from events import (
     ToolResult,
     UsageReported,
     Waiting,
+    utc_iso,
 )
 from function_tools import ToolCall, ToolExecutor, ToolOutcome
 from provider_dialects import assistant_message, outgoing
@@ -249,6 +249,7 @@ class ModerationFailed(RuntimeError):
 
 
 NOT_OFFERED_STATUSES = frozenset({404, 405, 501})  # a provider without POST /moderations answers one of these
+MODERATION_TIMEOUT = 10.0  # seconds to connect and between bytes: the message waits for the check
 
 
 @dataclass(frozen=True)
@@ -372,18 +373,31 @@ class LLMClient:
             raise TranscriptionFailed(ErrorInfo("bad_response", redact(detail, self._api_key)))
         return spoken.strip()
 
-    def moderate(self, text: str, model: str) -> Moderation:
-        """The provider's moderation model's verdict on ``text`` (POST /moderations), read leniently; a provider
-        without the endpoint gives ``Moderation(offered=False)``. Raises ModerationFailed for any other failure."""
+    def moderate(self, text: str, model: str, log: list[CallRecord] | None = None) -> Moderation:
+        """The provider's moderation model's verdict on ``text`` (POST /moderations), read leniently, within
+        MODERATION_TIMEOUT; a provider without the endpoint gives ``Moderation(offered=False)``. Raises
+        ModerationFailed for any other failure. ``log`` gets the call's usage log row (unpriced), whatever came
+        of it."""
+        attempt = _Attempt("moderation", display_url(self.base_url), model, utc_iso(), time.monotonic())
+        outcome = "ok"
         try:
-            response = self._client.moderations.with_raw_response.create(model=model, input=text)
-        except openai.APIStatusError as error:
-            if error.status_code in NOT_OFFERED_STATUSES:
-                return Moderation(offered=False)
-            raise ModerationFailed(classify(error, self._api_key)) from None
+            quick = self.with_timeout(MODERATION_TIMEOUT)._client
+            response = quick.moderations.with_raw_response.create(model=model, input=text)
+            answer = _moderation(response.http_response.text, model, self._api_key)
+            attempt.usage = usage_from_api(answer.usage) if answer.usage is not None else None
+            return answer
         except openai.APIError as error:
-            raise ModerationFailed(classify(error, self._api_key)) from None
-        return _moderation(response.http_response.text, model, self._api_key)
+            info = classify(error, self._api_key)
+            outcome = info.kind
+            if isinstance(error, openai.APIStatusError) and error.status_code in NOT_OFFERED_STATUSES:
+                return Moderation(offered=False)
+            raise ModerationFailed(info) from None
+        except ModerationFailed as failure:
+            outcome = failure.error.kind
+            raise
+        finally:
+            if log is not None:
+                log.append(attempt.record(time.monotonic(), outcome))
 
     def stream_round(
         self, body: dict[str, Any], guard: LineGuard | None = None, tape: TraceTape | None = None
@@ -546,7 +560,7 @@ def _side_round(
     retries (the chat is fine without it); its result and the usage the provider reported. ``log`` gets its usage log
     row (of ``kind``)."""
     body = build_body(messages, ChatParams(target.model, 0.2, max_tokens), [], stream=False)
-    attempt = _Attempt(kind, display_url(target.client.base_url), target.model, _utc_now(), time.monotonic())
+    attempt = _Attempt(kind, display_url(target.client.base_url), target.model, utc_iso(), time.monotonic())
     events, result = drain(target.client.complete_round(body, tape=tape))
     usage = next((e for e in events if isinstance(e, UsageReported)), None)
     attempt.usage = usage.usage if usage else None
@@ -669,14 +683,15 @@ class Health(Protocol):
     def note_call(self, endpoint: str, error: ErrorInfo | None) -> None: ...
 
 
-# What a replay from the response cache tells again of a round, in order (usage is told as nothing used).
-REPLAYED = (TextDelta, ReasoningDelta, RefusalDelta, AlternativeDelta, TokenLogprobs)
+# What a round shows of its answer: what the first token's time waits for, and what a replay from the response cache
+# tells again, in order (usage is told as nothing used).
+SHOWN = (TextDelta, ReasoningDelta, RefusalDelta, AlternativeDelta, TokenLogprobs)
 RoundCall = Callable[[dict[str, Any], LineGuard | None, TraceTape | None], Generator[StreamEvent, None, RoundResult]]
 
 
 @dataclass(frozen=True)
 class RecordedRound:
-    """One round's answer as the response cache keeps it: the events it showed (REPLAYED, in order), its result
+    """One round's answer as the response cache keeps it: the events it showed (SHOWN, in order), its result
     and the usage the provider reported."""
 
     shown: tuple[StreamEvent, ...]
@@ -701,17 +716,17 @@ def _replayed(answer: RecordedRound, saved: Cost) -> Generator[StreamEvent, None
     return copy.deepcopy(answer.result)
 
 
-def _collected(
-    events: Generator[StreamEvent, None, RoundResult], seen: list[StreamEvent]
+def _noted(
+    events: Generator[StreamEvent, None, RoundResult], note: Callable[[StreamEvent], None]
 ) -> Generator[StreamEvent, None, RoundResult]:
-    """A round's events passed on as they come, each also put in ``seen``; closed with it (the user's Stop)."""
+    """A round's events passed on as they come, each noted first; closed with it (the user's Stop)."""
     with closing(events):
         while True:
             try:
                 event = next(events)
             except StopIteration as done:
                 return done.value
-            seen.append(event)
+            note(event)
             yield event
 
 
@@ -781,26 +796,21 @@ class TurnRunner:
         self, events: Generator[StreamEvent, None, RoundResult], attempt: _Attempt
     ) -> Generator[StreamEvent, None, RoundResult]:
         """The attempt's events passed on, noting when its first text came and the usage it reported."""
-        try:
-            while True:
-                try:
-                    event = next(events)
-                except StopIteration as done:
-                    return done.value
-                if isinstance(event, UsageReported):
-                    attempt.usage = event.usage
-                elif attempt.first is None and isinstance(event, _FIRST_TEXT):
-                    attempt.first = self.timer()
-                yield event
-        finally:
-            events.close()
+
+        def note(event: StreamEvent) -> None:
+            if isinstance(event, UsageReported):
+                attempt.usage = event.usage
+            elif attempt.first is None and isinstance(event, SHOWN):
+                attempt.first = self.timer()
+
+        return _noted(events, note)
 
     def _attempt(
         self, round_call: Callable[..., Generator[StreamEvent, None, RoundResult]], body: dict[str, Any], kind: str
     ) -> Generator[StreamEvent, None, RoundResult]:
         """One HTTP attempt, ending with its row of the usage log (CallLogged)."""
         provider = display_url(self.target.client.base_url)
-        self.attempt = attempt = _Attempt(kind, provider, body["model"], _utc_now(), self.timer())
+        self.attempt = attempt = _Attempt(kind, provider, body["model"], utc_iso(), self.timer())
         result = yield from self._watched(round_call(body, self._guard, self._tape(body["stream"])), attempt)
         self.attempt = None
         yield CallLogged(attempt.record(self.timer(), result.error.kind if result.error else "ok"))
@@ -900,10 +910,10 @@ class TurnRunner:
             body: dict[str, Any], guard: LineGuard | None, tape: TraceTape | None
         ) -> Generator[StreamEvent, None, RoundResult]:
             seen: list[StreamEvent] = []
-            result = yield from _collected(round_call(body, guard, tape), seen)
+            result = yield from _noted(round_call(body, guard, tape), seen.append)
             usage = next((event for event in seen if isinstance(event, UsageReported)), None)
             if usage is not None:
-                shown = tuple(event for event in seen if isinstance(event, REPLAYED))
+                shown = tuple(event for event in seen if isinstance(event, SHOWN))
                 cache.keep(target.client.base_url, body, RecordedRound(shown, result, usage))
             return result
 
@@ -1006,13 +1016,6 @@ class TurnRunner:
         for outcome in outcomes:
             yield ToolResult(outcome.call.call_id, outcome.call.name, outcome.content, outcome.is_error)
             working.append({"role": "tool", "tool_call_id": outcome.call.call_id, "content": outcome.content})
-
-
-_FIRST_TEXT = (TextDelta, ReasoningDelta, RefusalDelta, AlternativeDelta, TokenLogprobs)  # what TTFT waits for
-
-
-def _utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _round_kind(working: Sequence[dict[str, Any]]) -> str:

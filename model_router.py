@@ -20,13 +20,16 @@ AUTO = "auto"  # the model picker's choice that routes each message
 TASKS = ("", "chat", "simple", "code", "reasoning")  # "": the rules decide
 STRONG_TASKS = frozenset({"code", "reasoning"})
 
-# What code looks like in a message: a fence, or a line that reads as a program's.
+# What code looks like in a message: a fence, or a line that reads as a program's. Every run of spaces is bounded
+# and never crosses a line (\s would: a long run of blank lines made matching quadratic, freezing the app).
 _CODE = re.compile(
     r"```"
-    r"|^\s*(?:def|class|import|from\s+\S+\s+import|function|const|let|var|return|#include|public|package)\b"
-    r"|\bconsole\.log\(|\bprint\(|=>|\)\s*\{|;\s*$|</?\w+>|\bSELECT\b.+\bFROM\b",
+    r"|^[ \t]{0,40}(?:def|class|import|from[ \t]{1,10}\S{1,200}[ \t]{1,10}import|function|const|let|var|return"
+    r"|#include|public|package)\b"
+    r"|\bconsole\.log\(|\bprint\(|=>|\)[ \t]{0,10}\{|;[ \t]{0,40}$|</?\w{1,40}>|\bSELECT\b.{1,200}?\bFROM\b",
     re.MULTILINE | re.IGNORECASE,
 )
+CODE_SCAN_CHARS = 4000  # the code rule looks at the message's start only: enough to see code, bounded in time
 # Words of a tool's name that say nothing about what it does.
 _NAME_FILLERS = frozenset({"get", "current", "search", "base", "list", "find", "fetch", "run"})
 
@@ -93,7 +96,7 @@ def route(text: str, rules: RouteRules, task: str, tools: Sequence[str], lang: s
         return to(strong if task in STRONG_TASKS else cheap, "task", "route_why_task", task=t(f"task_{task}", lang))
     if rules.long_chars and len(text) >= rules.long_chars:
         return to(strong, "length", "route_why_length", chars=len(text), limit=rules.long_chars)
-    if rules.code and (found := _CODE.search(text)) is not None:
+    if rules.code and (found := _CODE.search(text, 0, CODE_SCAN_CHARS)) is not None:
         return to(strong, "code", "route_why_code", sign=found.group(0).strip()[:20])
     if rules.tools and (asked := _asked_tool(text, tools)) is not None:
         return to(strong, "tools", "route_why_tools", word=asked[0], tool=asked[1])

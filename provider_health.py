@@ -149,22 +149,39 @@ class HealthRecord:
 
 
 class HealthChecker:
-    """The one background checker of an app process: checks every ``minutes`` (0: only when asked), and soon after
-    ``page_opened`` when the last check is older than STALE_SECONDS."""
+    """The one background checker of an app process: checks every ``minutes`` (0: only when asked), soon after
+    ``page_opened`` when the last check is older than STALE_SECONDS, and soon after ``request_check``."""
 
     def __init__(
         self, record: HealthRecord, minutes: int, check: Callable[[LLMClient], tuple[int, ErrorInfo | None]] = probe
     ) -> None:
         self.record, self.minutes, self.check = record, minutes, check
         self._wake, self._stopped = threading.Event(), threading.Event()
-        self._checking = threading.Lock()  # one round of checks at a time (the thread's, or "check now")
-        self.rounds = 0  # full rounds of checks done
+        self._asked = threading.Event()  # "check now" was pressed and its round has not ended yet
+        self._starting = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="provider-health", daemon=True)
 
     def start(self) -> HealthChecker:
+        """Starts the thread when checks are on (with checks off, the first ``request_check`` starts it)."""
         if self.minutes > 0:
-            self._thread.start()
+            self._start_once()
         return self
+
+    def _start_once(self) -> None:
+        with self._starting:
+            if not self._thread.is_alive() and not self._stopped.is_set():
+                self._thread.start()
+
+    @property
+    def checking(self) -> bool:
+        """Whether a check someone asked for ("check now") has not ended yet."""
+        return self._asked.is_set()
+
+    def request_check(self) -> None:
+        """The "check now" button: the thread checks every provider soon; the page that asked never waits for it."""
+        self._asked.set()
+        self._wake.set()
+        self._start_once()
 
     def stop(self) -> None:
         self._stopped.set()
@@ -176,23 +193,26 @@ class HealthChecker:
             self._wake.set()
 
     def check_all(self) -> None:
-        """Checks every watched provider now, one after the other (each within CHECK_TIMEOUT)."""
-        with self._checking:
+        """Checks every watched provider now, one after the other (each within CHECK_TIMEOUT): the thread's round."""
+        try:
             for endpoint in self.record.watched():
                 latency, error = self.check(endpoint.client)
                 if error is not None:
                     _log.warning("health check of %s failed: %s", endpoint.shown, error.kind)
                 self.record.note_check(endpoint.url, latency, error)
+        finally:  # a round that failed still counts: pages do not wake the thread again at once
             self.record.last_check = time.monotonic()
-            self.rounds += 1
 
     def _loop(self) -> None:
         while not self._stopped.is_set():
-            self._wake.wait(self.minutes * 60)
+            self._wake.wait(self.minutes * 60 if self.minutes > 0 else None)
             self._wake.clear()
             if self._stopped.is_set():
                 return
+            answering = self._asked.is_set()  # one asked for during the round wakes the thread for the next
             try:
                 self.check_all()
             except Exception:  # noqa: BLE001 - the checker must outlive any one check's surprise
                 _log.exception("health check round failed")
+            if answering:
+                self._asked.clear()

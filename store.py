@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from conversation_manager import Conversation, Message
-from events import CallRecord
+from events import CallRecord, utc_iso
 from records import readable
 from storage_backend import POSTGRESQL, SQLITE, Backend, ConversationNotFound, Db, Dialect, SqliteBackend, backend_for
 from token_tracker import Cost, Totals, Usage
@@ -549,8 +549,8 @@ def m012_side_calls(db: Db) -> None:
 # The usage log: every API call the app made (events.CallRecord: each HTTP attempt of a reply, and the calls beside
 # replies), a row each with its owner and chat, where it went (display_url), its usage and cost as m004's columns,
 # TTFT and total time (ms; NULL: not timed) and outcome. Kept when the chat is deleted (what was spent stays spent);
-# read by owner and time, or owner and chat. SQLite files from before it get a row per reply already stored (kind
-# 'chat', provider unknown); a PostgreSQL database always starts with this table empty.
+# read by owner and time, or owner and chat. A database from before it gets a row per reply already stored (kind
+# 'chat', provider unknown) and per side call (m012: a title), at the time each was stored in events.utc_iso's format.
 _API_CALLS = """
 CREATE TABLE api_calls (
     id TEXT PRIMARY KEY,
@@ -576,20 +576,43 @@ CREATE TABLE api_calls (
 CREATE INDEX api_calls_by_owner_time ON api_calls(owner, at);
 CREATE INDEX api_calls_by_owner_chat ON api_calls(owner, conversation_id, at);
 """
-_V13 = (
-    _API_CALLS.format(c="", real="REAL")
-    + """
+# m013's rows for what was stored before it: the replies (their message's JSON has the model, TTFT and status) and the
+# side calls. Per dialect: how a stored time becomes utc_iso's format, and a field of the message's JSON.
+_BACKFILL = """
 INSERT INTO api_calls
-SELECT m.id, c.owner, c.id, m.created_at, 'chat', '', COALESCE(json_extract(m.data, '$.model'), ''),
+SELECT m.id, c.owner, c.id, {at_m}, 'chat', '', COALESCE({model}, ''),
     m.prompt_tokens, m.completion_tokens, m.cached_tokens, m.reasoning_tokens, m.estimated,
-    json_extract(m.data, '$.first_token_ms'), NULL, m.cost_usd, m.cost_cny, m.priced, m.local,
-    CASE WHEN COALESCE(json_extract(m.data, '$.status'), 'done') = 'done' THEN 'ok'
-        ELSE COALESCE(json_extract(m.data, '$.error.kind'), json_extract(m.data, '$.status')) END
+    CAST({ttft} AS INTEGER), NULL, m.cost_usd, m.cost_cny, m.priced, m.local,
+    CASE WHEN COALESCE({status}, 'done') = 'done' THEN 'ok' ELSE COALESCE({error}, {status}) END
 FROM messages m JOIN conversations c ON c.id = m.conversation_id
-WHERE m.prompt_tokens IS NOT NULL;
+WHERE m.prompt_tokens IS NOT NULL
+ON CONFLICT DO NOTHING;
+INSERT INTO api_calls
+SELECT s.id, c.owner, c.id, {at_s}, s.kind, '', s.model,
+    s.prompt_tokens, s.completion_tokens, s.cached_tokens, s.reasoning_tokens, s.estimated,
+    NULL, NULL, s.cost_usd, s.cost_cny, s.priced, s.local, 'ok'
+FROM side_calls s JOIN conversations c ON c.id = s.conversation_id
+WHERE s.id IS NOT NULL
+ON CONFLICT DO NOTHING;
 """
+_SQLITE_UTC = "strftime('%Y-%m-%dT%H:%M:%f000+00:00', {}.created_at)"
+_PG_UTC = """to_char({}.created_at::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
+_V13 = _API_CALLS.format(c="", real="REAL") + _BACKFILL.format(
+    at_m=_SQLITE_UTC.format("m"),
+    at_s=_SQLITE_UTC.format("s"),
+    model="json_extract(m.data, '$.model')",
+    ttft="json_extract(m.data, '$.first_token_ms')",
+    status="json_extract(m.data, '$.status')",
+    error="json_extract(m.data, '$.error.kind')",
 )
-_PG13 = _API_CALLS.format(c='COLLATE "C"', real="DOUBLE PRECISION")
+_PG13 = _API_CALLS.format(c='COLLATE "C"', real="DOUBLE PRECISION") + _BACKFILL.format(
+    at_m=_PG_UTC.format("m"),
+    at_s=_PG_UTC.format("s"),
+    model="m.data::jsonb->>'model'",
+    ttft="m.data::jsonb->>'first_token_ms'",
+    status="m.data::jsonb->>'status'",
+    error="m.data::jsonb->'error'->>'kind'",
+)
 
 
 @migration
@@ -680,6 +703,29 @@ class LoggedCall:
 
 
 @dataclass(frozen=True)
+class CallSums:
+    """Cost and tokens of a group of the usage log's calls (a day, a model), as the database summed them."""
+
+    label: str
+    calls: int
+    cost: Cost
+    prompt_tokens: int
+    completion_tokens: int
+
+
+_CALL_SUMS = (
+    "COUNT(*) AS calls, SUM(a.cost_usd) AS cost_usd, SUM(a.cost_cny) AS cost_cny, "
+    "SUM(a.prompt_tokens) AS prompt_tokens, SUM(a.completion_tokens) AS completion_tokens"
+)
+
+
+def _call_sums(row: Any) -> CallSums:
+    cost = Cost(float(row["cost_usd"] or 0), float(row["cost_cny"] or 0))
+    tokens = int(row["prompt_tokens"] or 0), int(row["completion_tokens"] or 0)
+    return CallSums(row["label"], int(row["calls"]), cost, *tokens)
+
+
+@dataclass(frozen=True)
 class ShareInfo:
     token: str
     conversation_id: str
@@ -697,10 +743,6 @@ class SharedChat:
 
 
 SHARE_TOKEN_BYTES = 24  # of randomness in a share link's token (32 URL-safe characters)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 class Store:
@@ -766,7 +808,7 @@ class Store:
                 if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (function.__name__,)).fetchone():
                     continue
                 function(db)
-                db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (function.__name__, _now()))
+                db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (function.__name__, utc_iso()))
             log.info("storage: applied migration %s to %s", function.__name__, self._backend.shown)
 
     def _adopt_numbered_versions(self, db: Db) -> None:
@@ -845,7 +887,7 @@ class Store:
             conversation.id,
             conversation.title,
             conversation.created_at,
-            _now(),
+            utc_iso(),
             json.dumps(conversation.settings, ensure_ascii=False),
             conversation.leaf_id,
             json.dumps(conversation.last_request, ensure_ascii=False) if conversation.last_request else None,
@@ -891,25 +933,87 @@ class Store:
         return conversation
 
     def api_calls(
-        self, since: str = "", until: str | None = None, model: str | None = None, chat: str | None = None
+        self,
+        since: str = "",
+        until: str | None = None,
+        model: str | None = None,
+        chat: str | None = None,
+        limit: int | None = None,
     ) -> list[LoggedCall]:
         """This owner's API calls (the usage log), newest first: made at or after ``since`` and before ``until``
-        (UTC ISO timestamps), optionally of one model or one chat."""
-        clauses, params = ["a.owner = ?", "a.at >= ?"], [self.owner, since]
-        for clause, value in (("a.at < ?", until), ("a.model = ?", model), ("a.conversation_id = ?", chat)):
-            if value is not None:
-                clauses.append(clause)
-                params.append(value)
+        (``utc_iso`` times), optionally of one model or one chat, and only the newest ``limit``."""
+        where, params = self._api_call_filter(since, until, model, chat)
         with self.connection() as db:
             rows = db.execute(
                 f"""
                 SELECT a.*, c.title AS title FROM api_calls a
                 LEFT JOIN conversations c ON c.id = a.conversation_id AND c.owner = a.owner
-                WHERE {" AND ".join(clauses)} ORDER BY a.at DESC, a.id
+                WHERE {where} ORDER BY a.at DESC, a.id {"" if limit is None else "LIMIT ?"}
+                """,  # noqa: S608 (the clauses are constants)
+                params if limit is None else [*params, limit],
+            ).fetchall()
+        return [LoggedCall(row["conversation_id"], row["title"] or "", _logged_call(row)) for row in rows]
+
+    def api_call_sums(
+        self, since: str = "", until: str | None = None, model: str | None = None, chat: str | None = None
+    ) -> list[CallSums]:
+        """Sums of this owner's API calls (as ``api_calls`` filters them) per model, summed by the database."""
+        where, params = self._api_call_filter(since, until, model, chat)
+        with self.connection() as db:
+            rows = db.execute(
+                f"SELECT a.model AS label, {_CALL_SUMS} FROM api_calls a WHERE {where} GROUP BY a.model",  # noqa: S608
+                params,
+            ).fetchall()
+        return [_call_sums(row) for row in rows]
+
+    def api_call_days(
+        self, days: Sequence[tuple[str, str, str]], model: str | None = None, chat: str | None = None
+    ) -> list[CallSums]:
+        """Sums of this owner's API calls per day, summed by the database: ``days`` are (label, since, until), the
+        reader's days as ``utc_iso`` bounds (a day in a time zone is not a prefix of a UTC time); days without a call
+        are left out."""
+        if not days:
+            return []
+        where, params = self._api_call_filter("", None, model, chat)
+        values = ", ".join(["(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT))"] * len(days))
+        with self.connection() as db:
+            rows = db.execute(
+                f"""
+                WITH days (label, since, until) AS (VALUES {values})
+                SELECT d.label AS label, {_CALL_SUMS} FROM days d
+                JOIN api_calls a ON a.at >= d.since AND a.at < d.until
+                WHERE {where} GROUP BY d.label ORDER BY d.label
+                """,  # noqa: S608 (the clauses are constants)
+                [*(value for day in days for value in day), *params],
+            ).fetchall()
+        return [_call_sums(row) for row in rows]
+
+    def api_call_chats(self, since: str = "", until: str | None = None) -> dict[str, str]:
+        """The chats this owner's API calls in the time were made for, the latest used first: id to title now ('' when
+        the chat is gone)."""
+        where, params = self._api_call_filter(since, until, None, None)
+        with self.connection() as db:
+            rows = db.execute(
+                f"""
+                SELECT a.conversation_id AS id, MAX(c.title) AS title FROM api_calls a
+                LEFT JOIN conversations c ON c.id = a.conversation_id AND c.owner = a.owner
+                WHERE {where} GROUP BY a.conversation_id ORDER BY MAX(a.at) DESC, a.conversation_id
                 """,  # noqa: S608 (the clauses are constants)
                 params,
             ).fetchall()
-        return [LoggedCall(row["conversation_id"], row["title"] or "", _logged_call(row)) for row in rows]
+        return {row["id"]: row["title"] or "" for row in rows}
+
+    def _api_call_filter(
+        self, since: str, until: str | None, model: str | None, chat: str | None
+    ) -> tuple[str, list[str]]:
+        """The WHERE clause (on ``api_calls a``) and its parameters: this owner's calls at or after ``since``, and
+        before ``until``, of ``model`` and of ``chat`` where given."""
+        clauses, params = ["a.owner = ?", "a.at >= ?"], [self.owner, since]
+        for clause, value in (("a.at < ?", until), ("a.model = ?", model), ("a.conversation_id = ?", chat)):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        return " AND ".join(clauses), params
 
     def _api_call_rows(self, conversation: Conversation) -> list[tuple[object, ...]]:
         """The conversation's calls not yet saved, then one for each side call (a title, a moderation check) that
@@ -1092,7 +1196,7 @@ class Store:
 
     def touch_user(self, name: str = "") -> None:
         """Record that this view's owner (a signed-in e-mail) is here now: first seen once, last seen each time."""
-        now = _now()
+        now = utc_iso()
         with self.transaction() as db:
             db.execute(
                 """
@@ -1133,7 +1237,7 @@ class Store:
                 ON CONFLICT(owner) DO UPDATE SET per_day = excluded.per_day, set_by = excluded.set_by,
                     set_at = excluded.set_at
                 """,
-                (email, per_day, self.owner, _now()),
+                (email, per_day, self.owner, utc_iso()),
             )
 
     def budget_for(self) -> float | None:
@@ -1188,7 +1292,7 @@ class Store:
                 INSERT INTO shares (token, owner, conversation_id, title, snapshot, created_at)
                 VALUES (?, ?, ?, ?, ?, ?)
                 """,
-                (token, self.owner, conversation.id, conversation.title, snapshot, _now()),
+                (token, self.owner, conversation.id, conversation.title, snapshot, utc_iso()),
             )
         return token
 
@@ -1198,7 +1302,7 @@ class Store:
             return (
                 db.execute(
                     "UPDATE shares SET revoked_at = ? WHERE token = ? AND owner = ? AND revoked_at IS NULL",
-                    (_now(), token, self.owner),
+                    (utc_iso(), token, self.owner),
                 ).rowcount
                 > 0
             )
@@ -1470,7 +1574,8 @@ _INSERT_API_CALL = f"""
 
 def _api_call_row(call: CallRecord) -> tuple[object, ...]:
     """A call's columns up to its owner and chat (``_API_CALL_COLUMNS``'s order)."""
-    fixed = (call.id, call.at, call.kind, call.provider, call.model, call.first_token_ms, call.total_ms, call.outcome)
+    at = utc_iso(datetime.fromisoformat(call.at))  # one format: a side call booked before it may have another
+    fixed = (call.id, at, call.kind, call.provider, call.model, call.first_token_ms, call.total_ms, call.outcome)
     return (*fixed, *_priced(call.usage or Usage(), call.cost or Cost()))
 
 

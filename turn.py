@@ -361,7 +361,7 @@ def prepare(
     ``explain`` turns a failure of the local server into a better error (it crashed, with its log); ``health``: the
     providers' health record (provider_health), whose down providers the fallback chain skips. With the "auto"
     model, the model it routes this message to answers (model_router). ``cache``: the response cache, asked at
-    temperature 0 or when the user wants a cached answer (``choices.use_cache``)."""
+    temperature 0 or when the user wants a cached answer (``choices.use_cache``), never when answering again."""
     conversation.settings = ChatSettings.of(settings, choices).to_dict()
     chosen = routed(conversation, settings, choices, asked)
     if chosen is not None:
@@ -375,6 +375,7 @@ def prepare(
     spec = request_spec(settings, choices, executor.schemas())
     request = build_request(conversation, spec)
     approvals = decided(conversation) if asked is None else ()
+    answering_again = asked is None and not approvals  # a regenerate wants a new answer, never the cached one
     if approvals:  # this turn answers those calls: not the stand-ins the history closes unanswered calls with
         answering = {approval.call.call_id for approval in approvals}
         kept = [m for m in request.messages if not (m["role"] == "tool" and m.get("tool_call_id") in answering)]
@@ -391,7 +392,7 @@ def prepare(
         limits=limits,
         trace_kb=trace_kb,
         health=health,
-        cache=cache if settings.temperature == 0 or choices.use_cache else None,
+        cache=cache if (settings.temperature == 0 or choices.use_cache) and not answering_again else None,
     )
     return Turn(
         conversation,

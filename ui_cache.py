@@ -14,7 +14,7 @@ from i18n import t
 from response_cache import ResponseCache, response_cache
 from store import Store
 from ui_chat import confirm_popover
-from ui_session import price_book
+from ui_session import price_book, session
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,11 @@ USE_CACHE = "use_cache"  # the switch's key: its value is the next message's Tur
 CLEARED = "cache_cleared"  # how many answers the last clearing deleted (None: it failed), shown once
 
 
+COUNTED = "cache_counted"  # (the chat and reply it was counted at, the count): not a query on every page run
+
+
 def _clear(cache: ResponseCache) -> None:
+    st.session_state.pop(COUNTED, None)
     try:
         st.session_state[CLEARED] = cache.clear()
     except sqlite3.Error:  # logged by the backend
@@ -30,11 +34,20 @@ def _clear(cache: ResponseCache) -> None:
 
 
 def _cached_count(cache: ResponseCache) -> int | None:
+    """How many answers are cached, counted again only after a reply (which may have kept one), in another chat or
+    branch, or after clearing: a count is a database round trip, and most page runs change nothing."""
+    conversation = session().conversation
+    at = (conversation.id, conversation.leaf_id)
+    counted = st.session_state.get(COUNTED)
+    if counted is not None and counted[0] == at:
+        return counted[1]
     try:
-        return cache.count()
+        count: int | None = cache.count()
     except sqlite3.Error:
         log.warning("response cache: the database failed, its size is not shown")
-        return None
+        count = None
+    st.session_state[COUNTED] = (at, count)
+    return count
 
 
 def cache_controls(settings: Settings, store: Store, lang: str) -> bool:

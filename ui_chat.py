@@ -25,13 +25,13 @@ from formulas import normalize
 from i18n import t
 from rate_limiter import RateLimiter
 from store import Store
-from token_tracker import Cost, Totals, Usage
+from token_tracker import Totals, Usage
 from turn import Spending, reply_figures
 from ui_charts import bar_chart, line_chart
 from ui_health import render_skipped
 from ui_images import render_thumbnails
 from ui_reply_parts import render_reply_parts, reply_choices
-from ui_routing import render_routed
+from ui_routing import cost_amount, render_routed
 from ui_safety import safety_badge
 from ui_session import price_book, request_action, session, start_editing, stop_editing, switch_version
 from ui_sources import render_sources
@@ -49,13 +49,6 @@ def money(totals: Totals, lang: str) -> str:
     if not totals.cost.priced:
         return t("no_price", lang)
     return f"${totals.cost.usd:.6f} · ¥{totals.cost.cny:.5f}"
-
-
-def saved_amount(saved: Cost, lang: str) -> str:
-    """What a reply answered from the response cache cost when it was recorded: what its badge says was saved."""
-    if saved.local:
-        return t("local_cost", lang)
-    return f"${saved.usd:.6f}" if saved.priced else t("no_price", lang)
 
 
 def usage_line(totals: Totals, lang: str) -> str:
@@ -162,7 +155,7 @@ def render_badges(message: Message, lang: str) -> None:
     render_skipped(message, lang)
     render_routed(message, lang)
     if message.cache_saved is not None:
-        st.caption(t("cached_badge", lang, saved=saved_amount(message.cache_saved, lang)))
+        st.caption(t("cached_badge", lang, saved=cost_amount(message.cache_saved, lang)))  # what it cost then
 
 
 def shown_calls(message: Message, messages: Sequence[Message]) -> list[dict[str, str]]:

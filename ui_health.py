@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
@@ -11,7 +10,9 @@ from config import Settings
 from conversation_manager import Message
 from i18n import t
 from provider_health import HealthChecker, HealthRecord, Status, endpoints
-from ui_text import literal_markdown
+from ui_text import browser_zone, literal_markdown
+
+CHECK_POLL_SECONDS = 1.0  # while "check now" runs, how often the page looks whether it has ended
 
 
 @st.cache_resource(show_spinner=False, max_entries=1, on_release=HealthChecker.stop)
@@ -47,14 +48,7 @@ def ago(when: str | None, lang: str, now: datetime | None = None) -> str:
 
 def clock_time(when: str) -> str:
     """A UTC ISO time as hh:mm in the browser's time zone (UTC where it is not known)."""
-    moment = datetime.fromisoformat(when)
-    zone = st.context.timezone
-    if zone:
-        try:
-            moment = moment.astimezone(ZoneInfo(zone))
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return moment.strftime("%H:%M")
+    return datetime.fromisoformat(when).astimezone(browser_zone()).strftime("%H:%M")
 
 
 def status_lines(status: Status, lang: str) -> list[str]:
@@ -82,15 +76,26 @@ def providers_panel(settings: Settings, lang: str) -> None:
         if not statuses:
             st.caption(t("health_none", lang))
         for endpoint, status in statuses:
-            models = ", ".join(f"`{model}`" for model in endpoint.models)
-            st.markdown(f"**{endpoint.shown}** · {models}")
+            models = ", ".join(literal_markdown(model) for model in endpoint.models)  # as configured: shown as written
+            st.markdown(f"**{literal_markdown(endpoint.shown)}** · {models}")
             for line in status_lines(status, lang):
                 st.caption(literal_markdown(line))  # an error's words come from the provider: shown as written
-        st.button(t("health_check_now", lang), key="health_check_now", on_click=checker.check_all)
+        st.button(t("health_check_now", lang), key="health_check_now", on_click=checker.request_check)
+        if checker.checking:
+            st.caption(t("health_checking", lang))
+            show_when_checked(checker)
+
+
+@st.fragment(run_every=CHECK_POLL_SECONDS)
+def show_when_checked(checker: HealthChecker) -> None:
+    """While a check asked for runs in the background, the page is drawn again once it has ended."""
+    if not checker.checking:
+        st.rerun()
 
 
 def render_skipped(message: Message, lang: str) -> None:
     """Above a reply: each provider the fallback chain passed over as down."""
     for skipped in message.skipped:
         since = clock_time(skipped["since"])
-        st.caption(t("skipped_badge", lang, model=skipped["model"], endpoint=skipped["endpoint"], since=since))
+        model, endpoint = literal_markdown(skipped["model"]), literal_markdown(skipped["endpoint"])
+        st.caption(t("skipped_badge", lang, model=model, endpoint=endpoint, since=since))

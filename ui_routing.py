@@ -10,6 +10,7 @@ from config import Settings
 from conversation_manager import Message
 from i18n import t
 from model_router import AUTO, TASKS, RouteRules, rule_table
+from token_tracker import Cost
 from ui_session import default
 from ui_text import literal_markdown
 
@@ -42,11 +43,15 @@ def model_label(model: str, lang: str) -> str:
     return t("auto_model", lang) if model == AUTO else model
 
 
-def _money(cost: dict[str, Any] | None, lang: str) -> str:
-    if not cost or not cost.get("priced", True):
-        return t("no_price", lang)
-    # The dollar sign escaped: two amounts in one line would read as a formula.
-    return t("local_cost", lang) if cost.get("local") else f"\\${cost.get('usd', 0.0):.6f}"
+def cost_amount(cost: Cost | None, lang: str) -> str:
+    """A reply's cost as its badges say it. The dollar sign escaped: two amounts in one line would read as a formula."""
+    if cost is not None and cost.local:
+        return t("local_cost", lang)
+    return f"\\${cost.usd:.6f}" if cost is not None and cost.priced else t("no_price", lang)
+
+
+def _cost(recorded: dict[str, Any] | None) -> Cost | None:
+    return Cost(**recorded) if recorded else None
 
 
 def render_routed(message: Message, lang: str) -> None:
@@ -57,7 +62,7 @@ def render_routed(message: Message, lang: str) -> None:
     model, why = literal_markdown(str(routed["model"])), literal_markdown(str(routed["why"]))
     line = t("routed_badge", lang, model=model, rule=routed["rule"], why=why)
     if routed.get("strong_cost") is not None:
-        cost, strong = _money(routed.get("cost"), lang), _money(routed["strong_cost"], lang)
+        cost, strong = cost_amount(_cost(routed.get("cost")), lang), cost_amount(_cost(routed["strong_cost"]), lang)
         line += " · " + t(
             "routed_cost", lang, cost=cost, strong=literal_markdown(str(routed["strong"])), strong_cost=strong
         )

@@ -1,9 +1,13 @@
-"""Text from people and providers drawn exactly as written: shared by every UI helper that shows such words (ui_chat
-and the helpers it draws with, which cannot import ui_chat back)."""
+"""Small helpers shared by the UI modules (ui_chat and the helpers it draws with, which cannot import ui_chat
+back): text from people and providers drawn exactly as written, and the browser's time zone."""
 
 from __future__ import annotations
 
 import re
+from datetime import tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import streamlit as st
 
 _ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # CommonMark lets a backslash escape each of these
 _SPACE_TO_KEEP = re.compile(r"^ | $|(?<= ) | (?= )")  # spaces Markdown would trim or HTML would collapse
@@ -21,3 +25,11 @@ def _literal_line(line: str) -> str:
     line = _ASCII_PUNCTUATION.sub(r"\\\1", line)
     line = _OTHER_SPACE.sub(lambda space: f"&#x{ord(space[0]):x};", line)
     return _SPACE_TO_KEEP.sub("&nbsp;", line) or "&nbsp;"
+
+
+def browser_zone() -> tzinfo:
+    """The browser's time zone (UTC where it says none or one this machine does not know)."""
+    try:
+        return ZoneInfo(st.context.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")

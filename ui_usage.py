@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
@@ -18,32 +19,38 @@ from ui_auth import gate, language
 from ui_charts import bar_chart
 from ui_chat import amount
 from ui_team import user_store
+from ui_text import browser_zone
 from usage_log import (
     Sums,
+    amount_in,
     chat_choices,
-    cost_in,
     csv_text,
     date_range,
     day_start,
+    days_between,
+    in_currency,
     month_start,
-    per_day,
     per_model,
     project_month,
     table_rows,
 )
 
 DEFAULT_DAYS = 30  # the date range the page opens with, today included
+TABLE_ROWS = 1000  # the newest calls the table lists (the sums and the CSV count them all)
 CHART_HEIGHT = 220
 ALL = ""  # the filters' "all" choice
 OWN_WIDGETS = ("usage_", "auth_")  # the keys of what this page draws: its own and the sign-in gate's (never set again)
 
 
-def browser_zone() -> tzinfo:
-    """The browser's time zone (UTC where it says none or one this machine does not know)."""
-    try:
-        return ZoneInfo(st.context.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+@dataclass(frozen=True)
+class Filter:
+    """The calls the page shows: the dates' UTC bounds (and the days, for the per-day sums), a model, a chat."""
+
+    days: list[tuple[str, str, str]]
+    since: str
+    until: str
+    model: str | None
+    chat: str | None
 
 
 def keep_chat_choices() -> None:
@@ -75,17 +82,23 @@ def usage_page() -> None:
     st.title(t("usage_title", lang))
     st.caption(t("usage_caption", lang))
     month_figures(store, datetime.now(zone), currency, lang)
-    calls = filtered_calls(store, zone, lang)
-    if not calls:
+    chosen = filters(store, zone, lang)
+    models = store.api_call_sums(chosen.since, chosen.until, chosen.model, chosen.chat)
+    count = sum(group.calls for group in models)
+    if not count:
         st.info(t("usage_none", lang))
         return
-    total = sum(cost_in(call, currency) for call in calls)
-    st.caption(t("usage_count", lang, count=len(calls), cost=amount(total, currency)))
-    charts(calls, zone, currency, lang)
+    total = sum(amount_in(group.cost, currency) for group in models)
+    st.caption(t("usage_count", lang, count=count, cost=amount(total, currency)))
+    days = store.api_call_days(chosen.days, chosen.model, chosen.chat)
+    charts(in_currency(days, currency), per_model(models, currency), currency, lang)
+    calls = store.api_calls(chosen.since, chosen.until, chosen.model, chosen.chat, TABLE_ROWS)
+    if count > len(calls):
+        st.caption(t("usage_capped", lang, shown=len(calls)))
     call_table(calls, zone, currency, lang)
     st.download_button(
         t("usage_csv", lang),
-        csv_text(calls),
+        lambda: csv_text(store.api_calls(chosen.since, chosen.until, chosen.model, chosen.chat)),
         file_name=f"usage-{date.today():%Y%m%d}.csv",
         mime="text/csv",
         key="usage_csv",
@@ -94,19 +107,19 @@ def usage_page() -> None:
 
 
 def month_figures(store: Store, now: datetime, currency: str, lang: str) -> None:
-    """This month's spend, its projection to the month's end and its number of calls."""
-    calls = store.api_calls(day_start(month_start(now).date(), now.tzinfo or ZoneInfo("UTC")))
-    projection = project_month(((call.call.at, cost_in(call, currency)) for call in calls), now)
+    """This month's spend, its projection to the month's end and its number of calls (one sum by the database)."""
+    sums = store.api_call_sums(day_start(month_start(now).date(), now.tzinfo or ZoneInfo("UTC")))
+    projection = project_month(sum(amount_in(group.cost, currency) for group in sums), now)
     spent, projected, count = st.columns(3)
     spent.metric(t("usage_month", lang), amount(projection.spent, currency))
     projected.metric(
         t("usage_projection", lang), amount(projection.projected, currency), help=t("usage_projection_help", lang)
     )
-    count.metric(t("usage_month_calls", lang), len(calls))
+    count.metric(t("usage_month_calls", lang), sum(group.calls for group in sums))
 
 
-def filtered_calls(store: Store, zone: tzinfo, lang: str) -> list[LoggedCall]:
-    """The calls in the chosen dates (the last DEFAULT_DAYS at first), of the chosen model and chat."""
+def filters(store: Store, zone: tzinfo, lang: str) -> Filter:
+    """The chosen dates (the last DEFAULT_DAYS at first), model and chat; the choices are those of the dates."""
     today = datetime.now(zone).date()
     dates, model_box, chat_box = st.columns([2, 1, 1])
     picked = dates.date_input(
@@ -114,9 +127,8 @@ def filtered_calls(store: Store, zone: tzinfo, lang: str) -> list[LoggedCall]:
     )
     first, last = _range(picked, today)
     since, until = date_range(first, last, zone)
-    in_range = store.api_calls(since, until)
-    models = sorted({call.call.model for call in in_range})
-    chats = chat_choices(in_range)
+    models = sorted(group.label for group in store.api_call_sums(since, until))
+    chats = chat_choices(store.api_call_chats(since, until))
     model = model_box.selectbox(
         t("usage_model", lang), [ALL, *models], format_func=lambda m: m or t("usage_all", lang), key="usage_model"
     )
@@ -126,9 +138,7 @@ def filtered_calls(store: Store, zone: tzinfo, lang: str) -> list[LoggedCall]:
         format_func=lambda c: chats.get(c, t("usage_all", lang)),
         key="usage_chat",
     )
-    if model == ALL and chat == ALL:
-        return in_range
-    return store.api_calls(since, until, model or None, chat or None)
+    return Filter(days_between(first, last, zone), since, until, model or None, chat or None)
 
 
 def _range(picked: object, today: date) -> tuple[date, date]:
@@ -137,13 +147,13 @@ def _range(picked: object, today: date) -> tuple[date, date]:
     return (min(days), max(days)) if days else (today, today)
 
 
-def charts(calls: Sequence[LoggedCall], zone: tzinfo, currency: str, lang: str) -> None:
+def charts(days: Sequence[Sums], models: Sequence[Sums], currency: str, lang: str) -> None:
     """Cost and tokens per day and per model (ui_charts' Vega-Lite specs)."""
     day_tab, model_tab = st.tabs([t("usage_per_day", lang), t("usage_per_model", lang)])
     with day_tab:
-        _sums_charts(per_day(calls, zone, currency), currency, lang)
+        _sums_charts(days, currency, lang)
     with model_tab:
-        _sums_charts(per_model(calls, currency), currency, lang)
+        _sums_charts(models, currency, lang)
 
 
 def _sums_charts(sums: Sequence[Sums], currency: str, lang: str) -> None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import calendar
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from store import LoggedCall
+from events import utc_iso
+from store import CallSums, LoggedCall
+from token_tracker import Cost
 
 # The CSV's columns, in order (machine-readable names: the page's headings are i18n's).
 CSV_COLUMNS = (
@@ -39,9 +41,11 @@ CSV_COLUMNS = (
 
 def cost_in(call: LoggedCall, currency: str) -> float:
     """What the call cost in ``currency`` (CNY, else USD); 0 for an unpriced call."""
-    cost = call.call.cost
-    if cost is None:
-        return 0.0
+    return 0.0 if call.call.cost is None else amount_in(call.call.cost, currency)
+
+
+def amount_in(cost: Cost, currency: str) -> float:
+    """A cost in ``currency``: CNY, else USD."""
     return cost.cny if currency == "CNY" else cost.usd
 
 
@@ -52,78 +56,78 @@ def local_time(at: str, zone: tzinfo) -> datetime:
 
 
 def day_start(day: date, zone: tzinfo) -> str:
-    """The UTC ISO timestamp at which ``day`` begins in ``zone``, as the store compares times."""
-    return datetime.combine(day, time(), zone).astimezone(UTC).isoformat(timespec="milliseconds")
+    """The time at which ``day`` begins in ``zone``, as the store writes and compares times (``utc_iso``)."""
+    return utc_iso(datetime.combine(day, time(), zone))
+
+
+# What a spreadsheet runs as a formula when a cell starts with it (OWASP's CSV injection list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: object) -> object:
+    """A CSV cell that Excel or LibreOffice shows as written: text starting like a formula gets a leading quote (a chat
+    title is the model's words); numbers stay numbers."""
+    return f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
 
 
 def csv_text(calls: Iterable[LoggedCall]) -> str:
-    """The calls as CSV (``CSV_COLUMNS``), times in UTC, costs in both currencies."""
+    """The calls as CSV (``CSV_COLUMNS``), times in UTC, costs in both currencies; no cell runs as a formula."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out)  # RFC 4180 line ends: a field holding either CR or LF is quoted
     writer.writerow(CSV_COLUMNS)
     for logged in calls:
         call = logged.call
         usage, cost = call.usage, call.cost
-        writer.writerow(
-            (
-                call.at,
-                logged.chat_id,
-                logged.title,
-                call.provider,
-                call.model,
-                call.kind,
-                usage.prompt_tokens if usage else 0,
-                usage.cached_tokens if usage else 0,
-                usage.completion_tokens if usage else 0,
-                "" if call.first_token_ms is None else call.first_token_ms,
-                "" if call.total_ms is None else call.total_ms,
-                cost.usd if cost else 0.0,
-                cost.cny if cost else 0.0,
-                int(cost.priced) if cost else 1,
-                call.outcome,
-            )
+        row = (
+            call.at,
+            logged.chat_id,
+            logged.title,
+            call.provider,
+            call.model,
+            call.kind,
+            usage.prompt_tokens if usage else 0,
+            usage.cached_tokens if usage else 0,
+            usage.completion_tokens if usage else 0,
+            "" if call.first_token_ms is None else call.first_token_ms,
+            "" if call.total_ms is None else call.total_ms,
+            cost.usd if cost else 0.0,
+            cost.cny if cost else 0.0,
+            int(cost.priced) if cost else 1,
+            call.outcome,
         )
+        writer.writerow(spreadsheet_safe(cell) for cell in row)
     return out.getvalue()
 
 
 @dataclass(frozen=True)
 class Sums:
-    """Cost and tokens of a group of calls (a day, a model)."""
+    """Cost (in the reader's currency) and tokens of a group of calls (a day, a model)."""
 
     label: str
     cost: float
     prompt_tokens: int
     completion_tokens: int
-    calls: int
 
 
-def _summed(groups: dict[str, list[LoggedCall]], currency: str) -> list[Sums]:
+def in_currency(groups: Iterable[CallSums], currency: str) -> list[Sums]:
+    """The store's sums with their cost in ``currency`` (CNY, else USD), in the same order."""
     return [
-        Sums(
-            label,
-            sum(cost_in(call, currency) for call in calls),
-            sum(call.call.usage.prompt_tokens for call in calls if call.call.usage),
-            sum(call.call.usage.completion_tokens for call in calls if call.call.usage),
-            len(calls),
-        )
-        for label, calls in groups.items()
+        Sums(group.label, amount_in(group.cost, currency), group.prompt_tokens, group.completion_tokens)
+        for group in groups
     ]
 
 
-def per_day(calls: Iterable[LoggedCall], zone: tzinfo, currency: str) -> list[Sums]:
-    """Sums per day in the reader's time zone (YYYY-MM-DD), oldest first."""
-    groups: dict[str, list[LoggedCall]] = {}
-    for call in calls:
-        groups.setdefault(local_time(call.call.at, zone).date().isoformat(), []).append(call)
-    return sorted(_summed(groups, currency), key=lambda sums: sums.label)
-
-
-def per_model(calls: Iterable[LoggedCall], currency: str) -> list[Sums]:
+def per_model(groups: Iterable[CallSums], currency: str) -> list[Sums]:
     """Sums per model, the costliest first."""
-    groups: dict[str, list[LoggedCall]] = {}
-    for call in calls:
-        groups.setdefault(call.call.model, []).append(call)
-    return sorted(_summed(groups, currency), key=lambda sums: (-sums.cost, sums.label))
+    return sorted(in_currency(groups, currency), key=lambda sums: (-sums.cost, sums.label))
+
+
+def days_between(first: date, last: date, zone: tzinfo) -> list[tuple[str, str, str]]:
+    """Each day from ``first`` to ``last`` in ``zone``: its label (YYYY-MM-DD) and its UTC bounds (since, until), as
+    ``store.Store.api_call_days`` sums per day."""
+    count = (last - first).days + 1
+    days = [first + timedelta(days=n) for n in range(count)]
+    return [(day.isoformat(), *date_range(day, day, zone)) for day in days]
 
 
 @dataclass(frozen=True)
@@ -132,8 +136,6 @@ class Projection:
 
     spent: float
     projected: float
-    days_counted: int  # days of the month so far, today included
-    days_in_month: int
 
 
 def month_start(now: datetime) -> datetime:
@@ -143,15 +145,10 @@ def month_start(now: datetime) -> datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def project_month(costs: Iterable[tuple[str, float]], now: datetime) -> Projection:
-    """This month's spend (``costs``: each call's UTC ISO time and cost; those before the month, in ``now``'s time
-    zone, or after ``now`` are left out) and the month's end at the daily rate so far: spent / days so far (today
+def project_month(spent: float, now: datetime) -> Projection:
+    """The month's end at the daily rate so far (``spent``: since ``month_start(now)``): spent / days so far (today
     counts as a whole day) x days in the month."""
-    start, zone = month_start(now), now.tzinfo
-    assert zone is not None  # month_start checked it
-    spent = sum(cost for at, cost in costs if start <= local_time(at, zone) <= now)
-    days = calendar.monthrange(now.year, now.month)[1]
-    return Projection(spent, spent / now.day * days, now.day, days)
+    return Projection(spent, spent / now.day * calendar.monthrange(now.year, now.month)[1])
 
 
 def date_range(first: date, last: date, zone: tzinfo) -> tuple[str, str]:
@@ -159,9 +156,10 @@ def date_range(first: date, last: date, zone: tzinfo) -> tuple[str, str]:
     return day_start(first, zone), day_start(last + timedelta(days=1), zone)
 
 
-def chat_choices(calls: Sequence[LoggedCall]) -> dict[str, str]:
-    """The chats the calls were made for, id to title (a title-less or deleted chat by its id's start)."""
-    return {call.chat_id: call.title or call.chat_id[:8] for call in calls}
+def chat_choices(chats: dict[str, str]) -> dict[str, str]:
+    """The chats calls were made for (id to title, ``store.Store.api_call_chats``), a title-less or deleted chat by
+    its id's start."""
+    return {chat_id: title or chat_id[:8] for chat_id, title in chats.items()}
 
 
 def table_rows(calls: Iterable[LoggedCall], zone: tzinfo, currency: str) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_driver import refreshed, send, start
+from app_driver import refreshed, rendered, send, start
 from scripted_server import Reply
 from token_tracker import PriceBook, Usage
 
@@ -16,7 +16,7 @@ BADGE = "cached · $0 · saved $"
 
 
 def badges(at: AppTest) -> list[str]:
-    return [caption.value for caption in at.main.caption if BADGE in caption.value]
+    return [shown for caption in at.main.caption if BADGE in (shown := rendered(caption.value))]
 
 
 def sidebar_captions(at: AppTest) -> list[str]:
@@ -74,3 +74,13 @@ def test_with_the_cache_off_there_is_no_switch_and_nothing_is_cached(app_env, mo
     at = send(start(), "Say one.")
     assert not [toggle for toggle in at.toggle if toggle.key == "use_cache"]
     assert badges(send(start(), "Say one.")) == [] and len(app_env.chat_requests()) == 2
+
+
+def test_the_count_is_read_again_after_a_reply_or_a_clearing_not_on_every_page_run(cache_on, monkeypatch):
+    monkeypatch.setenv("TEMPERATURE", "0")
+    cache_on.expect(Reply(text="Paris."), Reply(text="Berlin."))
+    watching = start()
+    assert "0 cached answers (yours only)" in sidebar_captions(watching)
+    send(start(), QUESTION)  # another session keeps an answer
+    assert "0 cached answers (yours only)" in sidebar_captions(watching.run())  # a page run does not count again
+    assert "2 cached answers (yours only)" in sidebar_captions(send(watching, "And of Germany?"))

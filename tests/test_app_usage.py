@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -13,9 +14,12 @@ from streamlit.testing.v1 import AppTest
 from app_driver import rendered, send, start
 from config import display_url, load_settings
 from conversation_manager import Conversation
+from events import CallRecord, utc_iso
 from scripted_server import Reply
 from store import Store
 from test_app_auth import visit
+from token_tracker import Cost, Usage
+from ui_usage import TABLE_ROWS
 from usage_log import csv_text
 
 USAGE_PAGE = "ui_usage.py"
@@ -165,3 +169,25 @@ def test_an_answer_from_the_response_cache_is_a_row_that_cost_nothing(app_env, m
         ("chat", "gpt-4o-mini", 20, "ok"),
     ]
     assert rows[0]["cost"] == 0 and rows[1]["cost"] > 0
+
+
+def test_the_table_lists_the_newest_thousand_calls_and_the_sums_count_them_all(app_env):
+    at = usage_page(start())
+    assert "No API calls in this range." in [info.value for info in at.info]
+    chat = Conversation(title="busy")
+    now = datetime.now(UTC)
+    chat.calls = [
+        CallRecord(
+            utc_iso(now - timedelta(milliseconds=n)), "chat", "", "gpt-4o-mini", Usage(10, 1), 5, 9, "ok", Cost(0.01)
+        )
+        for n in range(TABLE_ROWS + 1)
+    ]
+    store = Store.open(load_settings().database)
+    store.save(chat)
+    store.close()
+    rows = shown_rows(usage_page(at))
+    assert len(rows) == TABLE_ROWS and rows[0]["time"] > rows[-1]["time"]
+    captions = [caption.value for caption in at.caption]
+    assert f"{TABLE_ROWS + 1} calls, $10.0100 in all" in captions
+    assert f"The table lists the newest {TABLE_ROWS} (the CSV has them all)." in captions
+    assert at.metric[2].value == str(TABLE_ROWS + 1)  # this month's calls

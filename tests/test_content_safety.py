@@ -5,11 +5,15 @@ with a message; and documents and tool results reaching the model only as tool m
 from __future__ import annotations
 
 import json
+import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from config import ConfigError, load_settings
+import llm_client
+from config import ConfigError, display_url, load_settings
 from content_safety import (
     MAX_PATTERN_CHARS,
     Verdict,
@@ -23,6 +27,7 @@ from content_safety import (
 from conversation_manager import Conversation, Message
 from document_store import DocumentStore
 from documents import Limits, read_document
+from events import CallRecord
 from function_tools import default_registry
 from llm_client import LLMClient, Moderation, ModerationFailed
 from prompt_templates import TEMPLATES
@@ -97,8 +102,8 @@ def test_a_verdict_combines_the_list_and_the_moderation_model():
     both = combine((hit,), moderated)
     assert both.words == (hit,) and both.categories == (("violence", 0.93),) and both.moderation == "checked"
     assert combine((), Moderation(True, (), {"violence": 0.2})).flagged is False
-    failed = combine((), None, "timeout")
-    assert failed.moderation == "failed" and failed.detail == "timeout" and not failed.flagged
+    failed = combine((), None, failed=True)
+    assert failed.moderation == "failed" and not failed.flagged
 
 
 def test_a_kept_verdict_reads_back_and_a_damaged_one_leniently():
@@ -122,8 +127,8 @@ def test_a_flagged_text_comes_back_with_its_categories_and_scores(server: Script
 
 def test_a_clean_text_is_not_flagged(server: ScriptedServer):
     server.moderate(Moderated())
-    verdict, answer = check("hello there", parse_words(WORDS), client(server), "omni-moderation-latest")
-    assert not verdict.flagged and verdict.moderation == "checked" and answer is not None and answer.flagged == ()
+    verdict = check("hello there", parse_words(WORDS), client(server), "omni-moderation-latest")
+    assert not verdict.flagged and verdict.moderation == "checked" and verdict.categories == ()
 
 
 @pytest.mark.parametrize("status", [404, 405, 501])
@@ -131,9 +136,59 @@ def test_a_provider_without_the_endpoint_leaves_the_list_check(server: ScriptedS
     server.moderate(Moderated(status=status))
     assert client(server).moderate("x", "omni-moderation-latest") == Moderation(offered=False)
     server.moderate(Moderated(status=status))
-    verdict, answer = check("a forbidden phrase", parse_words(WORDS), client(server), "omni-moderation-latest")
-    assert verdict.flagged and verdict.moderation == "not_offered" and answer is not None and not answer.offered
+    verdict = check("a forbidden phrase", parse_words(WORDS), client(server), "omni-moderation-latest")
+    assert verdict.flagged and verdict.moderation == "not_offered"
     assert [hit.rule for hit in verdict.words] == ["Forbidden phrase"]
+
+
+def test_every_moderation_call_is_a_usage_log_row_whatever_came_of_it(server: ScriptedServer):
+    server.moderate(Moderated(), Moderated(status=500), Moderated(status=404), Moderated(usage=5))
+    calls: list[CallRecord] = []
+    moderation = client(server)
+    moderation.moderate("one", "omni-moderation-latest", log=calls)
+    with pytest.raises(ModerationFailed):
+        moderation.moderate("two", "omni-moderation-latest", log=calls)
+    assert moderation.moderate("three", "omni-moderation-latest", log=calls) == Moderation(offered=False)
+    moderation.moderate("four", "omni-moderation-latest", log=calls)
+    assert [(c.kind, c.outcome) for c in calls] == [
+        ("moderation", "ok"),
+        ("moderation", "server"),
+        ("moderation", "not_found"),
+        ("moderation", "ok"),
+    ]
+    assert {(c.provider, c.model) for c in calls} == {(display_url(server.base_url), "omni-moderation-latest")}
+    assert all(c.total_ms is not None and c.total_ms >= 0 and c.cost is None for c in calls)  # priced when booked
+    assert [c.usage.prompt_tokens if c.usage else None for c in calls] == [None, None, None, 5]
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port of 127.0.0.1 that takes connections and never answers: a provider gone silent."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield int(sock.getsockname()[1])
+
+
+def test_a_moderation_call_gives_up_after_its_own_short_timeout(silent_port: int, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(llm_client, "MODERATION_TIMEOUT", 0.2)
+    slow = LLMClient(
+        "sk-test-moderation-key", f"http://127.0.0.1:{silent_port}/v1", read_timeout=600, connect_timeout=600
+    )
+    calls: list[CallRecord] = []
+    failures: list[ModerationFailed] = []
+
+    def ask() -> None:
+        try:
+            slow.moderate("hello", "omni-moderation-latest", log=calls)
+        except ModerationFailed as failure:
+            failures.append(failure)
+
+    asking = threading.Thread(target=ask, daemon=True)
+    asking.start()
+    asking.join(60)  # the chat's own timeout (600 s) would still be waiting
+    assert not asking.is_alive(), "the moderation call waited on the chat's timeout"
+    assert [f.error.kind for f in failures] == ["timeout"] and [c.outcome for c in calls] == ["timeout"]
 
 
 def test_a_failing_moderation_call_is_said_and_the_list_still_decides(server: ScriptedServer):
@@ -142,38 +197,41 @@ def test_a_failing_moderation_call_is_said_and_the_list_still_decides(server: Sc
         client(server).moderate("x", "omni-moderation-latest")
     assert "sk-test-moderation-key" not in str(failure.value)
     server.moderate(Moderated(status=401))
-    verdict, answer = check("they killed it", parse_words(WORDS), client(server), "omni-moderation-latest")
-    assert verdict.moderation == "failed" and verdict.flagged and answer is None
+    verdict = check("they killed it", parse_words(WORDS), client(server), "omni-moderation-latest")
+    assert verdict.moderation == "failed" and verdict.flagged
+    assert Verdict.from_dict(json.loads(json.dumps(verdict.to_dict()))) == verdict  # kept whole with its message
 
 
 def test_input_and_output_each_get_their_own_verdict(server: ScriptedServer):
     server.moderate(Moderated(), Moderated({"harassment": 0.77}))
     words = parse_words(WORDS)
-    asked, _ = check("What is the capital of France?", words, client(server), "omni-moderation-latest")
-    replied, _ = check("You are an idiot.", words, client(server), "omni-moderation-latest")
+    asked = check("What is the capital of France?", words, client(server), "omni-moderation-latest")
+    replied = check("You are an idiot.", words, client(server), "omni-moderation-latest")
     assert not asked.flagged and replied.categories == (("harassment", 0.77),)
     assert [r["input"] for r in server.moderation_requests()] == ["What is the capital of France?", "You are an idiot."]
 
 
-def test_a_moderation_call_that_reports_usage_is_booked_and_one_without_books_nothing(
+def test_a_moderation_call_that_reports_usage_is_booked_and_one_without_costs_nothing(
     server: ScriptedServer, tmp_path: Path
 ):
     server.moderate(Moderated(usage=12), Moderated())
     chat = Conversation()
     chat.add_user("hello")
-    _, reported = check("hello", parse_words(""), client(server), "omni-moderation-latest")
-    call = book(chat, reported, PriceBook(7.0))
-    assert call is not None and (call.kind, call.model, call.usage.prompt_tokens) == (
-        "moderation",
-        "omni-moderation-latest",
-        12,
-    )
-    _, unreported = check("hello", parse_words(""), client(server), "omni-moderation-latest")
-    assert book(chat, unreported, PriceBook(7.0)) is None and chat.side_calls == [call]
+    reported: list[CallRecord] = []
+    check("hello", parse_words(""), client(server), "omni-moderation-latest", reported)
+    [call] = book(chat, reported, PriceBook(7.0))
+    assert (call.kind, call.model, call.usage.prompt_tokens) == ("moderation", "omni-moderation-latest", 12)
+    unreported: list[CallRecord] = []
+    check("hello", parse_words(""), client(server), "omni-moderation-latest", unreported)
+    assert book(chat, unreported, PriceBook(7.0)) == [] and chat.side_calls == [call]
     store = Store.open(str(tmp_path / "chats.db"))
     store.save(chat)
     loaded = store.load(chat.id)
     assert loaded is not None and loaded.side_calls == [call]
+    rows = sorted((logged.call for logged in store.api_calls()), key=lambda row: row.at)
+    assert [(row.kind, row.outcome) for row in rows] == [("moderation", "ok")] * 2  # one row each, the booked one too
+    assert rows[0].id == call.id and rows[0].cost == call.cost and rows[1].cost is not None and rows[1].cost.usd == 0
+    assert all(row.total_ms is not None for row in rows)  # timed: the rows the calls logged, not untimed side calls
 
 
 def test_a_flagged_reply_keeps_its_verdict_and_its_text_in_the_store(tmp_path: Path):

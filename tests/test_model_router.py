@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from config import load_settings
-from model_router import RouteRules, route, rule_table, tool_words
+from model_router import CODE_SCAN_CHARS, RouteRules, route, rule_table, tool_words
 
 RULES = RouteRules("cheap-model", "strong-model", long_chars=200, code=True, tools=True)
 TOOLS = ("get_current_weather", "calculate", "search_knowledge_base", "get_current_time")
@@ -83,3 +85,21 @@ def test_the_rules_come_from_the_settings_and_are_shown_in_order_with_where_to_c
     assert [row["rule"] for row in rows] == ["task", "length", "code", "tools", "default"]
     assert rows[1] == {"rule": "length", "when": "(off)", "Model": "b", "setting": "AUTO_LONG_CHARS"}
     assert rows[-1]["Model"] == "a"
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("text", [" \n" * 16_000, "SELECT " * 4_572, " " * 32_000 + "x"])
+def test_a_long_run_of_blank_lines_or_sql_words_routes_at_once_by_its_rules(text):
+    """Without bounds these took seconds to tens of seconds to match, holding every session of the app."""
+    assert len(text) >= 32_000
+    decided = route(text, replace(RULES, long_chars=0), "", TOOLS, "en")
+    assert (decided.model, decided.rule) == ("cheap-model", "default")
+
+
+def test_the_code_rule_looks_at_the_start_of_a_message_only():
+    before = "plain words " * (CODE_SCAN_CHARS // 12 + 1)
+    assert route(before + "\ndef area(r):", replace(RULES, long_chars=0), "", (), "en").rule == "default"
+    assert (
+        route(before[: CODE_SCAN_CHARS - 20] + "\ndef area(r):", replace(RULES, long_chars=0), "", (), "en").rule
+        == "code"
+    )

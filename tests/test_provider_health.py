@@ -4,6 +4,7 @@ that is down."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -31,8 +32,11 @@ def other() -> Iterator[ScriptedServer]:
 
 
 def endpoint(server: ScriptedServer, model: str = "gpt-4o-mini") -> Endpoint:
-    client = LLMClient(TEST_KEY, server.base_url)
-    return Endpoint(server.base_url, display_url(server.base_url), (model,), client)
+    return endpoint_of(server.base_url, model)
+
+
+def endpoint_of(url: str, model: str = "gpt-4o-mini") -> Endpoint:
+    return Endpoint(url, display_url(url), (model,), LLMClient(TEST_KEY, url))
 
 
 def checked(*servers: ScriptedServer) -> tuple[HealthRecord, list[Endpoint]]:
@@ -142,6 +146,58 @@ def test_checks_off_start_no_thread():
     checker = HealthChecker(HealthRecord(), minutes=0).start()
     checker.page_opened()
     assert not checker._thread.is_alive()
+
+
+def ended(checker: HealthChecker) -> bool:
+    """Waits (at most 10 s) for the check asked for to end; whether it did."""
+    deadline = time.monotonic() + 10
+    while checker.checking and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return not checker.checking
+
+
+@pytest.mark.parametrize("minutes", [60, 0])
+def test_check_now_only_wakes_the_thread_and_says_checking_until_its_round_has_ended(server, minutes):
+    record = HealthRecord()
+    record.watch([endpoint(server)])
+    record.last_check = time.monotonic()  # fresh: nothing but the request wakes the thread
+    started, release = threading.Event(), threading.Event()
+    checked_by: list[str] = []
+
+    def check(client: LLMClient) -> tuple[int, ErrorInfo | None]:
+        checked_by.append(threading.current_thread().name)
+        started.set()
+        assert release.wait(10)
+        return probe(client)
+
+    checker = HealthChecker(record, minutes=minutes, check=check).start()
+    try:
+        checker.page_opened()
+        assert not checker.checking
+        checker.request_check()  # returns at once, the check waiting on ``release``
+        assert checker.checking
+        assert started.wait(10)
+        assert checker.checking
+        release.set()
+        assert ended(checker)
+    finally:
+        checker.stop()
+    assert checked_by == ["provider-health"]  # the thread's round, never the caller's
+    assert record.status(server.base_url).state == "up"
+
+
+def test_a_round_that_fails_still_counts_so_pages_do_not_wake_the_thread_again():
+    def broken(client: LLMClient) -> tuple[int, ErrorInfo | None]:
+        raise RuntimeError("surprise")
+
+    record = HealthRecord()
+    record.watch([endpoint_of("http://127.0.0.1:9/v1")])
+    checker = HealthChecker(record, minutes=60, check=broken)
+    with pytest.raises(RuntimeError):
+        checker.check_all()
+    assert record.last_check > 0
+    checker.page_opened()
+    assert not checker._wake.is_set()
 
 
 def down_record(server: ScriptedServer, *others: ScriptedServer) -> HealthRecord:

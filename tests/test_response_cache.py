@@ -33,7 +33,7 @@ from retry_policy import RetryPolicy
 from scripted_server import Reply
 from store import Store
 from token_tracker import Cost, PriceBook, Usage
-from turn import Save, Turn, TurnChoices, prepare
+from turn import Action, Ask, Save, Turn, TurnChoices, carry_out, prepare
 
 BOOK = PriceBook(usd_cny_rate=7.0)
 CHOICES = TurnChoices("en", "default", ())
@@ -287,6 +287,25 @@ def test_above_temperature_0_only_a_message_that_asks_for_it_gets_a_cached_answe
     assert len(server.chat_requests()) == 3
     reply = turn.conversation.messages[-1]
     assert reply.content == "Three." and reply.cache_saved is not None
+
+
+def test_regenerate_asks_the_provider_again_even_at_temperature_0(cold, store, server):
+    cache = ResponseCache(store, BOOK, HOUR)
+    server.expect(Reply(text="Paris."), Reply(text="Paris, of course."))
+    first = ask(cold, store, cache, "Capital of France?")
+    list(first.run())
+    conversation = first.conversation
+    regenerate = Action("regenerate", conversation.messages[-1].parent_id)  # as the reply's button asks
+    assert carry_out(conversation, regenerate, "", "en") == Ask(None)
+    registry = default_registry(cold.weather_api_url, cold.geocoding_api_url)
+    again = prepare(
+        conversation, cold, CHOICES, None, registry=registry, book=BOOK, save=saver(store, conversation), cache=cache
+    )
+    events = list(again.run())
+    assert len(server.chat_requests()) == 2  # the same request reached the server again
+    assert not [event for event in events if isinstance(event, AnsweredFromCache)]
+    reply = again.conversation.messages[-1]
+    assert reply.content == "Paris, of course." and reply.cache_saved is None
 
 
 @pytest.mark.parametrize(

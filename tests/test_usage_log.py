@@ -8,20 +8,31 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
+import store as store_module
 from config import Settings, display_url, load_settings
 from conversation_manager import Conversation, Message, SideCall
-from events import CallRecord, TextDelta
+from events import CallRecord, TextDelta, utc_iso
 from function_tools import default_registry
 from scripted_server import Reply
 from store import LoggedCall, Store
 from token_tracker import Cost, PriceBook, Usage
 from turn import Save, Turn, TurnChoices, prepare
-from usage_log import CSV_COLUMNS, csv_text, date_range, month_start, per_day, per_model, project_month
+from usage_log import (
+    CSV_COLUMNS,
+    csv_text,
+    date_range,
+    day_start,
+    days_between,
+    in_currency,
+    month_start,
+    per_model,
+    project_month,
+)
 
 BOOK = PriceBook(usd_cny_rate=7.0)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -119,14 +130,17 @@ def test_calls_are_saved_once_per_owner_and_chat_and_side_calls_join_them(databa
     store = open_stores(database_url)
     alice, bob = store.as_user("alice@example.com"), store.as_user("bob@example.com")
     chat = Conversation(title="Alice's")
-    chat.calls = [record("2026-11-01T10:00:00.000+00:00"), record("2026-11-02T10:00:00.000+00:00", model="gpt-4o")]
+    chat.calls = [
+        record("2026-11-01T10:00:00.000000+00:00"),
+        record("2026-11-02T10:00:00.000000+00:00", model="gpt-4o"),
+    ]
     title = SideCall("title", "gpt-4o-mini", Usage(40, 4), Cost(0.001, 0.007), created_at="2026-11-03T00:00:00+00:00")
     chat.side_calls.append(title)
     alice.save(chat)
     assert chat.calls == []
     alice.save(chat)  # again: nothing is logged twice
     other = Conversation(title="Bob's")
-    other.calls = [record("2026-11-02T12:00:00.000+00:00")]
+    other.calls = [record("2026-11-02T12:00:00.000000+00:00")]
     bob.save(other)
 
     rows = alice.api_calls()
@@ -137,7 +151,7 @@ def test_calls_are_saved_once_per_owner_and_chat_and_side_calls_join_them(databa
     ]
     assert {(r.chat_id, r.title) for r in rows} == {(chat.id, "Alice's")}
     assert rows[0].call.cost == Cost(0.001, 0.007) and rows[0].call.total_ms is None  # the side call, untimed
-    assert rows[1].call == replace(record("2026-11-02T10:00:00.000+00:00", model="gpt-4o"), id=rows[1].call.id)
+    assert rows[1].call == replace(record("2026-11-02T10:00:00.000000+00:00", model="gpt-4o"), id=rows[1].call.id)
     assert [r.call.model for r in alice.api_calls(model="gpt-4o")] == ["gpt-4o"]
     assert len(alice.api_calls("2026-11-02T00:00:00+00:00", "2026-11-03T00:00:00+00:00")) == 1
     assert alice.api_calls(chat=other.id) == []  # Bob's chat: not Alice's to read
@@ -146,69 +160,105 @@ def test_calls_are_saved_once_per_owner_and_chat_and_side_calls_join_them(databa
     assert [r.title for r in alice.api_calls()] == ["", "", ""]  # what was spent stays in the log
 
 
-def test_an_older_sqlite_file_gets_a_row_per_stored_reply(tmp_path):
-    path = tmp_path / "chats.db"
-    store = Store(path)
-    conversation = Conversation(title="old")
-    conversation.add_user("hi")
-    reply = conversation.append(Message("assistant", "hello", model="gpt-4o-mini", usage=Usage(10, 2)))
-    reply.cost, reply.first_token_ms = Cost(0.5, 3.5), 120
-    store.save(conversation)
-    with store.transaction() as db:  # as a file from before m013: no log, the migration not yet run
-        db.execute("DELETE FROM api_calls")
-        db.execute("DELETE FROM _migrations WHERE name = 'm013_api_calls'")
-        db.execute("DROP TABLE api_calls")
-    (row,) = Store(path).api_calls()
-    assert (row.chat_id, row.call.kind, row.call.model, row.call.outcome) == (
-        conversation.id,
-        "chat",
-        "gpt-4o-mini",
-        "ok",
+def test_a_database_from_before_the_log_gets_a_row_per_stored_reply_and_title_call(
+    database_url, open_stores, monkeypatch
+):
+    names = [function.__name__ for function in store_module.MIGRATIONS]
+    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[: names.index("m013_api_calls")])
+    old = open_stores(database_url).as_user("ann@example.com")
+    chat = Conversation(title="old", created_at="2026-11-02T08:00:00+00:00")
+    chat.add_user("hi")
+    reply = Message(
+        "assistant", "hello", model="gpt-4o-mini", usage=Usage(10, 2), created_at="2026-11-02T08:00:01+00:00"
     )
-    assert (row.call.usage, row.call.cost, row.call.first_token_ms) == (Usage(10, 2), Cost(0.5, 3.5), 120)
-
-
-def test_the_month_is_projected_at_its_daily_rate_in_the_readers_time_zone():
-    now = datetime(2026, 11, 10, 9, 0, tzinfo=SHANGHAI)
-    costs = [
-        ("2026-10-31T16:30:00+00:00", 5.0),  # 1 November, 00:30 in Shanghai: this month there
-        ("2026-10-31T15:00:00+00:00", 7.0),  # still October in Shanghai
-        ("2026-11-05T00:00:00+00:00", 5.0),
-        ("2026-11-10T02:00:00+00:00", 9.0),  # after now
+    reply.cost, reply.first_token_ms = Cost(0.5, 3.5), 120
+    chat.append(reply)
+    title_usage = Usage(40, 4)
+    chat.side_calls.append(
+        SideCall("title", "gpt-4o", title_usage, Cost(0.25, 1.75), created_at="2026-11-03T00:00:00+00:00")
+    )
+    old.add([chat])  # as the code before m013 stored a chat: no log to write to
+    monkeypatch.undo()
+    rows = open_stores(database_url).as_user("ann@example.com").api_calls()
+    assert [(r.chat_id, r.call.at, r.call.kind, r.call.model, r.call.outcome) for r in rows] == [
+        (chat.id, "2026-11-03T00:00:00.000000+00:00", "title", "gpt-4o", "ok"),
+        (chat.id, "2026-11-02T08:00:01.000000+00:00", "chat", "gpt-4o-mini", "ok"),
     ]
-    projection = project_month(costs, now)
-    assert (projection.spent, projection.days_counted, projection.days_in_month) == (10.0, 10, 30)
+    assert [(r.call.usage, r.call.cost, r.call.first_token_ms) for r in rows] == [
+        (title_usage, Cost(0.25, 1.75), None),
+        (Usage(10, 2), Cost(0.5, 3.5), 120),
+    ]
+
+
+def test_a_call_in_the_first_second_of_a_day_is_that_days(store):
+    chat = Conversation(title="midnight")
+    chat.calls = [record(utc_iso(datetime(2026, 11, 2, 0, 0, 0, 500000, UTC)))]
+    title = SideCall("title", "gpt-4o-mini", Usage(40, 4), Cost(0.001, 0.007), created_at="2026-11-02T00:00:00+00:00")
+    chat.side_calls.append(title)  # booked by a version that wrote whole seconds
+    store.save(chat)
+    day = date(2026, 11, 2)
+    assert len(store.api_calls(*date_range(day, day, UTC))) == 2
+    assert store.api_calls(*date_range(day - timedelta(days=1), day - timedelta(days=1), UTC)) == []
+    assert {len(row.call.at) for row in store.api_calls()} == {len(utc_iso())}
+
+
+def test_the_month_is_summed_in_the_readers_time_zone_and_projected_at_its_daily_rate(store):
+    now = datetime(2026, 11, 10, 9, 0, tzinfo=SHANGHAI)
+    chat = Conversation(title="month")
+    chat.calls = [
+        record("2026-10-31T16:30:00+00:00", usd=5.0),  # 1 November, 00:30 in Shanghai: this month there
+        record("2026-10-31T15:00:00+00:00", usd=7.0),  # still October in Shanghai
+        record("2026-11-05T00:00:00+00:00", usd=5.0),
+    ]
+    store.save(chat)
+    (month,) = store.api_call_sums(day_start(month_start(now).date(), SHANGHAI))
+    assert (month.calls, month.cost.usd) == (2, pytest.approx(10.0))
+    projection = project_month(month.cost.usd, now)
     assert projection.projected == pytest.approx(30.0)  # 1 a day for 30 days
-    in_utc = project_month(costs, now.astimezone(UTC))
-    assert in_utc.spent == 5.0  # in UTC both calls of October 31st are last month's
+    (in_utc,) = store.api_call_sums(day_start(month_start(now.astimezone(UTC)).date(), UTC))
+    assert in_utc.cost.usd == 5.0  # in UTC both calls of October 31st are last month's
 
 
 def test_the_month_needs_a_time_zone_and_begins_at_local_midnight():
     with pytest.raises(ValueError, match="time zone"):
         month_start(datetime(2026, 11, 10))
     assert month_start(datetime(2026, 2, 28, 23, 59, tzinfo=SHANGHAI)) == datetime(2026, 2, 1, tzinfo=SHANGHAI)
-    assert project_month([], datetime(2026, 2, 1, tzinfo=UTC)).projected == 0.0
+    assert project_month(0.0, datetime(2026, 2, 1, tzinfo=UTC)).projected == 0.0
+
+
+def test_sums_per_day_follow_the_readers_days_and_per_model_the_costliest_first(store):
+    chat = Conversation(title="sums")
+    chat.calls = [
+        record("2026-11-01T16:30:00+00:00", "gpt-4o", 2.0),  # 2 November in Shanghai
+        record("2026-11-01T10:00:00+00:00", "gpt-4o-mini", 1.0),
+        record("2026-11-02T01:00:00+00:00", "gpt-4o-mini", 0.5),
+    ]
+    store.save(chat)
+    first, last = date(2026, 11, 1), date(2026, 11, 3)
+    days = store.api_call_days(days_between(first, last, SHANGHAI))
+    assert [(d.label, d.calls) for d in days] == [("2026-11-01", 1), ("2026-11-02", 2)]
+    assert [(d.label, d.cost) for d in in_currency(days, "USD")] == [("2026-11-01", 1.0), ("2026-11-02", 2.5)]
+    in_utc = in_currency(store.api_call_days(days_between(first, last, UTC)), "CNY")
+    assert [(d.label, d.cost) for d in in_utc] == [("2026-11-01", 21.0), ("2026-11-02", 3.5)]
+    models = per_model(store.api_call_sums(*date_range(first, last, SHANGHAI)), "USD")
+    assert [(m.label, m.cost, m.prompt_tokens) for m in models] == [("gpt-4o", 2.0, 100), ("gpt-4o-mini", 1.5, 200)]
+    assert store.api_call_sums(model="gpt-4o", chat=chat.id)[0].calls == 1
+    assert date_range(first, date(2026, 11, 2), SHANGHAI) == (
+        "2026-10-31T16:00:00.000000+00:00",
+        "2026-11-02T16:00:00.000000+00:00",
+    )
+
+
+def test_the_newest_calls_alone_when_limited(store):
+    chat = Conversation(title="many")
+    chat.calls = [record(f"2026-11-0{day}T10:00:00+00:00") for day in range(1, 6)]
+    store.save(chat)
+    assert [r.call.at[:10] for r in store.api_calls(limit=2)] == ["2026-11-05", "2026-11-04"]
+    assert store.api_call_chats() == {chat.id: "many"}
 
 
 def logged_call(at: str, model: str, usd: float, chat: str = "c1", title: str = "A chat") -> LoggedCall:
     return LoggedCall(chat, title, record(at, model, usd))
-
-
-def test_sums_per_day_follow_the_readers_days_and_per_model_the_costliest_first():
-    calls = [
-        logged_call("2026-11-01T16:30:00+00:00", "gpt-4o", 2.0),  # 2 November in Shanghai
-        logged_call("2026-11-01T10:00:00+00:00", "gpt-4o-mini", 1.0),
-        logged_call("2026-11-02T01:00:00+00:00", "gpt-4o-mini", 0.5),
-    ]
-    days = per_day(calls, SHANGHAI, "USD")
-    assert [(d.label, d.cost, d.calls) for d in days] == [("2026-11-01", 1.0, 1), ("2026-11-02", 2.5, 2)]
-    assert [(d.label, d.cost) for d in per_day(calls, UTC, "CNY")] == [("2026-11-01", 21.0), ("2026-11-02", 3.5)]
-    models = per_model(calls, "USD")
-    assert [(m.label, m.cost, m.prompt_tokens) for m in models] == [("gpt-4o", 2.0, 100), ("gpt-4o-mini", 1.5, 200)]
-    assert date_range(datetime(2026, 11, 1).date(), datetime(2026, 11, 2).date(), SHANGHAI) == (
-        "2026-10-31T16:00:00.000+00:00",
-        "2026-11-02T16:00:00.000+00:00",
-    )
 
 
 def test_the_csv_holds_each_call_with_its_chat_tokens_times_and_both_costs():
@@ -234,3 +284,11 @@ def test_the_csv_holds_each_call_with_its_chat_tokens_times_and_both_costs():
             "outcome": "ok",
         }
     ]
+
+
+@pytest.mark.parametrize("title", ['=HYPERLINK("http://x")', "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"])
+def test_a_title_starting_like_a_formula_is_not_run_by_a_spreadsheet(title):
+    text = csv_text([logged_call("2026-11-01T10:00:00+00:00", "gpt-4o", 2.0, title=title)])
+    (row,) = csv.DictReader(io.StringIO(text, newline=""))
+    assert row["chat"] == "'" + title
+    assert (row["cost_usd"], row["chat_id"]) == ("2.0", "c1")  # numbers and plain text stay as they are

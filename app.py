@@ -281,6 +281,8 @@ def go(
         session().editing = None
     if action.template is not None:
         choices = replace(choices, turn=replace(choices.turn, template=action.template))
+    if action.kind == "continue":  # its words are the same each time: the cache would give the same continuation
+        choices = replace(choices, turn=replace(choices.turn, anew=True))
     edited = st.session_state.get(f"edit_text_{action.value}", "") if action.kind == "edit" else ""
     ask = carry_out(session().conversation, action, edited, lang)
     if ask is not None and ask.text is not None and action.kind == "prompt" and variants:

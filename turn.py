@@ -83,6 +83,7 @@ class TurnChoices:
     images: tuple[Attachment, ...] = ()  # attached to the new message
     use_cache: bool = False  # "use a cached answer if there is one", also above temperature 0 (RESPONSE_CACHE=on)
     task: str = ""  # the task type picked for the "auto" model (model_router.TASKS); "": its rules decide
+    anew: bool = False  # asked for a new answer (continue): never one from the response cache
 
     def asks(self, call: ToolCall) -> bool:
         """Whether this call waits for the user's approval before it runs."""
@@ -375,7 +376,8 @@ def prepare(
     spec = request_spec(settings, choices, executor.schemas())
     request = build_request(conversation, spec)
     approvals = decided(conversation) if asked is None else ()
-    answering_again = asked is None and not approvals  # a regenerate wants a new answer, never the cached one
+    # A regenerate (nothing asked) or a continue wants a new answer, never the cached one
+    answering_again = choices.anew or (asked is None and not approvals)
     if approvals:  # this turn answers those calls: not the stand-ins the history closes unanswered calls with
         answering = {approval.call.call_id for approval in approvals}
         kept = [m for m in request.messages if not (m["role"] == "tool" and m.get("tool_call_id") in answering)]

@@ -308,6 +308,19 @@ def test_regenerate_asks_the_provider_again_even_at_temperature_0(cold, store, s
     assert reply.content == "Paris, of course." and reply.cache_saved is None
 
 
+def test_a_continue_asks_the_provider_again_even_at_temperature_0(cold, store, server):
+    """A continue is sent as the same words each time (carry_out): the same request as the last continue from that
+    point, which the cache must not answer (app.go marks it ``anew``)."""
+    cache = ResponseCache(store, BOOK, HOUR)
+    server.expect(Reply(text="More."), Reply(text="Something else."))
+    list(ask(cold, store, cache, "Please continue.").run())
+    again = ask(cold, store, cache, "Please continue.", replace(CHOICES, anew=True))
+    events = list(again.run())
+    assert len(server.chat_requests()) == 2
+    assert not [event for event in events if isinstance(event, AnsweredFromCache)]
+    assert again.conversation.messages[-1].content == "Something else."
+
+
 @pytest.mark.parametrize(
     "failing",
     [

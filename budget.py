@@ -31,7 +31,8 @@ class BudgetCheck:
         return WARNING if self.share >= WARN_AT else OK
 
 
-def _amount(cost: Cost, currency: str) -> float:
+def amount_in(cost: Cost, currency: str) -> float:
+    """A cost in ``currency``: CNY, else USD."""
     return cost.cny if currency == "CNY" else cost.usd
 
 
@@ -41,7 +42,7 @@ def check_budgets(
     """The limits that are set, with what has been spent against each; ``day_hard``: the daily one is a hard limit
     (a signed-in person who is not an admin); the chat's own stays the user's soft limit."""
     checks = [
-        BudgetCheck("chat", _amount(chat, currency), per_chat, currency),
-        BudgetCheck("day", _amount(today, currency), per_day, currency, hard=day_hard),
+        BudgetCheck("chat", amount_in(chat, currency), per_chat, currency),
+        BudgetCheck("day", amount_in(today, currency), per_day, currency, hard=day_hard),
     ]
     return [check for check in checks if check.limit > 0]

@@ -11,6 +11,7 @@ MAX_PATTERN_CHARS or that does not compile is a configuration error naming its l
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -140,7 +141,19 @@ def parse_words(text: str, source: str = "SAFETY_WORDS_FILE") -> WordList:
 
 
 def load_words(path: Path) -> WordList:
-    """The list SAFETY_WORDS_FILE names; no file is an empty list. ConfigError for a file that cannot be read."""
+    """The list SAFETY_WORDS_FILE names; no file is an empty list. ConfigError for a file that cannot be read. Read
+    and compiled once per version of the file (every message and reply is checked against it)."""
+    try:
+        version = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return WordList()
+    except OSError as error:
+        raise ConfigError(f"SAFETY_WORDS_FILE {path}: cannot be read ({error})") from None
+    return _words_of(path, version)
+
+
+@functools.lru_cache(maxsize=8)
+def _words_of(path: Path, version: int) -> WordList:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -16,13 +16,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Literal
 
 import openai
 
 from config import Settings, display_url
 from errors import ErrorInfo
+from events import utc_iso
 from llm_client import LLMClient, ModelListError, targets_for
 
 _log = logging.getLogger(__name__)
@@ -32,10 +32,6 @@ DOWN_KINDS = frozenset({"connection", "timeout", "server", "local_crashed"})  # 
 CHECK_TIMEOUT = 5.0  # seconds a check may take to connect and to answer
 STALE_SECONDS = 60.0  # a page that opens asks for a check when the last one is older than this
 ERROR_CHARS = 200  # of an error's message, kept to show
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _key(url: str) -> str:
@@ -98,7 +94,7 @@ def probe(client: LLMClient) -> tuple[int, ErrorInfo | None]:
 class HealthRecord:
     """The providers' states, shared by every session and thread of the app process (a lock guards them)."""
 
-    def __init__(self, now: Callable[[], str] = _now) -> None:
+    def __init__(self, now: Callable[[], str] = utc_iso) -> None:
         self.now = now
         self._lock = threading.Lock()
         self._watched: list[Endpoint] = []

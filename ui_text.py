@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 from datetime import tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
+
+from chat_groups import zone
 
 _ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # CommonMark lets a backslash escape each of these
 _SPACE_TO_KEEP = re.compile(r"^ | $|(?<= ) | (?= )")  # spaces Markdown would trim or HTML would collapse
@@ -29,7 +30,4 @@ def _literal_line(line: str) -> str:
 
 def browser_zone() -> tzinfo:
     """The browser's time zone (UTC where it says none or one this machine does not know)."""
-    try:
-        return ZoneInfo(st.context.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return zone(st.context.timezone)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
+from budget import amount_in
 from events import utc_iso
 from store import CallSums, LoggedCall
-from token_tracker import Cost
 
 # The CSV's columns, in order (machine-readable names: the page's headings are i18n's).
 CSV_COLUMNS = (
@@ -42,11 +42,6 @@ CSV_COLUMNS = (
 def cost_in(call: LoggedCall, currency: str) -> float:
     """What the call cost in ``currency`` (CNY, else USD); 0 for an unpriced call."""
     return 0.0 if call.call.cost is None else amount_in(call.call.cost, currency)
-
-
-def amount_in(cost: Cost, currency: str) -> float:
-    """A cost in ``currency``: CNY, else USD."""
-    return cost.cny if currency == "CNY" else cost.usd
 
 
 def local_time(at: str, zone: tzinfo) -> datetime:

@@ -6,6 +6,7 @@ that might reach a page, a log or an export.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
@@ -836,11 +838,26 @@ def _read(setting: Setting, values: Mapping[str, str], errors: list[str]) -> Any
 def setting_values(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> dict[str, str]:
     """Merge defaults, `.env` (or the file APP_ENV_FILE names) and the environment (the environment wins)."""
     environment = os.environ if environ is None else environ
-    file_values = dotenv_values(env_file or environment.get("APP_ENV_FILE") or APP_DIR / ".env")
+    file_values = _env_file_values(Path(env_file or environment.get("APP_ENV_FILE") or APP_DIR / ".env"))
     merged: dict[str, str] = dict(DEFAULTS)
     merged.update({k: v for k, v in file_values.items() if v is not None and v != ""})
     merged.update({k: v for k, v in environment.items() if v != ""})
     return merged
+
+
+def _env_file_values(path: Path) -> Mapping[str, str | None]:
+    """The `.env` file's values, parsed once per version of the file (a price lookup reads MODELS_FILE there); its
+    ${VAR}s filled from the environment as it was then (the app's does not change while it runs)."""
+    try:
+        found = path.stat()
+    except OSError:
+        return dotenv_values(path)  # no file: none (or dotenv's own error)
+    return _parsed_env_file(path, found.st_mtime_ns, found.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_env_file(path: Path, mtime_ns: int, size: int) -> Mapping[str, str | None]:
+    return MappingProxyType(dotenv_values(path))
 
 
 def table_file(name: str, values: Mapping[str, str] | None = None) -> Path:

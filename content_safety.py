@@ -21,7 +21,7 @@ from typing import Any, Final, Literal
 import regex
 
 from config import ConfigError
-from conversation_manager import Conversation, SideCall, priced_call
+from conversation_manager import Conversation, SideCall
 from events import CallRecord
 from llm_client import LLMClient, Moderation, ModerationFailed
 from token_tracker import PriceBook
@@ -194,11 +194,4 @@ def book(conversation: Conversation, calls: Sequence[CallRecord], prices: PriceB
     """Moderation calls' usage log rows put on the chat (written when it is saved), priced by ``prices`` where the
     call reported usage (OpenAI's reports none: it costs nothing). A call that reported usage is also booked to the
     chat's cost as a side call, under its row's id (so the log has it once); those side calls."""
-    booked = []
-    for call in calls:
-        priced = priced_call(call, prices)
-        conversation.calls.append(priced)
-        if priced.usage is not None and priced.cost is not None:
-            booked.append(SideCall(MODERATION, priced.model, priced.usage, priced.cost, id=priced.id))
-    conversation.side_calls += booked
-    return booked
+    return conversation.log_calls(calls, prices, MODERATION)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from itertools import takewhile
 from typing import Any, Final, Literal, assert_never
@@ -194,6 +194,8 @@ class Conversation:
         # keeps them in a table of their own and loads them only when asked).
         self.traces: dict[str, list[dict[str, Any]]] = {}
         self.calls: list[CallRecord] = []  # API calls not yet saved, priced: the usage log's rows (store.api_calls)
+        # Ids of the side calls the store has (it read or wrote them): a save writes only the others; not saved.
+        self.stored_side_calls: set[str] = set()
         self.saved_at: str | None = None  # when the store last wrote it, as it was read (store.load); not saved
 
     def to_dict(self) -> dict[str, Any]:
@@ -288,6 +290,21 @@ class Conversation:
             entries.append((self.summary.usage, self.summary.cost))
         entries += [(call.usage, call.cost) for call in self.side_calls]
         return Totals.of(entries)
+
+    def log_calls(
+        self, records: Iterable[CallRecord], book: PriceBook, side: SideCallKind | None = None
+    ) -> list[SideCall]:
+        """Calls' usage log rows priced by ``book`` (one that reported no usage cost nothing) and kept until the store
+        writes them. With ``side``, each that has usage is also booked to the chat's cost as a side call of that kind,
+        under its row's id (so the log has it once); returns those side calls."""
+        booked = []
+        for record in records:
+            cost = book.cost(record.model, record.usage) if record.usage is not None else Cost()
+            self.calls.append(replace(record, cost=cost))
+            if side is not None and record.usage is not None:
+                booked.append(SideCall(side, record.model, record.usage, cost, id=record.id))
+        self.side_calls += booked
+        return booked
 
     def apply_summary(self, text: str, covers: Sequence[str], model: str, usage: Usage, cost: Cost) -> None:
         """A new summary replaces the old one; the cost of every summary call stays booked."""
@@ -443,7 +460,7 @@ class TurnRecorder:
             case RoundTraced():
                 self.conversation.traces.setdefault(self.reply_id, []).append(event.trace.to_dict())
             case CallLogged():
-                self.conversation.calls.append(priced_call(event.record, self.price_book))
+                self.conversation.log_calls([event.record], self.price_book)
             case AnsweredFromCache():  # no request went out: the first token's time counts from here
                 self.sent_at = self.clock()
                 self._writable().cache_saved = event.saved
@@ -470,11 +487,6 @@ class TurnRecorder:
 def _cache_hit(model: str) -> CallRecord:
     """The usage log's row of an answer from the response cache: no request went out, nothing was spent."""
     return CallRecord(utc_iso(), "cache_hit", "", model, Usage(), None, 0, "ok", Cost())
-
-
-def priced_call(record: CallRecord, price_book: PriceBook) -> CallRecord:
-    """A call's row priced by the book (a call that reported no usage cost nothing)."""
-    return replace(record, cost=price_book.cost(record.model, record.usage) if record.usage else Cost())
 
 
 def _first_of_reply(conversation: Conversation, message: Message) -> str:

@@ -2,7 +2,8 @@
 
 Settings never travel: no key, no base URL. JSON holds every message of the tree with its parent,
 so importing an export restores every version (the round trip is lossless but for fresh ids), images included
-(base64, checked on import to be the image each names); Markdown shows them inline as data URLs. ChatGPT's
+(base64, checked on import to be the image each names), and how the user organised each chat (pinned, archived,
+folder, tags: the store's, not the Conversation's); Markdown shows images inline as data URLs. ChatGPT's
 ``conversations.json`` imports too. The typed records an export is checked against live in records.py.
 """
 
@@ -27,10 +28,11 @@ from conversation_manager import STOPPED, STREAMING, Conversation, Message
 from i18n import t
 from prompt_templates import get_template
 from records import ConversationRecord, Record, Seconds
+from store import ConversationSummary, Store
 
 EXPORT_FORMAT = "ai-chat-app/conversations"
 TRACE_FORMAT = "ai-chat-app/trace"
-EXPORT_VERSION = 2
+EXPORT_VERSION = 3  # 3: each chat's pinned, archived, folder and tags
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 
@@ -42,14 +44,24 @@ def _scrubbed(message: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
-def to_json(conversations: Iterable[Conversation]) -> str:
+def _organised(summary: ConversationSummary | None) -> dict[str, Any]:
+    """How the user organised a chat, as an export holds it (a chat the store does not hold: not organised)."""
+    found = summary or ConversationSummary("", "", "")
+    return {"pinned": found.pinned, "archived": found.archived, "folder": found.folder, "tags": list(found.tags)}
+
+
+def to_json(conversations: Iterable[Conversation], store: Store | None = None) -> str:
+    """Every message of each chat, its totals, and how ``store`` (the owner's view) has it organised."""
     items = []
     for conversation in conversations:
         totals = conversation.totals()
         record = conversation.to_dict()
         record["messages"] = [_scrubbed(message) for message in record["messages"]]
+        organised = _organised(store.summary(conversation.id) if store is not None else None)
         items.append(
-            record | {"totals": {"usage": asdict(totals.usage), "cost": asdict(totals.cost), "calls": totals.calls}}
+            record
+            | organised
+            | {"totals": {"usage": asdict(totals.usage), "cost": asdict(totals.cost), "calls": totals.calls}}
         )
     document = {
         "format": EXPORT_FORMAT,
@@ -242,10 +254,19 @@ class ImportFailed(ValueError):
     """The file is not an export this app can read; the message says why."""
 
 
+class ExportedConversation(ConversationRecord):
+    """A chat as exported: its record and how the user organised it (exports before version 3 say nothing: none)."""
+
+    pinned: bool = False
+    archived: bool = False
+    folder: str = ""  # the store trims and cuts it, as it does a folder named in the app
+    tags: list[str] = []
+
+
 class AppExport(Record):
     format: Literal["ai-chat-app/conversations"]
     version: Annotated[int, Field(ge=1)]
-    conversations: list[ConversationRecord]
+    conversations: list[ExportedConversation]
 
 
 class ChatGptAuthor(Record):
@@ -327,21 +348,51 @@ def _refusal(error: ValidationError) -> ImportFailed:
 
 def from_json(data: bytes) -> list[Conversation]:
     """Read this app's export, or ChatGPT's conversations.json: every chat under fresh ids, or ImportFailed."""
+    return [conversation for conversation, _ in _read(data)]
+
+
+def import_into(store: Store, data: bytes) -> int:
+    """Store every chat of an export (``from_json``) in one transaction, then organise each as the file says: how
+    many. ImportFailed and nothing stored for a file it refuses; a database error there stores no chat of it (one
+    after them may leave a chat less organised than its file)."""
+    read = _read(data)
+    store.add([conversation for conversation, _ in read])
+    for conversation, record in read:
+        if record is not None:
+            _organise(store, conversation.id, record)
+    return len(read)
+
+
+def _organise(store: Store, conversation_id: str, record: ExportedConversation) -> None:
+    """A freshly imported chat organised as its record says (only what differs from a new chat is written)."""
+    if record.pinned:
+        store.set_pinned(conversation_id, True)
+    if record.archived:
+        store.set_archived(conversation_id, True)
+    if record.folder:
+        store.set_folder(conversation_id, record.folder)
+    if record.tags:
+        store.set_tags(conversation_id, record.tags)
+
+
+def _read(data: bytes) -> list[tuple[Conversation, ExportedConversation | None]]:
+    """Each chat of the file under fresh ids, with its record where it is this app's export (None: ChatGPT's)."""
     document = _parse(data)
+    read: list[tuple[Conversation, ExportedConversation | None]]
     try:
         if isinstance(document, dict) and document.get("format") == EXPORT_FORMAT:
             stored = AppExport.model_validate(document).conversations
-            conversations = [_from_record(record, f"conversation {n}") for n, record in enumerate(stored, 1)]
+            read = [(_from_record(record, f"conversation {n}"), record) for n, record in enumerate(stored, 1)]
         elif isinstance(document, list) and all(isinstance(item, dict) and "mapping" in item for item in document):
             items = _CHATGPT.validate_python(document)
-            conversations = [_from_chatgpt(item, f"conversation {n}") for n, item in enumerate(items, 1)]
+            read = [(_from_chatgpt(item, f"conversation {n}"), None) for n, item in enumerate(items, 1)]
         else:
             raise ImportFailed("not an ai-chat-app export nor a ChatGPT conversations.json")
     except ValidationError as exc:
         raise _refusal(exc) from exc
-    if not conversations:
+    if not read:
         raise ImportFailed("the file holds no conversations")
-    return conversations
+    return read
 
 
 def _depths(parents: Mapping[str, str | None], where: str) -> dict[str, int]:

@@ -361,7 +361,7 @@ class LLMClient:
         try:
             response = self._client.audio.transcriptions.with_raw_response.create(model=model, file=(filename, audio))
         except openai.APIError as error:
-            raise TranscriptionFailed(classify(error, self._api_key)) from None
+            raise TranscriptionFailed(self.classify(error)) from None
         text = response.http_response.text
         try:
             answer = json.loads(text)
@@ -378,7 +378,7 @@ class LLMClient:
         MODERATION_TIMEOUT; a provider without the endpoint gives ``Moderation(offered=False)``. Raises
         ModerationFailed for any other failure. ``log`` gets the call's usage log row (unpriced), whatever came
         of it."""
-        attempt = _Attempt("moderation", display_url(self.base_url), model, utc_iso(), time.monotonic())
+        attempt = _Attempt.start("moderation", self.base_url, model)
         outcome = "ok"
         try:
             quick = self.with_timeout(MODERATION_TIMEOUT)._client
@@ -387,7 +387,7 @@ class LLMClient:
             attempt.usage = usage_from_api(answer.usage) if answer.usage is not None else None
             return answer
         except openai.APIError as error:
-            info = classify(error, self._api_key)
+            info = self.classify(error)
             outcome = info.kind
             if isinstance(error, openai.APIStatusError) and error.status_code in NOT_OFFERED_STATUSES:
                 return Moderation(offered=False)
@@ -397,7 +397,7 @@ class LLMClient:
             raise
         finally:
             if log is not None:
-                log.append(attempt.record(time.monotonic(), outcome))
+                log.append(attempt.record(outcome))
 
     def stream_round(
         self, body: dict[str, Any], guard: LineGuard | None = None, tape: TraceTape | None = None
@@ -443,7 +443,7 @@ class LLMClient:
         except Exception as error:  # noqa: BLE001 - SDK errors and transport faults, mapped to a kind
             if tape is not None:
                 _tape_failure(tape, error, self._api_key)
-            yield from reading.fail(classify(error, self._api_key))
+            yield from reading.fail(self.classify(error))
             return
         yield from reading.end()
 
@@ -461,13 +461,18 @@ def _scrubbed(text: str, secret: str) -> str:
     return hide_secrets(text, *_keys(secret))
 
 
+def endpoint(url: str, *secrets: str) -> str:
+    """Where a request goes, as a trace shows it and the response cache's key takes it: display_url's scheme, host and
+    port, then the path (which display_url leaves out, but a gateway may serve several providers under one host)
+    without a trailing slash; no user:password, no query string, nothing key-shaped and none of ``secrets``."""
+    return redact(display_url(url) + urlsplit(url).path.rstrip("/"), *secrets)
+
+
 def _tape_request(tape: TraceTape, request: httpx2.Request, secret: str) -> None:
-    """The request's method, where it went (scheme, host, port and path: no user:password, no query string,
-    nothing key-shaped in the path, which display_url leaves out for that reason) and its body byte for byte.
-    Its headers, the key among them, are never kept."""
-    url = str(request.url)
+    """The request's method, where it went (``endpoint``) and its body byte for byte. Its headers, the key among
+    them, are never kept."""
     tape.trace.method = request.method
-    tape.trace.url = redact(display_url(url) + urlsplit(url).path, *_keys(secret))
+    tape.trace.url = endpoint(str(request.url), *_keys(secret))
     tape.trace.request_body = _scrubbed(request.content.decode("utf-8", "replace"), secret)
 
 
@@ -560,12 +565,12 @@ def _side_round(
     retries (the chat is fine without it); its result and the usage the provider reported. ``log`` gets its usage log
     row (of ``kind``)."""
     body = build_body(messages, ChatParams(target.model, 0.2, max_tokens), [], stream=False)
-    attempt = _Attempt(kind, display_url(target.client.base_url), target.model, utc_iso(), time.monotonic())
+    attempt = _Attempt.start(kind, target.client.base_url, target.model)
     events, result = drain(target.client.complete_round(body, tape=tape))
     usage = next((e for e in events if isinstance(e, UsageReported)), None)
     attempt.usage = usage.usage if usage else None
     if log is not None:
-        log.append(attempt.record(time.monotonic(), result.error.kind if result.error else "ok"))
+        log.append(attempt.record(result.error.kind if result.error else "ok"))
     return result, usage
 
 
@@ -578,23 +583,28 @@ def write_title(
     messages: list[dict[str, Any]],
     max_chars: int,
     tape: TraceTape | None = None,
-    log: list[CallRecord] | None = None,
-) -> tuple[str, UsageReported]:
-    """One short non-stream call that names a chat: the title cleaned (``clean_title``), with its usage (estimated
-    where the provider reports none), within TITLE_TIMEOUT. TitleFailed says why there is none. ``log`` gets its usage
-    log row (unpriced), failed or not."""
+) -> tuple[str, CallRecord]:
+    """One short non-stream call that names a chat, within TITLE_TIMEOUT: the title cleaned (``clean_title``) and the
+    call's usage log row (unpriced; its usage estimated where the provider reports none). TitleFailed says why there
+    is none and carries the row of the call that gave none."""
     quick = replace(target, client=target.client.with_timeout(TITLE_TIMEOUT))
-    result, usage = _side_round(quick, messages, TITLE_MAX_TOKENS, tape, log, "title")
+    rows: list[CallRecord] = []
+    result, _ = _side_round(quick, messages, TITLE_MAX_TOKENS, tape, rows, "title")
+    (call,) = rows
     if result.error is not None:
-        raise TitleFailed(result.error.kind)
+        raise TitleFailed(result.error.kind, call)
     cleaned = clean_title(result.text, max_chars)
     if not cleaned:
-        raise TitleFailed("empty title")
-    return cleaned, usage or UsageReported(estimate_usage(messages, result.text, target.model), target.model)
+        raise TitleFailed("empty title", call)
+    return cleaned, replace(call, usage=call.usage or estimate_usage(messages, result.text, target.model))
 
 
 class TitleFailed(RuntimeError):
-    """The title call failed or said nothing usable; the chat keeps its title."""
+    """The title call failed or said nothing usable; the chat keeps its title. ``call`` is its usage log row."""
+
+    def __init__(self, why: str, call: CallRecord) -> None:
+        super().__init__(why)
+        self.call = call
 
 
 _THINKING = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)  # a reasoning model's thoughts, closed or cut off
@@ -790,30 +800,33 @@ class TurnRunner:
     def unfinished_call(self) -> CallLogged | None:
         """The usage log's row of a request the user stopped midway; None when every attempt's was logged."""
         attempt, self.attempt = self.attempt, None
-        return None if attempt is None else CallLogged(attempt.record(self.timer(), "stopped"))
-
-    def _watched(
-        self, events: Generator[StreamEvent, None, RoundResult], attempt: _Attempt
-    ) -> Generator[StreamEvent, None, RoundResult]:
-        """The attempt's events passed on, noting when its first text came and the usage it reported."""
-
-        def note(event: StreamEvent) -> None:
-            if isinstance(event, UsageReported):
-                attempt.usage = event.usage
-            elif attempt.first is None and isinstance(event, SHOWN):
-                attempt.first = self.timer()
-
-        return _noted(events, note)
+        return None if attempt is None else CallLogged(attempt.record("stopped"))
 
     def _attempt(
-        self, round_call: Callable[..., Generator[StreamEvent, None, RoundResult]], body: dict[str, Any], kind: str
+        self, round_call: RoundCall, body: dict[str, Any], kind: str
     ) -> Generator[StreamEvent, None, RoundResult]:
-        """One HTTP attempt, ending with its row of the usage log (CallLogged)."""
-        provider = display_url(self.target.client.base_url)
-        self.attempt = attempt = _Attempt(kind, provider, body["model"], utc_iso(), self.timer())
-        result = yield from self._watched(round_call(body, self._guard, self._tape(body["stream"])), attempt)
+        """One HTTP attempt, its events passed on as they come, ending with its row of the usage log (CallLogged).
+        Noted on the way: when its first text came, the usage it reported and what it showed, which a response cache
+        is offered once the round has ended (it keeps only clean answers)."""
+        base_url = self.target.client.base_url
+        self.attempt = attempt = _Attempt.start(kind, base_url, body["model"], self.timer)
+        shown: list[StreamEvent] = []
+        reported: UsageReported | None = None
+
+        def note(event: StreamEvent) -> None:
+            nonlocal reported
+            if isinstance(event, UsageReported):
+                attempt.usage, reported = event.usage, event
+            elif isinstance(event, SHOWN):
+                if attempt.first is None:
+                    attempt.first = attempt.clock()
+                shown.append(event)
+
+        result = yield from _noted(round_call(body, self._guard, self._tape(body["stream"])), note)
         self.attempt = None
-        yield CallLogged(attempt.record(self.timer(), result.error.kind if result.error else "ok"))
+        if self.cache is not None and reported is not None:
+            self.cache.keep(base_url, body, RecordedRound(tuple(shown), result, reported))
+        yield CallLogged(attempt.record(result.error.kind if result.error else "ok"))
         return result
 
     def _skip_down(self) -> Iterator[StreamEvent]:
@@ -861,7 +874,6 @@ class TurnRunner:
             )
             yield RequestSent(body, self.requests)
             round_call: RoundCall = target.client.stream_round if stream else target.client.complete_round
-            round_call = self._keeping(target, round_call)
             result = yield from self._attempt(round_call, body, kind)
             if self.health is not None:
                 self.health.note_call(target.client.base_url, result.error)
@@ -899,25 +911,6 @@ class TurnRunner:
             return None
         _log.info("round %d: %s answered from the response cache", self.requests, target.model)
         return _replayed(*hit)
-
-    def _keeping(self, target: Target, round_call: RoundCall) -> RoundCall:
-        """With a cache, the round's call that also offers the cache what came back, once the round has ended."""
-        cache = self.cache
-        if cache is None:
-            return round_call
-
-        def kept(
-            body: dict[str, Any], guard: LineGuard | None, tape: TraceTape | None
-        ) -> Generator[StreamEvent, None, RoundResult]:
-            seen: list[StreamEvent] = []
-            result = yield from _noted(round_call(body, guard, tape), seen.append)
-            usage = next((event for event in seen if isinstance(event, UsageReported)), None)
-            if usage is not None:
-                shown = tuple(event for event in seen if isinstance(event, SHOWN))
-                cache.keep(target.client.base_url, body, RecordedRound(shown, result, usage))
-            return result
-
-        return kept
 
     def _guard(self, size: int, chars: int) -> ErrorInfo | None:
         """The reply limits, checked as it arrives. Every line read counts, whatever it carries: keep-alives,
@@ -1025,19 +1018,26 @@ def _round_kind(working: Sequence[dict[str, Any]]) -> str:
 
 @dataclass
 class _Attempt:
-    """An HTTP attempt under way: what the usage log needs of it (times on the runner's timer)."""
+    """An HTTP attempt under way: what the usage log needs of it (times on ``clock``, from when it started)."""
 
     kind: str
     provider: str
     model: str
     at: str
+    clock: Callable[[], float]
     started: float
     first: float | None = None
     usage: Usage | None = None
 
-    def record(self, now: float, outcome: str) -> CallRecord:
+    @classmethod
+    def start(cls, kind: str, base_url: str, model: str, clock: Callable[[], float] = time.monotonic) -> _Attempt:
+        """An attempt starting now at ``base_url`` (logged as display_url shows it)."""
+        return cls(kind, display_url(base_url), model, utc_iso(), clock, clock())
+
+    def record(self, outcome: str) -> CallRecord:
+        """Its usage log row, ending now."""
         first_ms = None if self.first is None else round((self.first - self.started) * 1000)
-        total_ms = round((now - self.started) * 1000)
+        total_ms = round((self.clock() - self.started) * 1000)
         return CallRecord(self.at, self.kind, self.provider, self.model, self.usage, first_ms, total_ms, outcome)
 
 

@@ -78,8 +78,17 @@ def _vision(value: object) -> bool | None:
     raise TypeError(f"vision must be true, false or null, not {value!r}")
 
 
+def _overrides_of(path: Path) -> dict[str, Row]:
+    """The override file's rows, read once per version of the file (every price, window and token count looks)."""
+    try:
+        found = path.stat()
+    except OSError:
+        return {}  # no file: no overrides (read_json_object's rule)
+    return _overrides(str(path), found.st_mtime_ns, found.st_size)
+
+
 @functools.lru_cache(maxsize=4)
-def _overrides(path: str) -> dict[str, Row]:
+def _overrides(path: str, mtime_ns: int, size: int) -> dict[str, Row]:
     """MODELS_FILE (JSON): {"model": {"encoding", "context_window", "max_output", "input",
     "cached_input", "output", "currency", "vision"}}; missing fields keep the built-in (or default) value."""
     entries = read_json_object(path, CatalogError)
@@ -105,7 +114,7 @@ def _overrides(path: str) -> dict[str, Row]:
 def table(path: Path | None = None) -> dict[str, Row]:
     """The built-in table with the override file laid over it: ``path`` (``settings.models_file``), else the
     MODELS_FILE setting as config reads it from `.env` or the environment."""
-    return {**MODEL_TABLE, **_overrides(str(path or table_file("MODELS_FILE")))}
+    return {**MODEL_TABLE, **_overrides_of(path or table_file("MODELS_FILE"))}
 
 
 def _from_row(name: str, row: Row, exact: bool) -> ModelInfo:

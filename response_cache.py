@@ -2,12 +2,12 @@
 answered from what came back then, without a request. Table ``response_cache`` (migration m014_response_cache) in the
 Store's database, each row one owner's: nobody is ever given another person's cached answer.
 
-The key is the SHA-256 of a canonical JSON of where the request goes (scheme, host, port and path: never a key), the
-request body as sent (model, messages, tools and every parameter; ``stream_options`` only asks for usage, so it is
-left out) and the owner. A row keeps one round's answer as llm_client.RecordedRound holds it (the events it showed,
-its text, reasoning, tool calls and finish reason, the usage reported), what it cost then, when it was recorded and
-when it expires (RESPONSE_CACHE_TTL). Only a round that ended cleanly is kept: never an error, a cut or stopped
-stream, or a reply cut by its length or a content filter.
+The key is the SHA-256 of a canonical JSON of where the request goes (llm_client.endpoint: scheme, host, port and path,
+never a key), the request body as sent (model, messages, tools and every parameter; ``stream_options`` only asks for
+usage, so it is left out) and the owner. A row keeps one round's answer as llm_client.RecordedRound holds it (the events
+it showed, its text, reasoning, tool calls and finish reason, the usage reported), what it cost then, when it was
+recorded and when it expires (RESPONSE_CACHE_TTL). Only a round that ended cleanly is kept: never an error, a cut or
+stopped stream, or a reply cut by its length or a content filter.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
-from urllib.parse import urlsplit
 
-from config import Settings, display_url, redact
+from config import Settings
 from events import (
     AlternativeDelta,
     ReasoningDelta,
@@ -34,7 +33,7 @@ from events import (
     UsageReported,
 )
 from function_tools import ToolCall
-from llm_client import RecordedRound, RoundResult
+from llm_client import RecordedRound, RoundResult, endpoint
 from store import Store
 from token_tracker import Cost, PriceBook, Usage
 
@@ -43,12 +42,6 @@ log = logging.getLogger(__name__)
 HOUR = 3600.0
 UNCHANGED_BY = frozenset({"stream_options"})  # body fields that do not change the answer
 NOT_KEPT_ENDINGS = frozenset({"length", "content_filter"})  # a reply cut short is not an answer to keep
-
-
-def endpoint(base_url: str) -> str:
-    """Where a request goes, as the key takes it: display_url's scheme, host and port, and the path (a gateway may
-    serve several providers under one host), anything shaped like a key taken out."""
-    return redact(display_url(base_url) + urlsplit(base_url).path.rstrip("/"))
 
 
 def cache_key(base_url: str, body: Mapping[str, Any], owner: str) -> str:

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from conversation_manager import Conversation, Message
+from conversation_manager import Conversation, Message, SideCall
 from events import CallRecord, utc_iso
 from records import readable
 from storage_backend import POSTGRESQL, SQLITE, Backend, ConversationNotFound, Db, Dialect, SqliteBackend, backend_for
@@ -841,9 +841,11 @@ class Store:
 
         A message id that belongs to another conversation is left alone there, never taken over; a conversation
         id that another owner has raises ConversationNotFound and writes nothing. The wire traces the
-        conversation holds are written too and then let go (``traces`` reads them back).
+        conversation holds are written too and then let go (``traces`` reads them back), and so are its logged calls;
+        its side calls are written once (those the store does not have yet).
         """
         to_write = list(conversation.nodes.values()) if messages is None else list(messages)
+        side_calls = [call for call in conversation.side_calls if call.id not in conversation.stored_side_calls]
         traces = [
             (reply_id, conversation.id, json.dumps(trace, ensure_ascii=False))
             for reply_id, rounds in conversation.traces.items()
@@ -855,10 +857,11 @@ class Store:
             db.executemany(_UPSERT_MESSAGE, _message_rows(conversation, to_write))
             db.executemany(_INSERT_ATTACHMENT, _attachment_rows(conversation, to_write))
             db.executemany("INSERT INTO traces (reply_id, conversation_id, data) VALUES (?, ?, ?)", traces)
-            db.executemany(_INSERT_SIDE_CALL, _side_call_rows(conversation))
-            db.executemany(_INSERT_API_CALL, self._api_call_rows(conversation))
+            db.executemany(_INSERT_SIDE_CALL, _side_call_rows(conversation.id, side_calls))
+            db.executemany(_INSERT_API_CALL, self._api_call_rows(conversation, side_calls))
         conversation.traces.clear()
         conversation.calls.clear()
+        conversation.stored_side_calls.update(call.id for call in side_calls)
 
     def add(self, conversations: Sequence[Conversation]) -> None:
         """Store new conversations (an import) in one transaction: all of them or, on any error, none.
@@ -870,7 +873,9 @@ class Store:
                 db.execute(_INSERT_CONVERSATION, self._conversation_row(conversation))
                 db.executemany(_INSERT_MESSAGE, _message_rows(conversation, conversation.nodes.values()))
                 db.executemany(_INSERT_ATTACHMENT, _attachment_rows(conversation, conversation.nodes.values()))
-                db.executemany(_INSERT_SIDE_CALL, _side_call_rows(conversation))
+                db.executemany(_INSERT_SIDE_CALL, _side_call_rows(conversation.id, conversation.side_calls))
+        for conversation in conversations:
+            conversation.stored_side_calls = {call.id for call in conversation.side_calls}
 
     def rename(self, conversation_id: str, title: str) -> None:
         with self.transaction() as db:
@@ -930,6 +935,7 @@ class Store:
             }
         )
         conversation.saved_at = row["updated_at"]
+        conversation.stored_side_calls = {call.id for call in conversation.side_calls}
         return conversation
 
     def api_calls(
@@ -1015,12 +1021,14 @@ class Store:
                 params.append(value)
         return " AND ".join(clauses), params
 
-    def _api_call_rows(self, conversation: Conversation) -> list[tuple[object, ...]]:
-        """The conversation's calls not yet saved, then one for each side call (a title, a moderation check) that
-        its maker did not log itself (the same id: written once), untimed, at the time it was booked."""
+    def _api_call_rows(self, conversation: Conversation, side_calls: Sequence[SideCall]) -> list[tuple[object, ...]]:
+        """The conversation's calls not yet saved, then one for each of ``side_calls`` (new ones: a title, a
+        moderation check) that no call logged under its id (booked without its row), untimed, at its booking time."""
+        logged = {call.id for call in conversation.calls}
         untimed = [
             CallRecord(c.created_at, c.kind, "", c.model, c.usage, None, None, "ok", c.cost, c.id)
-            for c in conversation.side_calls
+            for c in side_calls
+            if c.id not in logged
         ]
         return [(*_api_call_row(call), self.owner, conversation.id) for call in [*conversation.calls, *untimed]]
 
@@ -1554,10 +1562,10 @@ _INSERT_SIDE_CALL = f"""
 """  # noqa: S608 (the columns are a constant)
 
 
-def _side_call_rows(conversation: Conversation) -> list[tuple[object, ...]]:
+def _side_call_rows(conversation_id: str, calls: Iterable[SideCall]) -> list[tuple[object, ...]]:
     return [
-        (conversation.id, call.id, call.kind, call.model, call.created_at, *_priced(call.usage, call.cost))
-        for call in conversation.side_calls
+        (conversation_id, call.id, call.kind, call.model, call.created_at, *_priced(call.usage, call.cost))
+        for call in calls
     ]
 
 

@@ -10,21 +10,10 @@ chat keeps its first line, and the failure is only logged.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Final
 
 from config import Settings
-from conversation_manager import (
-    DONE,
-    TITLE_LENGTH,
-    Conversation,
-    Message,
-    SideCall,
-    automatic_title,
-    priced_call,
-    transcript,
-)
-from events import CallRecord
+from conversation_manager import DONE, TITLE_LENGTH, Conversation, Message, automatic_title, transcript
 from llm_client import Target, TitleFailed, write_title
 from prompt_templates import title_messages
 from token_tracker import PriceBook
@@ -62,21 +51,17 @@ def generate_title(conversation: Conversation, target: Target, settings: Setting
     kb = settings.trace_max_kb if settings.trace == "on" else None
     tape = TraceTape(0, "title", TraceBudget(kb * 1024)) if kb is not None else None
     messages = title_messages(lang, transcript([m for m in first if m.role != "tool"])[:TRANSCRIPT_CHARS])
-    calls: list[CallRecord] = []
     try:
-        text, reported = write_title(target, messages, TITLE_LENGTH, tape=tape, log=calls)
+        text, call = write_title(target, messages, TITLE_LENGTH, tape=tape)
     except TitleFailed as failure:
         log.warning("no title for a chat: %s", failure)
+        conversation.log_calls([failure.call], book)  # the usage log's row of a failed call too
         return False
     finally:
         if tape is not None:
             conversation.traces.setdefault(_first_reply(first).id, []).append(tape.finish().to_dict())
-        conversation.calls.extend(priced_call(call, book) for call in calls)  # the usage log's row, failed or not
     conversation.title = text
-    cost = book.cost(reported.model, reported.usage)
-    logged = conversation.calls[-1]  # booked under the log row's id, with the usage booked (perhaps estimated)
-    conversation.calls[-1] = replace(logged, usage=reported.usage, cost=cost)
-    conversation.side_calls.append(SideCall(TITLE, reported.model, reported.usage, cost, id=logged.id))
+    conversation.log_calls([call], book, TITLE)
     return True
 
 

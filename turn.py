@@ -30,7 +30,6 @@ from conversation_manager import (
     TurnRequest,
     awaiting_approval,
     build_request,
-    priced_call,
     shrinker,
     transcript,
     turns_to_summarize,
@@ -220,7 +219,7 @@ class Turn:
         finally:
             if tape is not None:
                 self.summary_traces.append(tape.finish())
-            conversation.calls.extend(priced_call(call, self.book) for call in log)
+            conversation.log_calls(log, self.book)
             self._save([])
             self.request = build_request(conversation, self.spec)
         return len(older)

@@ -19,10 +19,13 @@ from ui_chat import literal_markdown
 IDENTITY = "auth_identity"  # session state: the e-mail this session works for
 
 
-def language(settings: Settings) -> str:
-    """The page's language before the sidebar is drawn: the one picked there last run, else the setting's."""
+def language(settings: Settings | None) -> str:
+    """The page's language before the sidebar is drawn: the one picked there last run, else the setting's (None:
+    settings that do not read, whose page says so: the browser's)."""
     chosen = st.session_state.get("ui_language")
-    return chosen if isinstance(chosen, str) else pick_language(settings.ui_language, st.context.locale)
+    if isinstance(chosen, str):
+        return chosen
+    return pick_language(settings.ui_language if settings is not None else "auto", st.context.locale)
 
 
 def gate(settings: Settings) -> Settings:

@@ -23,7 +23,7 @@ from content_safety import Verdict, book, check, combine, load_words
 from conversation_manager import Conversation, Message
 from events import CallRecord
 from i18n import t
-from llm_client import Moderation, targets_for
+from llm_client import LLMClient, Moderation, targets_for
 from token_tracker import PriceBook
 from turn import Action, SendState, Turn
 from ui_session import price_book, session
@@ -66,14 +66,16 @@ def moderation_note(verdict: Verdict, lang: str) -> str | None:
     return None
 
 
-def check_text(text: str, settings: Settings, calls: list[CallRecord]) -> Verdict:
-    """``text`` checked with these settings' list and provider (not asked again once it said it has no moderation);
-    ``calls`` gets the moderation call's usage log row. Raises ConfigError when the list cannot be used."""
+def check_text(text: str, settings: Settings, calls: list[CallRecord], client: LLMClient | None = None) -> Verdict:
+    """``text`` checked with these settings' list and provider (not asked again once it said it has no moderation),
+    through ``client`` (a turn's, when the caller has one; else made here); ``calls`` gets the moderation call's usage
+    log row. Raises ConfigError when the list cannot be used."""
     words = load_words(settings.safety_words_file)
     absent: set[str] = st.session_state.setdefault(NO_MODERATION_KEY, set())
     if settings.endpoint in absent:
         return combine(words.hits(text), Moderation(offered=False))
-    client = targets_for(settings)[0].client
+    if client is None:
+        client = targets_for(settings)[0].client
     verdict = check(text, words, client, settings.safety_moderation_model, calls)
     if verdict.moderation == "not_offered":
         absent.add(settings.endpoint)
@@ -188,7 +190,7 @@ def after_reply(turn: Turn, lang: str) -> None:
         changed.append(asked)
     answered = [m for m in reply if m.content.strip()]
     if turn.settings.safety != "off" and answered:
-        changed += _check_reply(turn.conversation, answered, turn.settings, turn.book, lang)
+        changed += _check_reply(turn.conversation, answered, turn.settings, turn.book, turn.targets[0].client, lang)
     if changed or len(turn.conversation.calls) > logged:
         turn.save(changed)
 
@@ -209,10 +211,11 @@ def check_compared(comparison: Comparison, settings: Settings, lang: str) -> Non
         return
     conversation = comparison.conversation
     logged, changed = len(conversation.calls), []
+    client = comparison.lanes[0].turn.targets[0].client  # the variants differ in model, not provider
     for lane in comparison.lanes:
         answered = [m for m in lane.reply if m.role == "assistant" and m.content.strip()]
         if answered:
-            changed += _check_reply(conversation, answered, settings, price_book(settings), lang, badge=False)
+            changed += _check_reply(conversation, answered, settings, price_book(settings), client, lang, badge=False)
     if changed or len(conversation.calls) > logged:
         comparison.save(changed)
 
@@ -222,14 +225,15 @@ def _check_reply(
     answered: Sequence[Message],
     settings: Settings,
     prices: PriceBook,
+    client: LLMClient,
     lang: str,
     badge: bool = True,
 ) -> list[Message]:
-    """A reply's text checked, its moderation call logged on the chat; the last message with text marked (and its
-    badge drawn here, with ``badge``) when it is flagged."""
+    """A reply's text checked (through the client that asked for it), its moderation call logged on the chat; the last
+    message with text marked (and its badge drawn here, with ``badge``) when it is flagged."""
     calls: list[CallRecord] = []
     try:
-        verdict = check_text("\n\n".join(m.content for m in answered), settings, calls)
+        verdict = check_text("\n\n".join(m.content for m in answered), settings, calls, client)
     except ConfigError as error:
         st.error(t("safety_words_error", lang, detail=str(error)))
         return []

@@ -160,7 +160,7 @@ def export_controls(conversation: Conversation, store: Store, lang: str) -> None
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         buttons: list[tuple[str, str, Callable[[], str], str]] = [
             ("export_md", f"chat-{stamp}.md", lambda: exporters.to_markdown([conversation], lang), "text/markdown"),
-            ("export_json", f"chat-{stamp}.json", lambda: exporters.to_json([conversation]), "application/json"),
+            ("export_json", f"chat-{stamp}.json", lambda: exporters.to_json([conversation], store), "application/json"),
         ]
         if conversation.last_request:
             request = conversation.last_request
@@ -174,7 +174,12 @@ def export_controls(conversation: Conversation, store: Store, lang: str) -> None
 
         buttons += [
             ("export_all_md", f"chats-{stamp}.md", lambda: exporters.to_markdown(everything(), lang), "text/markdown"),
-            ("export_all_json", f"chats-{stamp}.json", lambda: exporters.to_json(everything()), "application/json"),
+            (
+                "export_all_json",
+                f"chats-{stamp}.json",
+                lambda: exporters.to_json(everything(), store),
+                "application/json",
+            ),
         ]
         for key, name, data, mime in buttons:
             st.download_button(
@@ -189,15 +194,16 @@ def export_controls(conversation: Conversation, store: Store, lang: str) -> None
         if upload is not None and s.imported != upload.file_id:
             s.imported = upload.file_id
             try:
-                imported = exporters.from_json(upload.getvalue())  # checked whole, under fresh ids
-                store.add(imported)  # one transaction: every chat of the file, or none
+                # checked whole, stored under fresh ids in one transaction (every chat of the file, or none),
+                # then organised as the file says
+                imported = exporters.import_into(store, upload.getvalue())
             except exporters.ImportFailed as error:  # its words may quote the file: shown literally
                 st.error(t("import_failed", lang, detail=literal_markdown(str(error))))
                 return
             except sqlite3.Error as error:
                 st.error(t("import_not_saved", lang, detail=literal_markdown(str(error))))
                 return
-            s.import_notice = t("import_done", lang, count=len(imported))
+            s.import_notice = t("import_done", lang, count=imported)
             st.rerun()  # the chat list above must show the imported chats
         if notice:
             st.success(notice)

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from config import ConfigError, load_settings, redact
-from i18n import pick_language, t
-from store import LoggedCall, Store
+from i18n import t
+from store import CallSums, LoggedCall, Store
 from ui_auth import gate, language
 from ui_charts import bar_chart
 from ui_chat import amount
@@ -44,13 +44,21 @@ OWN_WIDGETS = ("usage_", "auth_")  # the keys of what this page draws: its own a
 
 @dataclass(frozen=True)
 class Filter:
-    """The calls the page shows: the dates' UTC bounds (and the days, for the per-day sums), a model, a chat."""
+    """The calls the page shows: the dates' UTC bounds (and the days, for the per-day sums), a model, a chat; and the
+    sums per model of the dates' calls (the model box's choices)."""
 
     days: list[tuple[str, str, str]]
     since: str
     until: str
     model: str | None
     chat: str | None
+    dates_sums: list[CallSums]
+
+    def sums(self, store: Store) -> list[CallSums]:
+        """The chosen calls' sums per model: those of the dates when no model or chat narrows them (read once)."""
+        if self.model is None and self.chat is None:
+            return self.dates_sums
+        return store.api_call_sums(self.since, self.until, self.model, self.chat)
 
 
 def keep_chat_choices() -> None:
@@ -76,14 +84,14 @@ def usage_page() -> None:
         settings = gate(load_settings())
         store = user_store(settings)
     except (ConfigError, sqlite3.Error, OSError) as error:
-        st.error(t("config_error", pick_language("auto", st.context.locale), detail=redact(str(error))))
+        st.error(t("config_error", language(None), detail=redact(str(error))))
         st.stop()
     lang, zone, currency = language(settings), browser_zone(), settings.budget_currency
     st.title(t("usage_title", lang))
     st.caption(t("usage_caption", lang))
     month_figures(store, datetime.now(zone), currency, lang)
     chosen = filters(store, zone, lang)
-    models = store.api_call_sums(chosen.since, chosen.until, chosen.model, chosen.chat)
+    models = chosen.sums(store)
     count = sum(group.calls for group in models)
     if not count:
         st.info(t("usage_none", lang))
@@ -127,7 +135,8 @@ def filters(store: Store, zone: tzinfo, lang: str) -> Filter:
     )
     first, last = _range(picked, today)
     since, until = date_range(first, last, zone)
-    models = sorted(group.label for group in store.api_call_sums(since, until))
+    dates_sums = store.api_call_sums(since, until)
+    models = sorted(group.label for group in dates_sums)
     chats = chat_choices(store.api_call_chats(since, until))
     model = model_box.selectbox(
         t("usage_model", lang), [ALL, *models], format_func=lambda m: m or t("usage_all", lang), key="usage_model"
@@ -138,7 +147,7 @@ def filters(store: Store, zone: tzinfo, lang: str) -> Filter:
         format_func=lambda c: chats.get(c, t("usage_all", lang)),
         key="usage_chat",
     )
-    return Filter(days_between(first, last, zone), since, until, model or None, chat or None)
+    return Filter(days_between(first, last, zone), since, until, model or None, chat or None, dates_sums)
 
 
 def _range(picked: object, today: date) -> tuple[date, date]:
@@ -192,15 +201,11 @@ def call_table(calls: Sequence[LoggedCall], zone: tzinfo, currency: str, lang: s
 
 
 def page_language() -> str:
-    """The pages' language before any page is drawn: the one picked in the sidebar, else UI_LANGUAGE's."""
-    chosen = st.session_state.get("ui_language")
-    if isinstance(chosen, str):
-        return chosen
+    """The pages' language before any page is drawn (``ui_auth.language``), before app.main reads the settings."""
     try:
-        setting = load_settings().ui_language
+        return language(load_settings())
     except ConfigError:
-        setting = "auto"
-    return pick_language(setting, st.context.locale)
+        return language(None)
 
 
 if __name__ == "__main__":  # Streamlit runs this file as the Usage page (app.main's st.navigation)

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import model_catalog
 from config import Settings
 from i18n import STRINGS, t
-from token_tracker import PriceBook
+from token_tracker import PriceBook, Usage
 
 Prompt = str | dict[str, str]  # one text where both languages ask the same, else one per UI language
 
@@ -103,9 +103,9 @@ def on_this_machine(endpoint: str) -> bool:
 
 
 def rate(settings: Settings, book: PriceBook) -> Rate:
-    """The price per million tokens of the connected model: the price book's (a local model is free), else the
-    model catalog's; a model with no price is free when its server runs on this machine."""
-    if settings.is_local or book.on_this_machine or settings.model in book.local_models:
+    """The price per million tokens of the connected model: free where the price book prices it as local (the demo
+    model is too), else the model catalog's; a model with no price is free when its server runs on this machine."""
+    if settings.is_local or book.cost(settings.model, Usage()).local:
         return Rate(free=True)
     info = model_catalog.lookup(settings.model)
     if info.priced:

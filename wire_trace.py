@@ -60,6 +60,7 @@ class RoundTrace:
     total_ms: float | None = None
     dropped_lines: int = 0  # lines left out past the size cap
     dropped_bytes: int = 0
+    first_token_ms: float | None = None  # when the first kept line carrying a token came (``carries_token``)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,6 +110,8 @@ class TraceTape:
             return
         self.budget.left -= size
         trace.lines.append(TraceLine(self.ms(), text))
+        if trace.first_token_ms is None and carries_token(text):
+            trace.first_token_ms = trace.lines[-1].ms
 
     def finish(self, error: str | None = None) -> RoundTrace:
         """The round's trace, sealed with what ended it (None: it ended normally) and its total time; once."""
@@ -121,23 +124,31 @@ class TraceTape:
 DELTA_PIECES = ("content", "reasoning_content", "reasoning", "refusal", "tool_calls")
 
 
+def carries_token(text: str) -> bool:
+    """Whether a line of a response body is a ``data:`` line whose delta carries text, reasoning, a refusal or a tool
+    call's piece."""
+    if not text.startswith("data:"):
+        return False
+    try:
+        value = json.loads(text[5:])
+    except ValueError:
+        return False
+    choices = value.get("choices") if isinstance(value, dict) else None
+    for choice in choices if isinstance(choices, list) else []:
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        if isinstance(delta, dict) and any(delta.get(piece) for piece in DELTA_PIECES):
+            return True
+    return False
+
+
 def first_token_ms(trace: Mapping[str, Any]) -> float | None:
-    """Time to first token of a traced stream (a RoundTrace as a dict): when the first ``data:`` line whose delta
-    carries text, reasoning, a refusal or a tool call's piece arrived. None for a reply that is not a stream."""
-    for line in trace.get("lines") or []:
-        text = str(line.get("text", ""))
-        if not text.startswith("data:"):
-            continue
-        try:
-            value = json.loads(text[5:])
-        except ValueError:
-            continue
-        choices = value.get("choices") if isinstance(value, dict) else None
-        for choice in choices if isinstance(choices, list) else []:
-            delta = choice.get("delta") if isinstance(choice, dict) else None
-            if isinstance(delta, dict) and any(delta.get(piece) for piece in DELTA_PIECES):
-                return float(line.get("ms", 0.0))
-    return None
+    """Time to first token of a traced stream (a RoundTrace as a dict): when the first line that ``carries_token``
+    arrived; None for a reply that is not a stream. TraceTape notes it as the lines come, so a trace is not parsed
+    again each time it is drawn; one saved before it did is read line by line."""
+    if "first_token_ms" in trace:
+        return trace["first_token_ms"]
+    lines = trace.get("lines") or []
+    return next((float(line.get("ms", 0.0)) for line in lines if carries_token(str(line.get("text", "")))), None)
 
 
 def rate_limits(traces: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, str]]:

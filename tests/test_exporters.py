@@ -12,7 +12,7 @@ from app_driver import page_text, start
 from conversation_manager import Conversation, Message, Summary, TurnRecorder
 from errors import ErrorInfo
 from events import Finished, Interrupted, RequestSent, TextDelta, ToolCallStarted, ToolResult, UsageReported
-from exporters import EXPORT_FORMAT, ImportFailed, from_json, to_curl, to_json, to_markdown, to_python
+from exporters import EXPORT_FORMAT, ImportFailed, from_json, import_into, to_curl, to_json, to_markdown, to_python
 from records import CostRecord, ErrorRecord, MessageRecord, SummaryRecord, UsageRecord
 from scripted_server import Reply
 from store import Store
@@ -125,6 +125,41 @@ def test_json_round_trip_is_lossless_including_every_version_under_fresh_ids():
     assert restored.id != original.id and not set(restored.nodes) & set(original.nodes)
     again = json.loads(to_json([restored]))["conversations"][0]
     assert again["totals"] == json.loads(to_json([original]))["conversations"][0]["totals"]
+
+
+def organisation(store: Store) -> dict[str, tuple[bool, bool, str, tuple[str, ...]]]:
+    return {s.title: (s.pinned, s.archived, s.folder, s.tags) for s in store.recent(archived=None)}
+
+
+def test_json_round_trip_keeps_how_each_chat_is_organised(tmp_path):
+    source = Store(tmp_path / "source.db")
+    organised, plain = sample(), Conversation(title="plain")
+    plain.add_user("hi")
+    for chat in (organised, plain):
+        source.save(chat)
+    source.set_pinned(organised.id, True)
+    source.set_archived(organised.id, True)
+    source.set_folder(organised.id, "Work")
+    source.set_tags(organised.id, ["中文", "maths"])
+    exported = to_json([source.load(organised.id), source.load(plain.id)], source)
+    fresh = Store(tmp_path / "fresh.db")
+    assert import_into(fresh, exported.encode()) == 2
+    assert organisation(fresh) == organisation(source)
+    assert organisation(fresh) == {
+        organised.title: (True, True, "Work", ("maths", "中文")),
+        "plain": (False, False, "", ()),
+    }
+
+
+def test_an_export_from_before_organising_and_a_chatgpt_one_import_unorganised(tmp_path):
+    document = json.loads(to_json([sample()]))
+    document["version"] = 2
+    for key in ("pinned", "archived", "folder", "tags"):
+        del document["conversations"][0][key]
+    store = Store(tmp_path / "chats.db")
+    assert import_into(store, json.dumps(document).encode()) == 1
+    assert import_into(store, json.dumps(CHATGPT).encode()) == 1
+    assert set(organisation(store).values()) == {(False, False, "", ())}
 
 
 def test_the_import_records_name_every_field_of_what_they_build():
@@ -400,6 +435,9 @@ def deep(levels: int) -> bytes:
         (app_export(chat_of(user("a"), summary={"text": 3, "covers": []})), "summary.text"),
         (app_export(chat_of(messages={})), "messages: Input should be a valid list"),
         (app_export(chat_of(user("a"), id=["x"])), "conversations.0.id"),
+        (app_export(chat_of(user("a"), pinned=1)), "conversations.0.pinned"),
+        (app_export(chat_of(user("a"), tags="work")), "conversations.0.tags"),
+        (app_export(chat_of(user("a"), folder=["work"])), "conversations.0.folder"),
         (app_export(), "no conversations"),
         (json.dumps({"format": EXPORT_FORMAT, "version": "2", "conversations": []}).encode(), "version"),
         (deep(5000), "nests deeper than"),

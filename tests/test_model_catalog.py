@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 
@@ -62,3 +63,24 @@ def test_the_models_file_named_in_the_env_file_is_honoured(tmp_path, monkeypatch
     assert (info.priced, info.context_window, info.output_price) == (True, 32_000, 3.0)
     env_file.write_text("TEMPERATURE=hot\n")  # an unrelated bad setting does not break a price lookup
     assert model_catalog.lookup("gpt-4o").priced
+
+
+def test_the_models_file_and_the_env_file_naming_it_are_read_once_per_version(tmp_path, monkeypatch):
+    first, other = tmp_path / "first.json", tmp_path / "other.json"  # names of one length: .env keeps its size
+    first.write_text(json.dumps({"versioned-model": {"input": 1.0}}))
+    other.write_text(json.dumps({"versioned-model": {"input": 2.0}}))
+    env_file = tmp_path / "app.env"
+    env_file.write_text(f"MODELS_FILE={first}\n")
+    monkeypatch.delenv("MODELS_FILE", raising=False)
+    monkeypatch.setenv("APP_ENV_FILE", str(env_file))
+    assert model_catalog.lookup("versioned-model").input_price == 1.0
+    then = env_file.stat().st_mtime_ns
+    env_file.write_text(f"MODELS_FILE={other}\n")
+    os.utime(env_file, ns=(then, then))  # the same size and time: the same version, not read again
+    assert model_catalog.lookup("versioned-model").input_price == 1.0
+    later = then + 1_000_000_000
+    os.utime(env_file, ns=(later, later))
+    assert model_catalog.lookup("versioned-model").input_price == 2.0
+    other.write_text(json.dumps({"versioned-model": {"input": 3.0}}))  # the models file edited: read again
+    os.utime(other, ns=(later, later))
+    assert model_catalog.lookup("versioned-model").input_price == 3.0

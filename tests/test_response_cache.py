@@ -27,8 +27,8 @@ from events import (
     UsageReported,
 )
 from function_tools import ToolCall, default_registry
-from llm_client import LLMClient, RecordedRound, RoundResult, Target, TurnRunner, build_body
-from response_cache import ResponseCache, cache_key, endpoint, from_json, response_cache, to_json
+from llm_client import LLMClient, RecordedRound, RoundResult, Target, TurnRunner, build_body, endpoint
+from response_cache import ResponseCache, cache_key, from_json, response_cache, to_json
 from retry_policy import RetryPolicy
 from scripted_server import Reply
 from store import Store

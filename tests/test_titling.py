@@ -88,10 +88,23 @@ def test_after_the_first_reply_one_short_request_names_the_chat_and_its_cost_is_
     cost = BOOK.cost("gpt-4o-mini", TITLE_USAGE)
     assert cost.usd > 0 and cost.priced
     assert (call.kind, call.model, call.usage, call.cost) == ("title", "gpt-4o-mini", TITLE_USAGE, cost)
+    logged = chat.calls[-1]  # the usage log's row, under the side call's id: the log has it once
+    assert (logged.id, logged.kind, logged.usage, logged.cost) == (call.id, "title", TITLE_USAGE, cost)
     reply = chat.messages[-1]
     assert chat.totals() == Totals.of([(REPLY_USAGE, reply.cost), (TITLE_USAGE, cost)])
     assert chat.totals().calls == 2
     assert not wants_title(chat, titled)  # asked once: the second reply asks nothing
+
+
+def test_a_title_call_that_reports_no_usage_is_booked_and_logged_as_estimated(titled, server):
+    chat = first_reply(titled, server)
+    answer = {"model": "gpt-4o-mini", "choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris"}}]}
+    server.expect(Reply(raw=json.dumps(answer).encode(), content_type="application/json"))
+    assert name(chat, titled) and chat.title == "Paris"
+    (call,) = chat.side_calls
+    logged = chat.calls[-1]
+    assert call.usage.estimated and call.usage.prompt_tokens > 0 and call.cost == BOOK.cost("gpt-4o-mini", call.usage)
+    assert (logged.id, logged.usage, logged.cost) == (call.id, call.usage, call.cost)
 
 
 def test_the_title_call_is_traced_with_the_first_reply(titled, server, tmp_path):
@@ -118,6 +131,7 @@ def test_a_failed_title_call_leaves_the_title_and_books_nothing(titled, server, 
     assert not name(chat, titled)
     assert chat.title == automatic_title(QUESTION)
     assert chat.side_calls == [] and chat.totals() == before
+    assert chat.calls[-1].kind == "title"  # the failed call is in the usage log all the same
 
 
 def test_no_title_is_asked_for_off_the_demo_model_when_off_after_a_rename_a_second_reply_or_a_failed_reply(

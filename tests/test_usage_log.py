@@ -160,6 +160,57 @@ def test_calls_are_saved_once_per_owner_and_chat_and_side_calls_join_them(databa
     assert [r.title for r in alice.api_calls()] == ["", "", ""]  # what was spent stays in the log
 
 
+# Each row the store offers side_calls or api_calls is noted by a trigger before the insert, so before an
+# ON CONFLICT DO NOTHING could drop it: what a save sends, not only what it adds.
+OFFERED_SQLITE = """
+CREATE TABLE offered (tbl TEXT NOT NULL, id TEXT NOT NULL);
+CREATE TRIGGER side_offered BEFORE INSERT ON side_calls BEGIN INSERT INTO offered VALUES ('side_calls', NEW.id); END;
+CREATE TRIGGER api_offered BEFORE INSERT ON api_calls BEGIN INSERT INTO offered VALUES ('api_calls', NEW.id); END;
+"""
+OFFERED_POSTGRESQL = """
+CREATE TABLE offered (tbl TEXT NOT NULL, id TEXT NOT NULL);
+CREATE FUNCTION note_offered() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO offered VALUES (TG_TABLE_NAME, NEW.id); RETURN NEW; END $$;
+CREATE TRIGGER side_offered BEFORE INSERT ON side_calls FOR EACH ROW EXECUTE FUNCTION note_offered();
+CREATE TRIGGER api_offered BEFORE INSERT ON api_calls FOR EACH ROW EXECUTE FUNCTION note_offered();
+"""
+
+
+def offered(store: Store) -> list[tuple[str, str]]:
+    """The rows offered since the last look (table, id), then forgotten."""
+    with store.transaction() as db:
+        rows = db.execute("SELECT tbl, id FROM offered").fetchall()
+        db.execute("DELETE FROM offered")
+    return sorted((row["tbl"], row["id"]) for row in rows)
+
+
+def test_a_side_call_is_sent_to_the_database_once_however_often_its_chat_is_saved(database_url, open_stores):
+    store = open_stores(database_url)
+    with store.transaction() as db:
+        db.script(sqlite=OFFERED_SQLITE, postgresql=OFFERED_POSTGRESQL)
+    chat = Conversation(title="side calls")
+    checked = record("2026-11-01T10:00:00.000000+00:00", kind="moderation")
+    chat.calls.append(checked)  # a call that logged itself, booked as a side call under its row's id
+    chat.side_calls.append(SideCall("moderation", checked.model, Usage(5), Cost(0.001, 0.007), id=checked.id))
+    unlogged = SideCall("title", "gpt-4o-mini", Usage(40, 4), Cost(0.002, 0.014))  # booked without its row: untimed
+    chat.side_calls.append(unlogged)
+    store.save(chat)
+    each_once = [("api_calls", checked.id), ("api_calls", unlogged.id), ("side_calls", checked.id)]
+    assert offered(store) == sorted([*each_once, ("side_calls", unlogged.id)])
+    store.save(chat, [])  # as while a reply streams, once a second
+    store.save(chat)
+    assert offered(store) == []
+    later = SideCall("title", "gpt-4o-mini", Usage(30, 3), Cost(0.001, 0.007))
+    chat.side_calls.append(later)
+    store.save(chat, [])
+    assert offered(store) == [("api_calls", later.id), ("side_calls", later.id)]
+    loaded = open_stores(database_url).load(chat.id)
+    assert loaded is not None
+    store.save(loaded)
+    assert offered(store) == []
+    assert len(store.api_calls()) == 3 and loaded.side_calls == chat.side_calls
+
+
 def test_a_database_from_before_the_log_gets_a_row_per_stored_reply_and_title_call(
     database_url, open_stores, monkeypatch
 ):

@@ -80,6 +80,8 @@ def test_a_model_is_priced_by_the_catalog_and_free_on_this_machine():
     assert rate(loopback.with_overrides(model="gpt-4o-mini"), book).priced  # a gateway here may still bill
     served = PriceBook(7.2, frozenset({"my-own-model"}))
     assert rate(remote.with_overrides(model="my-own-model"), served) == Rate(free=True)
+    found_here = PriceBook(7.2, on_this_machine=True)  # a server found running here: free, whatever the name
+    assert rate(remote.with_overrides(model="gpt-4o-mini"), found_here) == Rate(free=True)
 
 
 @pytest.mark.parametrize(

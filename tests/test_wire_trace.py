@@ -10,7 +10,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import hypothesis
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from config import load_settings
 from conversation_manager import Conversation, TurnRecorder
@@ -23,7 +26,7 @@ from store import Store
 from test_turn import saver
 from token_tracker import PriceBook, Usage
 from turn import TurnChoices, prepare
-from wire_trace import RoundTrace, TraceBudget, TraceTape, first_token_ms, rate_limits
+from wire_trace import DELTA_PIECES, RoundTrace, TraceBudget, TraceTape, carries_token, first_token_ms, rate_limits
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 PARAMS = ChatParams("gpt-4o-mini", temperature=0.3, max_tokens=200)
@@ -350,3 +353,75 @@ def test_a_turn_the_user_stops_keeps_the_trace_of_its_unfinished_request(app_env
     assert trace["error"].startswith("stopped") and trace["status"] == 200
     assert trace["request_body"].encode() == app_env.requests[0]["raw"]
     assert any('"content": "one "' in line["text"] for line in trace["lines"])
+
+
+# --- the time to first token, noted as the lines come -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "token"),
+    [
+        ('data: {"choices": [{"index": 0, "delta": {"content": "Hi"}}]}', True),
+        ('data:{"choices": [{"delta": {"reasoning_content": "so"}}]}', True),
+        ('data: {"choices": [{"delta": {"reasoning": "so"}}]}', True),
+        ('data: {"choices": [{"delta": {"refusal": "No."}}]}', True),
+        ('data: {"choices": [{"delta": {"tool_calls": [{"index": 0, "id": "call_1"}]}}]}', True),
+        ('data: {"choices": [{}, {"index": 1, "delta": {"content": "2nd"}}]}', True),
+        ('data: {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}', False),
+        ('data: {"choices": [{"delta": {"content": null, "tool_calls": []}, "finish_reason": "stop"}]}', False),
+        ('data: {"choices": [], "usage": {"total_tokens": 3}}', False),
+        ('{"choices": [{"delta": {"content": "Hi"}}]}', False),  # not a data: line
+        ("data: [DONE]", False),
+        (": keep-alive", False),
+        ("", False),
+    ],
+)
+def test_a_line_carries_a_token_when_its_delta_holds_text_reasoning_a_refusal_or_a_tool_call(line, token):
+    assert carries_token(line) is token
+
+
+PIECE_VALUES = st.sampled_from(["Hi", "你好", [{"index": 0}], 1, " ", "", None, 0, False, [], {}])
+
+
+@st.composite
+def deltas(draw: st.DrawFn) -> object:
+    """A delta holding any of DELTA_PIECES (and a role), each empty or not; or something that is no delta."""
+    if draw(st.integers(0, 4)) == 0:
+        return draw(st.sampled_from([None, "text", 3, []]))
+    return {name: draw(PIECE_VALUES) for name in (*DELTA_PIECES, "role") if draw(st.booleans())}
+
+
+CHOICE = st.fixed_dictionaries({"index": st.just(0), "delta": deltas()}) | st.sampled_from([{}, 7])  # 7: no choice
+CHOICES = st.lists(CHOICE, max_size=3)
+ODD_VALUES = st.sampled_from([{"usage": {"total_tokens": 3}}, {"choices": None}, {"choices": "none"}, [], 42])
+OTHER_LINES = st.sampled_from(["", ": ping", "event: message", "data: [DONE]", "data: {oops", "data:"])
+
+
+@st.composite
+def body_lines(draw: st.DrawFn) -> tuple[str, bool]:
+    """One line of a response body, and whether it carries a token, decided from what it was made of."""
+    shape = draw(st.sampled_from(["choices", "choices", "odd", "other"]))
+    if shape == "other":
+        return draw(OTHER_LINES), False
+    value = {"choices": draw(CHOICES)} if shape == "choices" else draw(ODD_VALUES)
+    choices = value.get("choices") if isinstance(value, dict) else None
+    found = [c.get("delta") for c in choices if isinstance(c, dict)] if isinstance(choices, list) else []
+    token = any(isinstance(d, dict) and any(d.get(piece) for piece in DELTA_PIECES) for d in found)
+    return draw(st.sampled_from(["data: ", "data:"])) + json.dumps(value, ensure_ascii=draw(st.booleans())), token
+
+
+@hypothesis.settings(deadline=None)  # no timed assertions: the machine may be busy
+@given(lines=st.lists(body_lines(), min_size=1, max_size=30), budget=st.integers(0, 2000) | st.just(2**20))
+def test_the_first_token_noted_as_lines_come_is_the_one_a_read_of_the_saved_lines_finds(lines, budget):
+    ticks = iter(range(10_000))
+    tape = TraceTape(1, "answer", TraceBudget(budget), clock=lambda: next(ticks) / 1000)
+    for text, _ in lines:
+        tape.line(text)
+    kept = tape.finish().to_dict()
+    assert [carries_token(text) for text, _ in lines] == [token for _, token in lines]
+    # the kept lines are the first ones: past the budget every later line is only counted
+    expected = next((line.ms for line, (_, token) in zip(tape.trace.lines, lines, strict=False) if token), None)
+    saved_before = {name: value for name, value in kept.items() if name != "first_token_ms"}
+    assert tape.trace.first_token_ms == expected
+    assert first_token_ms(kept) == first_token_ms(json.loads(json.dumps(kept))) == expected
+    assert first_token_ms(saved_before) == expected  # a trace saved before the time was noted is read line by line

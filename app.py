@@ -13,6 +13,7 @@ from dataclasses import replace
 from functools import partial
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 import app_logging
 import compare
@@ -21,7 +22,7 @@ from attachments import FILE_TYPES, Attachment
 from budget import BudgetCheck
 from compare import Comparison, PrepareTurn, Variant
 from config import ConfigError, Secret, Settings, display_url, load_settings, redact
-from conversation_manager import Conversation, Message, build_request
+from conversation_manager import Conversation, Message, RequestSpec, TurnRequest, build_request
 from events import ReasoningDelta, TextDelta
 from i18n import pick_language, t
 from llm_client import SummaryFailed
@@ -32,12 +33,14 @@ from rate_windows import TableLedger, bucket_of, shared_database
 from response_cache import response_cache
 from store import Store
 from stream_pacing import STREAMS, Pacer, timed_run
+from token_tracker import Totals
 from turn import (
     SAVE_INTERVAL,
     Action,
     Go,
     Hold,
     Save,
+    Spending,
     Turn,
     carry_out,
     decide,
@@ -174,8 +177,7 @@ def summarize_older(turn: Turn, lang: str) -> None:
 
 def run_turn(turn: Turn, store: Store, lang: str) -> None:
     """Draws the turn as it runs: the user's message, any summary step, then the reply as its events come. The
-    finished reply gets its controls in place; the rest of the page (chat list, usage panel) follows shortly after
-    (``refresh_after_reply``), so the reply's last words reach the browser before the page is drawn again."""
+    finished reply gets its controls in place, and a title when titling wants one."""
     conversation = turn.conversation
     drawn_before = set(conversation.nodes)  # the history drew these, their controls too
     if turn.asked is not None:
@@ -193,11 +195,11 @@ def run_turn(turn: Turn, store: Store, lang: str) -> None:
             for event in events:
                 if not isinstance(event, TextDelta | ReasoningDelta) or pacer.due():
                     live.draw(turn.reply, notice_text(turn.notice, lang))
+        live.draw(turn.reply, notice_text(turn.notice, lang))  # as settled at the end (the "auto" model's cost)
         after_reply(turn, lang)  # content safety: the reply checked and marked
         if turn.reply and turn.reply[0].id not in drawn_before:  # a reply resumed after approval has its own
             reply_controls(conversation, turn.reply, store, lang, last=True)
     title_after_reply(turn, lang)
-    refresh_after_reply(time.monotonic())
 
 
 def show_held(action: Action, check: BudgetCheck, lang: str) -> None:
@@ -275,8 +277,12 @@ def message_box(
 
 def go(
     action: Action, settings: Settings, store: Store, choices: Choices, variants: Sequence[Variant], lang: str
-) -> None:
-    """Carries out what the user asked for now: a prompt (compared when variants are on), or an action."""
+) -> bool:
+    """Carries out what the user asked for now: a prompt (compared when variants are on), or an action. Whether
+    the rest of the page can be completed in place: a new message's reply that ended as replies do. Otherwise the
+    page is drawn again, to ask what comes next (a comparison's pick, tool calls to approve, a reply that failed
+    or was cut) or to show the chat's new branch instead of the one its history drew (regenerate, edit, continue,
+    approve)."""
     if action.kind == "edit":
         session().editing = None
     if action.template is not None:
@@ -290,8 +296,26 @@ def go(
         keep_sent_verdict(comparison)  # content safety: a flagged question that went keeps its verdict
         run_compare(comparison, lang, settings.endpoint)
         check_compared(comparison, settings, lang)  # content safety: each variant's answer checked and marked
-    elif ask is not None:
-        run_turn(start_turn(settings, store, choices, ask.text, ask.images), store, lang)
+        return False
+    if ask is None:
+        return False
+    turn = start_turn(settings, store, choices, ask.text, ask.images)
+    run_turn(turn, store, lang)
+    return action.kind == "prompt" and turn.ended_cleanly and not session().storage_error  # said by the next run
+
+
+def page_title(place: DeltaGenerator, conversation: Conversation, lang: str) -> None:
+    place.title(literal_markdown(conversation.title) if conversation.title else t("title", lang))
+
+
+def usage_now(
+    conversation: Conversation, store: Store, settings: Settings, shown: Settings, spec: RequestSpec
+) -> tuple[TurnRequest, Spending, Totals]:
+    """The usage panel's figures as the chat stands: the next request, what was spent against the budgets, and
+    all-time totals."""
+    today, all_time = store.today_and_all_totals()
+    spent = spending(conversation.totals(), today, shown, day_hard=hard_day_budget(store, settings))
+    return build_request(conversation, spec), spent, all_time
 
 
 def chat_page() -> None:
@@ -317,7 +341,8 @@ def chat_page() -> None:
     lang, chosen = choices.lang, choices.settings
     admin_panel(store, settings, lang)
     providers_panel(settings, lang)
-    st.title(literal_markdown(conversation.title) if conversation.title else t("title", lang))
+    title = st.empty()
+    page_title(title, conversation, lang)
     if local_server_status(settings, chosen, lang):  # still looking for a model server on this machine
         effective = None
     else:
@@ -330,7 +355,7 @@ def chat_page() -> None:
     if s.chat_missing:
         st.info(t("chat_not_found", lang))
         s.chat_missing = False
-    render_history(conversation, store, lang, (effective or chosen).endpoint)
+    retire_last = render_history(conversation, store, lang, (effective or chosen).endpoint)
     greeting = st.empty()
     if effective is not None and not conversation.nodes:
         with greeting.container():
@@ -348,12 +373,10 @@ def chat_page() -> None:
     shown = effective or chosen
     schemas = state_registry(settings).schemas(list(choices.turn.tools))
     spec = request_spec(shown, choices.turn, schemas)
-    plan = build_request(conversation, spec)
-    today, all_time = store.today_and_all_totals()
-    spent = spending(conversation.totals(), today, shown, day_hard=hard_day_budget(store, settings))
+    plan, spent, all_time = usage_now(conversation, store, settings, shown, spec)
     limiter = limiter_for(shown)
     with choices.panel:
-        render_usage(conversation, store, lang, shown, plan, spent, all_time, spec, limiter)
+        figures = render_usage(conversation, store, lang, shown, plan, spent, all_time, spec, limiter)
     if blocked or effective is None:
         return
     decision, s.send = decide(typed, s.send, spent.over, images)
@@ -366,7 +389,17 @@ def chat_page() -> None:
         show_held(decision.action, decision.check, lang)
     elif isinstance(decision, Go):
         greeting.empty()  # the chat starts: its welcome and example prompts make way for it
-        go(decision.action, effective, store, choices, variants, lang)
+        if not go(decision.action, effective, store, choices, variants, lang):
+            refresh_after_reply(time.monotonic())
+            return
+        # What the reply changed elsewhere, drawn in place: a page run at once would drop the reply's last updates
+        # not yet sent, and a refresh would draw the whole page again (every session's browser too) for these few.
+        if retire_last is not None:  # the reply above is no longer the last: its regenerate and continue go
+            retire_last()
+        page_title(title, conversation, lang)
+        for draw in choices.redraw_after_reply:
+            draw()
+        figures(*usage_now(conversation, store, settings, shown, spec))
     else:
         unsent_panel(lang)
         held_panel(lang)

@@ -5,7 +5,9 @@ process as a whole sends at most ``PROCESS_FLUSHES_PER_SECOND`` visible updates.
 
 One app process serves every browser session in one interpreter (one GIL): twenty sessions each sending twenty
 updates a second would spend the CPU on updates nobody can read that fast, and fall behind the streams. Text is
-never lost by a wider interval: each update carries all the text so far.
+never lost by a wider interval: each update carries all the text so far. The budget was measured (bench/NOTES.md,
+session 6): with ten replies at 80 tokens/s, 200 updates a second left their last words 1.6x later than the
+canonical chatbot's, 50 a second 0.4x-0.7x (each reply then updates five times a second).
 
 How much: a long reply's finished Markdown blocks are drawn once each (``settled``), so one update sends the block
 still growing, and its cost does not grow with the reply.
@@ -22,10 +24,10 @@ from contextlib import contextmanager
 from markdown_it import MarkdownIt
 
 FLUSH_INTERVAL = 0.05  # seconds; one visible update per 50 ms keeps long streams from flooding the browser
-PROCESS_FLUSHES_PER_SECOND = 200.0  # all replies streaming in this process together; each gets an equal share
+PROCESS_FLUSHES_PER_SECOND = 50.0  # all replies streaming in this process together; each gets an equal share
 
 
-REFRESH_AFTER_REPLY = 0.3  # seconds; the page is drawn again this soon after a reply, once its last update went out
+REFRESH_AFTER_REPLY = 0.3  # seconds; a reply that leaves something to ask has the page drawn again this soon after
 
 
 def timed_run(drawn: float, now: float, every: float) -> bool:
@@ -71,17 +73,22 @@ class Pacer:
     now (read at each check, so a reply slows down and speeds up again as others start and end)."""
 
     def __init__(
-        self, streams: Streams = STREAMS, base: float = FLUSH_INTERVAL, clock: Callable[[], float] = time.monotonic
+        self,
+        streams: Streams = STREAMS,
+        base: float = FLUSH_INTERVAL,
+        budget: float = PROCESS_FLUSHES_PER_SECOND,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.streams = streams
         self.base = base
+        self.budget = budget
         self.clock = clock
         self.last: float | None = None
 
     def due(self) -> bool:
         """True (and counted as done now) when the interval since the last update has passed, or on the first."""
         now = self.clock()
-        if self.last is not None and now - self.last < flush_interval(self.streams.count, self.base):
+        if self.last is not None and now - self.last < flush_interval(self.streams.count, self.base, self.budget):
             return False
         self.last = now
         return True

@@ -22,6 +22,7 @@ from budget import OVER, BudgetCheck, check_budgets
 from chat_params import Extras, extras_from_dict
 from config import Settings
 from conversation_manager import (
+    DONE,
     Conversation,
     Message,
     RequestSpec,
@@ -197,6 +198,13 @@ class Turn:
     @property
     def notice(self) -> Notice | None:
         return self.recorder.notice if self.recorder else None
+
+    @property
+    def ended_cleanly(self) -> bool:
+        """The reply ended as replies do: each of its assistant messages done and without an error (none waits for
+        the user's approval, none was cut off or failed), so the page needs to ask nothing more."""
+        answers = [message for message in self.reply if message.role == "assistant"]
+        return bool(answers) and all(message.status == DONE and message.error is None for message in answers)
 
     def _save(self, messages: Sequence[Message]) -> None:
         if self.saving:

@@ -35,7 +35,7 @@ from ui_routing import cost_amount, render_routed
 from ui_safety import safety_badge
 from ui_session import price_book, request_action, session, start_editing, stop_editing, switch_version
 from ui_sources import render_sources
-from ui_text import literal_markdown
+from ui_text import LazyExpander, literal_markdown
 from ui_tokens import render_token_lab
 from ui_trace import trace_popover
 
@@ -252,7 +252,9 @@ def render_user(conversation: Conversation, message: Message, store: Store, lang
             version_switcher(conversation, message, store, lang)
 
 
-def render_history(conversation: Conversation, store: Store, lang: str, base_url: str) -> None:
+def render_history(conversation: Conversation, store: Store, lang: str, base_url: str) -> Callable[[], None] | None:
+    """The chat's turns (the latest ones, unless the user asked for all). Returns what takes the last reply's own
+    buttons away again (regenerate, continue), for when a newer reply is drawn after it in the same run."""
     turns = conversation.turns()
     if not session().show_all:
         shown, kept = 0, list[list[Message]]()
@@ -266,6 +268,7 @@ def render_history(conversation: Conversation, store: Store, lang: str, base_url
             session().show_all = True
             st.rerun()
         turns = kept
+    retire = None
     for position, turn in enumerate(turns):
         if turn[0].role == "user":
             render_user(conversation, turn[0], store, lang)
@@ -274,14 +277,19 @@ def render_history(conversation: Conversation, store: Store, lang: str, base_url
             continue
         with st.chat_message("assistant"):
             render_reply(turn, lang, base_url)
-            reply_controls(conversation, turn, store, lang, last=position == len(turns) - 1)
+            retire = reply_controls(conversation, turn, store, lang, last=position == len(turns) - 1)
+    return retire
 
 
-def reply_controls(conversation: Conversation, reply: Sequence[Message], store: Store, lang: str, last: bool) -> None:
-    """Under a reply: regenerate and continue (the last reply only), its wire trace, its versions."""
+def reply_controls(
+    conversation: Conversation, reply: Sequence[Message], store: Store, lang: str, last: bool
+) -> Callable[[], None]:
+    """Under a reply: regenerate and continue (the last reply only), its wire trace, its versions. Returns what
+    takes the last reply's buttons away (a newer reply drawn after it in the same run is the last one then)."""
     controls = st.columns([1, 1, 1, 3])
+    regenerate, go_on = controls[0].empty(), controls[1].empty()
     if last:
-        controls[0].button(
+        regenerate.button(
             "🔄",
             key=f"regenerate_{reply[0].id}",
             help=t("regenerate", lang),
@@ -289,13 +297,22 @@ def reply_controls(conversation: Conversation, reply: Sequence[Message], store: 
             args=("regenerate", reply[0].parent_id),
         )
         if reply[-1].status in (STOPPED, INTERRUPTED):
-            controls[1].button(
+            go_on.button(
                 t("continue", lang), key=f"continue_{reply[-1].id}", on_click=request_action, args=("continue",)
             )
     with controls[2]:
         trace_popover(conversation, store, reply[0].id, lang)
     with controls[3]:
         version_switcher(conversation, reply[0], store, lang)
+
+    def retire() -> None:
+        regenerate.empty()
+        go_on.empty()
+
+    return retire
+
+
+UsageFigures = Callable[[TurnRequest, Spending, Totals], None]
 
 
 def render_usage(
@@ -308,8 +325,32 @@ def render_usage(
     all_time: Totals,
     spec: RequestSpec,
     limiter: RateLimiter,
-) -> None:
+) -> UsageFigures:
+    """The usage panel. Returns what draws its figures again (the next request, the rows, budgets, charts: no
+    widget among them), after a reply in this run."""
     st.subheader(t("usage", lang))
+    head = st.empty()
+    render_token_lab(conversation, store, plan, spec, limiter, lang)
+    rows = st.empty()
+    charts = LazyExpander(t("chart_title", lang), "usage_charts")  # two Vega-Lite charts: a browser's dearest parts
+    view = LazyExpander(t("context_view", lang), "context_view")  # a line per message
+
+    def figures(plan: TurnRequest, spent: Spending, all_time: Totals) -> None:
+        with head.container():
+            next_request(plan, settings, lang)
+        with rows.container():
+            usage_rows(conversation, settings, spent, all_time, lang)
+        replies = conversation.per_reply()
+        if len(replies) > 1:
+            charts.draw(lambda: reply_charts(replies, lang))
+        view.draw(lambda: render_context_view(conversation, plan, lang))
+
+    figures(plan, spent, all_time)
+    return figures
+
+
+def next_request(plan: TurnRequest, settings: Settings, lang: str) -> None:
+    """What the next request sends: its tokens, their cost, and how full the model's context window is."""
     book = price_book(settings)
     window = model_catalog.lookup(settings.model).context_window
     st.markdown(f"**{t('next_request', lang)}**")
@@ -319,7 +360,10 @@ def render_usage(
     st.progress(
         min(share, 1.0), text=t("context_meter", lang, percent=share * 100, tokens=plan.prompt_tokens, window=window)
     )
-    render_token_lab(conversation, store, plan, spec, limiter, lang)
+
+
+def usage_rows(conversation: Conversation, settings: Settings, spent: Spending, all_time: Totals, lang: str) -> None:
+    """Tokens and cost of the last reply, this chat, today and all time; the budgets."""
     rows = [
         (t("last_reply", lang), conversation.last_reply_totals()),
         (t("conversation", lang), spent.chat),
@@ -355,21 +399,18 @@ def render_usage(
             st.warning(line)
         else:
             st.caption(line)
-    replies = conversation.per_reply()
-    if len(replies) > 1:
-        st.caption(t("chart_title", lang))
-        bar_chart(
-            {
-                t("prompt_tokens", lang): [r.usage.prompt_tokens for r in replies],
-                t("completion_tokens", lang): [r.usage.completion_tokens for r in replies],
-            },
-            height=140,
-        )
-        line_chart("USD", [r.cost.usd for r in replies], height=100)
-    view = st.expander(t("context_view", lang), key="context_view", on_change="rerun")
-    if view.open:  # a line per message: drawn only while open
-        with view:
-            render_context_view(conversation, plan, lang)
+
+
+def reply_charts(replies: Sequence[Totals], lang: str) -> None:
+    """Tokens and cost per reply."""
+    bar_chart(
+        {
+            t("prompt_tokens", lang): [r.usage.prompt_tokens for r in replies],
+            t("completion_tokens", lang): [r.usage.completion_tokens for r in replies],
+        },
+        height=140,
+    )
+    line_chart("USD", [r.cost.usd for r in replies], height=100)
 
 
 def amount(value: float, currency: str, places: int = 4) -> str:

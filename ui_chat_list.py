@@ -22,8 +22,9 @@ PIN_ICON = ":material/push_pin:"
 ARCHIVED_ICON = ":material/archive:"
 
 
-def chat_list(store: Store, lang: str) -> None:
-    """New chat, search, filters, the chats in their groups, and what can be done with the open one."""
+def chat_list(store: Store, lang: str) -> Callable[[], None]:
+    """New chat, search, filters, the chats in their groups, and what can be done with the open one. Returns what
+    draws, after a reply in this run, what that reply changed here: a new chat's entry and controls."""
     conversation = session().conversation
     st.subheader(t("chats", lang))
     st.button(t("new_chat", lang), key="new_chat", on_click=new_chat, use_container_width=True)
@@ -32,6 +33,7 @@ def chat_list(store: Store, lang: str) -> None:
     folder = filter_picker("chat_folder_filter", folders, t("folder_filter", lang), t("all_folders", lang))
     tag = filter_picker("chat_tag_filter", tags, t("tag_filter", lang), t("all_tags", lang))
     archived = st.toggle(t("show_archived", lang), key="show_archived")
+    entry = st.empty()  # a chat stored by this run's reply: on top until the next run puts it in its group
     if query.strip():  # archived chats too: search is how one finds them
         summaries = store.search(query, folder=folder, tag=tag)
         if not summaries:
@@ -46,10 +48,28 @@ def chat_list(store: Store, lang: str) -> None:
             st.caption(shown.label(lang))
             for summary in shown.items:
                 chat_button(store, summary, conversation.id, lang)
-    if conversation.nodes:
-        listed = next((s for s in summaries if s.id == conversation.id), None)
-        current_chat(store, listed or store.summary(conversation.id), folders, tags, lang)
+    current = st.empty()
+    drawn = bool(conversation.nodes)
+    listed = next((s for s in summaries if s.id == conversation.id), None)
+    if drawn:
+        with current.container():
+            current_chat(store, listed or store.summary(conversation.id), folders, tags, lang)
     share_popover(store, conversation, lang)  # signed in only
+    unfiltered = not (query.strip() or folder or tag or archived)
+
+    def redraw() -> None:
+        """A new chat's first reply stored it: its entry (the open one) and what can be done with it. Each only
+        where this run drew none (a widget's key may be drawn once per run)."""
+        summary = None if drawn else store.summary(conversation.id)
+        if summary is None:
+            return
+        if unfiltered and listed is None:
+            with entry.container():
+                chat_button(store, summary, conversation.id, lang)
+        with current.container():
+            current_chat(store, summary, folders, tags, lang)
+
+    return redraw
 
 
 def filter_picker(key: str, names: list[str], title: str, everything: str) -> str | None:

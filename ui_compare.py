@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from contextlib import closing
 
 import streamlit as st
@@ -19,7 +18,7 @@ from turn import TurnChoices
 from ui_chat import literal_markdown, notice_text, render_reply
 from ui_images import render_thumbnails
 from ui_session import default
-from ui_stream import LiveReply, refresh_after_reply
+from ui_stream import LiveReply
 
 COMPARISON = "comparison"  # session state: the last comparison, until one of its answers is kept
 
@@ -129,7 +128,6 @@ def run_compare(comparison: Comparison, lang: str, base_url: str) -> None:
                     line = lane_figures(lane, lang)
                     if line is not None:
                         ends[index].caption(line)
-    refresh_after_reply(time.monotonic())
 
 
 def keep(comparison: Comparison, index: int) -> None:

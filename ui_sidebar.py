@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -36,6 +37,7 @@ from ui_params import parameter_controls
 from ui_routing import auto_controls, chosen_task, model_label
 from ui_safety import safety_status
 from ui_session import default, follow_default, session
+from ui_text import LazyExpander
 
 
 @st.cache_resource(show_spinner=False, max_entries=1, on_release=McpManager.close)
@@ -162,12 +164,14 @@ def export_controls(conversation: Conversation, store: Store, lang: str) -> None
             ("export_md", f"chat-{stamp}.md", lambda: exporters.to_markdown([conversation], lang), "text/markdown"),
             ("export_json", f"chat-{stamp}.json", lambda: exporters.to_json([conversation], store), "application/json"),
         ]
-        if conversation.last_request:
-            request = conversation.last_request
+        if conversation.last_request:  # read when clicked: a reply later in this run sends a newer one
             buttons += [
-                ("export_python", f"request-{stamp}.py", lambda: exporters.to_python(request), "text/x-python"),
-                ("export_curl", f"request-{stamp}.sh", lambda: exporters.to_curl(request), "text/x-shellscript"),
+                ("export_python", f"request-{stamp}.py", lambda: exporters.to_python(sent()), "text/x-python"),
+                ("export_curl", f"request-{stamp}.sh", lambda: exporters.to_curl(sent()), "text/x-shellscript"),
             ]
+
+        def sent() -> dict[str, Any]:
+            return conversation.last_request or {}
 
         def everything() -> list[Conversation]:
             return [c for s in store.recent(limit=100_000, archived=None) if (c := store.load(s.id)) is not None]
@@ -216,6 +220,7 @@ class Choices:
     settings: Settings
     turn: TurnChoices
     panel: DeltaGenerator
+    redraw_after_reply: tuple[Callable[[], None], ...]  # each draws again, in place, what a reply in this run changed
 
     @property
     def lang(self) -> str:
@@ -234,7 +239,7 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
             horizontal=True,
             key="ui_language",
         )
-        chat_list(store, lang)
+        listed = chat_list(store, lang)
         with st.expander(t("connection", lang), expanded=settings.needs_setup or settings.is_local):
             chosen = connection_controls(settings, lang)
             safety_status(chosen, lang)
@@ -271,7 +276,7 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
             )
         panel = st.container()
         export_controls(s.conversation, store, lang)
-        last_request_view(s.conversation, lang)
+        sent = last_request_view(s.conversation, lang)
     chosen = chosen.with_overrides(temperature=float(temperature), max_tokens=int(max_tokens))
     turn = TurnChoices(
         lang,
@@ -285,23 +290,31 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
         task=chosen_task(chosen),
         use_cache=use_cache,
     )
-    return Choices(chosen, turn, panel)
+    return Choices(chosen, turn, panel, (listed, sent))
 
 
 LAST_REQUEST_OPEN = "last_request_open"  # the last request's expander: True in Session State opens it
 
 
-def last_request_view(conversation: Conversation, lang: str) -> None:
-    """The chat's last request as sent (images' base64 cut short), and the start of its response."""
-    if not conversation.last_request:
-        return
-    with st.expander(t("last_request", lang), key=LAST_REQUEST_OPEN, on_change="rerun"):
+def last_request_view(conversation: Conversation, lang: str) -> Callable[[], None]:
+    """The chat's last request as sent (images' base64 cut short), and the start of its response: drawn while its
+    expander is open. Returns what draws it again after a reply in this run (that reply's request)."""
+    view = LazyExpander(t("last_request", lang), LAST_REQUEST_OPEN)
+
+    def content() -> None:
         st.caption(t("last_request_help", lang))
         st.json(abridged(conversation.last_request), expanded=False)
         sample = conversation.last_response
         if sample is not None:
             st.caption(t("last_response_help", lang, shown=len(sample.chunks), total=sample.total))
             st.json(sample.chunks, expanded=False)
+
+    def draw() -> None:
+        if conversation.last_request:
+            view.draw(content)
+
+    draw()
+    return draw
 
 
 def state_registry(settings: Settings) -> ToolRegistry:

@@ -4,8 +4,10 @@ Each part of ui_chat.render_reply's layout (badges, reasoning, text, token proba
 ended; under the reply its sources, the notice of a retry or wait, the usage line) has a place of its own, drawn
 again only when what it shows changes. The growing text is the one part sent at nearly every update, and of it only
 the Markdown block still growing: finished blocks are frozen into elements of their own (``stream_pacing.settled``).
-When the turn is over the reply stays as drawn, with its controls under it (app.run_turn); the page's refresh
-that follows draws it from the history with render_reply.
+When the turn is over the reply stays as drawn, with its controls under it (app.run_turn), and what it changed
+elsewhere is drawn in place (app.chat_page). Only a reply that leaves something to ask (a comparison's pick, tool
+calls to approve, a failure) or that is a new branch of the chat (regenerate, edit, continue, approve) has the whole
+page drawn again after it (``refresh_after_reply``), from the history.
 """
 
 from __future__ import annotations
@@ -165,8 +167,8 @@ class LiveReply:
 
 @st.fragment(run_every=REFRESH_AFTER_REPLY)
 def refresh_after_reply(drawn: float) -> None:
-    """The whole page drawn again (chat list, usage panel, what the reply asks next) once the reply's last update
-    has gone out: the browser asks for it, after the updates it was sent. A run started at once, in the script,
-    would drop the updates not yet sent, and the last words would show only after the whole page was drawn again."""
+    """The whole page drawn again (what the reply asks next, the chat list, the usage panel) once the reply's last
+    update has gone out: the browser asks for it, after the updates it was sent. A run started at once, in the
+    script, would drop the updates not yet sent, and the last words would show only after the whole page."""
     if timed_run(drawn, time.monotonic(), REFRESH_AFTER_REPLY):
         st.rerun()

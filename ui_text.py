@@ -1,12 +1,15 @@
 """Small helpers shared by the UI modules (ui_chat and the helpers it draws with, which cannot import ui_chat
-back): text from people and providers drawn exactly as written, and the browser's time zone."""
+back): text from people and providers drawn exactly as written, the browser's time zone, and an expander whose
+content is drawn only while open and can be drawn again in the same run."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import tzinfo
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from chat_groups import zone
 
@@ -31,3 +34,24 @@ def _literal_line(line: str) -> str:
 def browser_zone() -> tzinfo:
     """The browser's time zone (UTC where it says none or one this machine does not know)."""
     return zone(st.context.timezone)
+
+
+class LazyExpander:
+    """A keyed expander whose content is drawn only while it is open (opening it reruns the page), so a closed one
+    costs the page nothing; ``draw`` can be called again in the same run to show newer content (after a reply):
+    the expander itself is drawn once per run (its key allows no second), its content in a place of its own."""
+
+    def __init__(self, label: str, key: str) -> None:
+        self.label, self.key = label, key
+        self.place = st.empty()  # where the expander goes, once there is something to show
+        self.inside: DeltaGenerator | None = None
+        self.open = False
+
+    def draw(self, content: Callable[[], None]) -> None:
+        if self.inside is None:
+            with self.place.container():
+                view = st.expander(self.label, key=self.key, on_change="rerun")
+            self.open, self.inside = bool(view.open), view.empty()
+        if self.open:
+            with self.inside.container():
+                content()

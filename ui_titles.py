@@ -1,4 +1,5 @@
-"""After a chat's first reply: its title written by the model (titling.py), saved, and shown by the next run."""
+"""After a chat's first reply: its title written by the model (titling.py), saved, and shown in place by the same
+run (app.chat_page draws the page title and the chat list's new entry after it)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from turn import Turn
 
 def title_after_reply(turn: Turn, lang: str) -> None:
     """Names the chat with the turn's own model when titling wants it and saves it (title and booked call) first,
-    so nothing the page does after can lose it; then the rename box is seeded again (ui_sidebar.chat_list) so it
-    shows the new title. Nothing is shown when the call fails: the chat keeps its name."""
+    so nothing the page does after can lose it; then the rename box is seeded again (ui_chat_list.current_chat) so
+    it shows the new title. Nothing is shown when the call fails: the chat keeps its name."""
     conversation, settings = turn.conversation, turn.settings
     if not wants_title(conversation, settings):
         return

@@ -185,6 +185,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def browser_cpu_seconds() -> float:
+    """User + system CPU time of every Chromium process on this machine (the browser, its renderers and GPU
+    process): what the pages cost to draw, on the same cores as the app."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, fields = stat.read_text().rsplit(")", 1)
+        except OSError:  # the process ended meanwhile
+            continue
+        if "chrom" in head.rsplit("(", 1)[1]:
+            numbers = fields.split()
+            total += int(numbers[11]) + int(numbers[12])
+    return total / CLOCK_TICKS
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -590,7 +605,9 @@ def section_many_users(lab: Lab) -> dict[str, Any]:
     return {"many_users": figures, "memory": memory}
 
 
-def multi_figures(streams: list[Stream], cpu: list[float], replies: int, seconds: float) -> dict[str, Any]:
+def multi_figures(
+    streams: list[Stream], cpu: list[float], browser: list[float], replies: int, seconds: float
+) -> dict[str, Any]:
     cores = [used / (replies * seconds) for used in cpu]
     return {
         "last_token_lag_median_ms": ms(median([s.end_lag() for s in streams])),
@@ -598,6 +615,7 @@ def multi_figures(streams: list[Stream], cpu: list[float], replies: int, seconds
         "first_token_lag_median_ms": ms(median([s.first_lag() for s in streams])),
         "cpu_seconds": round(median(cpu) or 0.0, 3),
         "core_per_streaming_reply": round(median(cores) or 0.0, 4),
+        "browser_cpu_seconds": round(median(browser) or 0.0, 3),
         "runs": len(cpu),
         "sanity": merged_sanity(streams),
     }
@@ -607,6 +625,7 @@ def section_multi_session(lab: Lab) -> dict[str, Any]:
     sessions_count, words, rate = lab.plan.multi
     streams: dict[str, list[Stream]] = {"ours": [], "baseline": []}
     cpu: dict[str, list[float]] = {"ours": [], "baseline": []}
+    browser: dict[str, list[float]] = {"ours": [], "baseline": []}
     with lab.pair(profile=lab.profile) as apps:
         sessions = {
             name: [Session(lab.browser, app.url, lab.plan.timeout) for _ in range(sessions_count)]
@@ -614,14 +633,17 @@ def section_multi_session(lab: Lab) -> dict[str, Any]:
         }
         for _ in range(lab.plan.runs):
             for name, app in apps.items():
-                before = cpu_seconds(app.pid)
+                before, drawn = cpu_seconds(app.pid), browser_cpu_seconds()
                 streams[name] += stream_turns(lab, sessions[name], words, rate)
                 settle(sessions[name])
                 cpu[name].append(cpu_seconds(app.pid) - before)
+                browser[name].append(browser_cpu_seconds() - drawn)
         for group in sessions.values():
             for session in group:
                 session.close()
-    figures = {name: multi_figures(streams[name], cpu[name], sessions_count, words / rate) for name in streams}
+    figures = {
+        name: multi_figures(streams[name], cpu[name], browser[name], sessions_count, words / rate) for name in streams
+    }
     for found in figures.values():
         found["sessions"] = sessions_count
     figures["ours"]["profiled"] = lab.profile is not None

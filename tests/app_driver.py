@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
+from typing import Any
 
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
@@ -26,17 +27,23 @@ def start(chat_id: str | None = None, timeout: float = 60) -> AppTest:
 
 
 def send(at: AppTest, text: str) -> AppTest:
-    """Types ``text`` and sends it; the page as the browser has it once the reply's refresh has run."""
+    """Types ``text`` and sends it; then the page runs again, as the next click would run it (and as the browser's
+    refresh does after a reply that leaves something to ask)."""
     return refreshed(at.chat_input[0].set_value(text).run())
 
 
 def refreshed(at: AppTest) -> AppTest:
-    """The page drawn again as the browser asks after a reply (app.refresh_after_reply: a timed fragment, which
-    AppTest does not run by itself)."""
+    """The page drawn again, as the browser asks after a reply that leaves something to ask
+    (ui_stream.refresh_after_reply: a timed fragment, which AppTest does not run by itself)."""
     assert not at.exception, at.exception
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+def charts(at: AppTest) -> list[Any]:
+    """The sidebar's Vega-Lite charts (the per-reply usage charts, drawn while their expander is open)."""
+    return list(at.sidebar.get("arrow_vega_lite_chart")) + list(at.sidebar.get("vega_lite_chart"))
 
 
 def tool_steps(at: AppTest) -> list[Expander]:

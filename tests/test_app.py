@@ -8,6 +8,7 @@ from app_driver import page_text, refreshed, rendered, send, start, tags, tool_s
 from conftest import TEST_KEY
 from scripted_server import Reply
 from ui_chat import literal_markdown
+from ui_sidebar import LAST_REQUEST_OPEN
 
 
 def chat_texts(at: AppTest) -> list[tuple[str, list[str]]]:
@@ -69,6 +70,7 @@ def test_a_tool_turn_shows_each_call_and_its_result_then_the_answer(app_env):
 def test_switching_template_changes_what_is_sent_next(app_env):
     app_env.expect(Reply(text="First."), Reply(text="Because of Rayleigh scattering."))
     at = send(start(), "first")
+    at.session_state[LAST_REQUEST_OPEN] = True  # the last request, as sent: drawn while its expander is open
     at.sidebar.selectbox(key="template").select("chain_of_thought").run()
     send(at, "Why is the sky blue?")
     first, second = app_env.chat_requests()
@@ -280,7 +282,9 @@ def test_a_max_tokens_setting_beyond_the_old_widget_range_is_kept_then_capped(ap
 
 def test_the_sidebar_shows_what_went_out_and_what_came_back(app_env):
     app_env.expect(Reply(text="Short answer.", usage=(9, 2)))
-    at = send(start(), "hi")
+    at = start()
+    at.session_state[LAST_REQUEST_OPEN] = True  # drawn while its expander is open
+    send(at, "hi")
     shown = [j.value for j in at.sidebar.json]
     request, response = shown[-2], shown[-1]
     assert '"stream_options"' in request and '"include_usage"' in request

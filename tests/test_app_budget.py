@@ -2,7 +2,7 @@
 
 from streamlit.testing.v1 import AppTest
 
-from app_driver import send, start
+from app_driver import charts, send, start
 from prompt_templates import SUMMARY_INSTRUCTIONS
 from scripted_server import Reply
 from token_tracker import count_messages, count_tools
@@ -30,8 +30,9 @@ def test_context_view_and_chart(app_env):
     app_env.expect(Reply(text="Answer one."), Reply(text="Answer two."))
     at = send(start(), "one")
     send(at, "two")
-    with_chart = [e for e in at.sidebar.get("arrow_vega_lite_chart")] or [e for e in at.sidebar.get("vega_lite_chart")]
-    assert with_chart
+    assert not charts(at)  # drawn only while their expander is open
+    at.session_state["usage_charts"] = True  # the user opens it
+    assert charts(at.run())
     assert not at.sidebar.text  # the context view is drawn only while open
     at.session_state["context_view"] = True  # the user opens it
     view = "\n".join(t.value for t in at.run().sidebar.text)

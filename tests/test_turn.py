@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import model_catalog
 from config import Settings
-from conversation_manager import DONE, STOPPED, Conversation, Message
+from conversation_manager import AWAITING, DONE, STOPPED, Conversation, Message
 from events import Finished, RequestSent, Retrying, StreamEvent, TextDelta, UsageReported
 from function_tools import default_registry
 from records import SettingsRecord
@@ -213,3 +213,33 @@ def test_a_hard_daily_budget_holds_even_after_send_anyway_and_the_chats_own_stay
     single = spending(spent, spent, settings).over  # the single-user app: both soft, as before
     assert not any(check.hard for check in single)
     assert decide(None, SendState(pending=asked, confirmed=True), single)[0] == Go(asked)
+
+
+def test_a_turn_ended_cleanly_only_when_every_message_of_its_reply_is_done_without_an_error(settings, store, server):
+    """What lets the page be completed in place after a reply (app.go); anything else has the page drawn again."""
+    server.expect(Reply(text="Hello there."))
+    done = start(settings, store, "hi")
+    list(done.run())
+    assert done.ended_cleanly
+
+    server.expect(Reply.fail(500, "the server is down"))
+    failed = start(settings, store, "hi")
+    list(failed.run())
+    assert failed.reply and not failed.ended_cleanly
+
+    server.expect(Reply(text="one two three four", chunk_delay=0.05))
+    stopped = start(settings, store, "count")
+    events = stopped.run()
+    next(event for event in events if isinstance(event, TextDelta))
+    events.close()  # the user's Stop
+    assert stopped.reply[-1].status == STOPPED and not stopped.ended_cleanly
+
+    server.expect(Reply(tool_calls=[("calculate", '{"expression": "2+2"}')]))
+    asking = TurnChoices("en", "default", ("calculate",), approve_all=True)
+    conversation = Conversation()
+    registry = default_registry(settings.weather_api_url, settings.geocoding_api_url)
+    waiting = prepare(
+        conversation, settings, asking, "2+2?", registry=registry, book=BOOK, save=saver(store, conversation)
+    )
+    list(waiting.run())
+    assert waiting.reply[-1].status == AWAITING and not waiting.ended_cleanly

@@ -57,7 +57,17 @@ from ui_health import providers_panel, turn_health
 from ui_images import image_controls, may_send, take_uploads, unsent_panel
 from ui_local_servers import local_server_status
 from ui_safety import after_reply, check_compared, held_panel, keep_sent_verdict, safe_to_send
-from ui_session import cancel_held, price_book, release_held, save_chat, session, show_conversation, started, unsaved
+from ui_session import (
+    cancel_held,
+    price_book,
+    release_held,
+    save_chat,
+    send_or_cancel,
+    session,
+    show_conversation,
+    started,
+    unsaved,
+)
 from ui_sidebar import Choices, sidebar, state_registry
 from ui_stream import LiveReply, refresh_after_reply
 from ui_team import admin_panel, hard_day_budget, open_store, share_page, team_settings
@@ -210,10 +220,7 @@ def show_held(action: Action, check: BudgetCheck, lang: str) -> None:
     over = "budget_over_hard" if check.hard else "budget_over"
     st.warning(t(over, lang, label=label, spent=amount(check.spent, check.currency), limit=limit))
     st.code(action.value if action.kind == "prompt" else t(action.kind, lang), language=None)
-    send, cancel, _ = st.columns([2, 1, 3])
-    if not check.hard:
-        send.button(t("send_anyway", lang), key="send_anyway", on_click=release_held)
-    cancel.button(t("cancel", lang), key="cancel_held", on_click=cancel_held)
+    send_or_cancel(lang, ("send_anyway", "cancel_held"), None if check.hard else release_held, cancel_held)
 
 
 def current_conversation(store: Store) -> Conversation:

@@ -28,7 +28,7 @@ from conversation_manager import STOPPED, STREAMING, Conversation, Message
 from i18n import t
 from prompt_templates import get_template
 from records import ConversationRecord, Record, Seconds
-from store import ConversationSummary, Store
+from store import ConversationSummary, Organised, Store
 
 EXPORT_FORMAT = "ai-chat-app/conversations"
 TRACE_FORMAT = "ai-chat-app/trace"
@@ -352,27 +352,16 @@ def from_json(data: bytes) -> list[Conversation]:
 
 
 def import_into(store: Store, data: bytes) -> int:
-    """Store every chat of an export (``from_json``) in one transaction, then organise each as the file says: how
-    many. ImportFailed and nothing stored for a file it refuses; a database error there stores no chat of it (one
-    after them may leave a chat less organised than its file)."""
+    """Store every chat of an export (``from_json``), organised as the file says, in one transaction: how many.
+    ImportFailed and nothing stored for a file it refuses; a database error stores no chat of it."""
     read = _read(data)
-    store.add([conversation for conversation, _ in read])
-    for conversation, record in read:
-        if record is not None:
-            _organise(store, conversation.id, record)
+    organised = {
+        conversation.id: Organised(record.pinned, record.archived, record.folder, tuple(record.tags))
+        for conversation, record in read
+        if record is not None
+    }
+    store.add([conversation for conversation, _ in read], organised)
     return len(read)
-
-
-def _organise(store: Store, conversation_id: str, record: ExportedConversation) -> None:
-    """A freshly imported chat organised as its record says (only what differs from a new chat is written)."""
-    if record.pinned:
-        store.set_pinned(conversation_id, True)
-    if record.archived:
-        store.set_archived(conversation_id, True)
-    if record.folder:
-        store.set_folder(conversation_id, record.folder)
-    if record.tags:
-        store.set_tags(conversation_id, record.tags)
 
 
 def _read(data: bytes) -> list[tuple[Conversation, ExportedConversation | None]]:

@@ -20,7 +20,7 @@ import math
 import secrets
 import sqlite3
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -673,6 +673,17 @@ MAX_LABEL_CHARS = 60  # of a folder's or a tag's name; longer ones are cut
 
 
 @dataclass(frozen=True)
+class Organised:
+    """How the user organised a chat, as an import brings it to ``Store.add`` (names cleaned as set_folder and
+    set_tags clean them)."""
+
+    pinned: bool = False
+    archived: bool = False
+    folder: str = ""
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class UserInfo:
     """Someone who signed in (or whose budget an admin set before they did: never seen, None)."""
 
@@ -863,8 +874,9 @@ class Store:
         conversation.calls.clear()
         conversation.stored_side_calls.update(call.id for call in side_calls)
 
-    def add(self, conversations: Sequence[Conversation]) -> None:
-        """Store new conversations (an import) in one transaction: all of them or, on any error, none.
+    def add(self, conversations: Sequence[Conversation], organised: Mapping[str, Organised] | None = None) -> None:
+        """Store new conversations (an import), each organised as ``organised`` says by its id (not there: not
+        organised), in one transaction: all of them, organised, or on any error none.
 
         Plain inserts: an id already stored (by anyone) raises ``sqlite3.IntegrityError`` instead of overwriting.
         """
@@ -874,6 +886,8 @@ class Store:
                 db.executemany(_INSERT_MESSAGE, _message_rows(conversation, conversation.nodes.values()))
                 db.executemany(_INSERT_ATTACHMENT, _attachment_rows(conversation, conversation.nodes.values()))
                 db.executemany(_INSERT_SIDE_CALL, _side_call_rows(conversation.id, conversation.side_calls))
+                if (how := (organised or {}).get(conversation.id)) is not None:
+                    self._write_organised(db, conversation.id, how)
         for conversation in conversations:
             conversation.stored_side_calls = {call.id for call in conversation.side_calls}
 
@@ -1127,17 +1141,28 @@ class Store:
     def set_tags(self, conversation_id: str, tags: Iterable[str]) -> None:
         """This owner's chat's tags from now on (each trimmed and cut to MAX_LABEL_CHARS; empty ones and repeats
         go); another owner's chat is left as it is."""
+        with self.transaction() as db:
+            self._write_tags(db, conversation_id, tags)
+
+    def _write_tags(self, db: Db, conversation_id: str, tags: Iterable[str]) -> None:
         wanted = list(dict.fromkeys(name for tag in tags if (name := label(tag))))
         mine = "SELECT 1 FROM conversations WHERE id = ? AND owner = ?"
-        with self.transaction() as db:
-            db.execute(
-                f"DELETE FROM conversation_tags WHERE conversation_id = ? AND EXISTS ({mine})",  # noqa: S608
-                (conversation_id, conversation_id, self.owner),
-            )
-            db.executemany(
-                f"INSERT INTO conversation_tags (conversation_id, tag) SELECT ?, ? WHERE EXISTS ({mine})",  # noqa: S608
-                [(conversation_id, tag, conversation_id, self.owner) for tag in wanted],
-            )
+        db.execute(
+            f"DELETE FROM conversation_tags WHERE conversation_id = ? AND EXISTS ({mine})",  # noqa: S608
+            (conversation_id, conversation_id, self.owner),
+        )
+        db.executemany(
+            f"INSERT INTO conversation_tags (conversation_id, tag) SELECT ?, ? WHERE EXISTS ({mine})",  # noqa: S608
+            [(conversation_id, tag, conversation_id, self.owner) for tag in wanted],
+        )
+
+    def _write_organised(self, db: Db, conversation_id: str, how: Organised) -> None:
+        """All of a chat's organisation at once, inside the caller's transaction (``add``)."""
+        db.execute(
+            "UPDATE conversations SET pinned = ?, archived = ?, folder = ? WHERE id = ? AND owner = ?",
+            (int(how.pinned), int(how.archived), label(how.folder), conversation_id, self.owner),
+        )
+        self._write_tags(db, conversation_id, how.tags)
 
     def folders(self) -> list[str]:
         """The folders this owner's chats are in, archived ones' too, by name."""

@@ -326,11 +326,11 @@ def render_usage(
     spec: RequestSpec,
     limiter: RateLimiter,
 ) -> UsageFigures:
-    """The usage panel. Returns what draws its figures again (the next request, the rows, budgets, charts: no
-    widget among them), after a reply in this run."""
+    """The usage panel. Returns what draws its figures again after a reply in this run: the next request and its
+    breakdown, the rows and budgets, and the charts and context view while their expanders are open."""
     st.subheader(t("usage", lang))
     head = st.empty()
-    render_token_lab(conversation, store, plan, spec, limiter, lang)
+    breakdown = render_token_lab(conversation, store, spec, limiter, lang)
     rows = st.empty()
     charts = LazyExpander(t("chart_title", lang), "usage_charts")  # two Vega-Lite charts: a browser's dearest parts
     view = LazyExpander(t("context_view", lang), "context_view")  # a line per message
@@ -338,6 +338,7 @@ def render_usage(
     def figures(plan: TurnRequest, spent: Spending, all_time: Totals) -> None:
         with head.container():
             next_request(plan, settings, lang)
+        breakdown(plan)
         with rows.container():
             usage_rows(conversation, settings, spent, all_time, lang)
         replies = conversation.per_reply()

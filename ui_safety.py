@@ -26,7 +26,7 @@ from i18n import t
 from llm_client import LLMClient, Moderation, targets_for
 from token_tracker import PriceBook
 from turn import Action, SendState, Turn
-from ui_session import price_book, session
+from ui_session import price_book, send_or_cancel, session
 from ui_text import literal_markdown
 
 HELD_KEY = "safety_held"  # session state: the message kept unsent, with its verdict
@@ -150,9 +150,7 @@ def held_panel(lang: str) -> None:
         if (note := moderation_note(held.verdict, lang)) is not None:
             st.caption(note)
     st.text_area(t("safety_held_text", lang), key=HELD_TEXT_KEY)
-    send, cancel, _ = st.columns([2, 1, 3])
-    send.button(t("send_anyway", lang), key="safety_send", help=t("safety_send_help", lang), on_click=_send_anyway)
-    cancel.button(t("cancel", lang), key="safety_cancel", on_click=_cancel)
+    send_or_cancel(lang, ("safety_send", "safety_cancel"), _send_anyway, _cancel, t("safety_send_help", lang))
 
 
 def _send_anyway() -> None:

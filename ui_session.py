@@ -15,6 +15,7 @@ from conversation_manager import (
     Message,
 )
 from function_tools import ToolRegistry
+from i18n import t
 from llm_client import ModelList
 from local_backend import LocalModelServer
 from local_servers import FoundServer
@@ -211,6 +212,20 @@ def release_held() -> None:
 def cancel_held() -> None:
     s = session()
     s.send = replace(s.send, held=None)
+
+
+def send_or_cancel(
+    lang: str,
+    keys: tuple[str, str],
+    on_send: Callable[[], None] | None,
+    on_cancel: Callable[[], None],
+    send_help: str | None = None,
+) -> None:
+    """Under a message kept unsent: "Send anyway" (none where sending is not the user's to decide) and "Cancel"."""
+    send, cancel, _ = st.columns([2, 1, 3])
+    if on_send is not None:
+        send.button(t("send_anyway", lang), key=keys[0], help=send_help, on_click=on_send)
+    cancel.button(t("cancel", lang), key=keys[1], on_click=on_cancel)
 
 
 def price_book(settings: Settings) -> PriceBook:

@@ -41,8 +41,8 @@ class LazyExpander:
     costs the page nothing; ``draw`` can be called again in the same run to show newer content (after a reply):
     the expander itself is drawn once per run (its key allows no second), its content in a place of its own."""
 
-    def __init__(self, label: str, key: str) -> None:
-        self.label, self.key = label, key
+    def __init__(self, label: str, key: str, icon: str | None = None) -> None:
+        self.label, self.key, self.icon = label, key, icon
         self.place = st.empty()  # where the expander goes, once there is something to show
         self.inside: DeltaGenerator | None = None
         self.open = False
@@ -50,7 +50,7 @@ class LazyExpander:
     def draw(self, content: Callable[[], None]) -> None:
         if self.inside is None:
             with self.place.container():
-                view = st.expander(self.label, key=self.key, on_change="rerun")
+                view = st.expander(self.label, icon=self.icon, key=self.key, on_change="rerun")
             self.open, self.inside = bool(view.open), view.empty()
         if self.open:
             with self.inside.container():

@@ -9,7 +9,7 @@ HTML built here, never the text's: every token is escaped.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import streamlit as st
 
@@ -19,6 +19,7 @@ from prompt_breakdown import PartName, breakdown
 from rate_limiter import RateLimiter
 from store import Store
 from token_tracker import encoding_for, token_pieces
+from ui_text import LazyExpander
 from ui_trace import reply_traces
 from wire_trace import RATE_LIMIT_FIELDS, RATE_LIMIT_KINDS, rate_limits
 
@@ -38,13 +39,15 @@ PART_COLOURS: dict[PartName, str] = {  # Tableau 10: told apart on a light and a
 
 
 def render_token_lab(
-    conversation: Conversation, store: Store, plan: TurnRequest, spec: RequestSpec, limiter: RateLimiter, lang: str
-) -> None:
-    """The breakdown under the context meter, then the tokenizer and the rate limits."""
-    parts = st.expander(t("breakdown_title", lang), icon="🧮", key="token_breakdown", on_change="rerun")
-    if parts.open:
-        with parts:
-            render_breakdown(plan, spec, lang)
+    conversation: Conversation, store: Store, spec: RequestSpec, limiter: RateLimiter, lang: str
+) -> Callable[[TurnRequest], None]:
+    """The breakdown under the context meter, then the tokenizer and the rate limits. Returns what draws the
+    breakdown of a request (while its expander is open): the next one, and again after a reply in this run."""
+    parts = LazyExpander(t("breakdown_title", lang), "token_breakdown", icon="🧮")
+
+    def breakdown_of(plan: TurnRequest) -> None:
+        parts.draw(lambda: render_breakdown(plan, spec, lang))
+
     tokenizer = st.popover(t("tokenizer", lang), icon="🔤", key="tokenizer", on_change="rerun", width="stretch")
     if tokenizer.open:
         with tokenizer:
@@ -53,6 +56,7 @@ def render_token_lab(
     if limits.open:
         with limits:
             render_rate_limits(conversation, store, limiter, lang)
+    return breakdown_of
 
 
 def render_breakdown(plan: TurnRequest, spec: RequestSpec, lang: str) -> None:

@@ -21,9 +21,10 @@ def last_request_json(at: AppTest) -> str:
 
 
 def opened(at: AppTest) -> AppTest:
-    """The page with the last request's expander and the per-reply charts open (their content is drawn only then)."""
-    at.session_state[LAST_REQUEST_OPEN] = True
-    at.session_state["usage_charts"] = True
+    """The page with the sidebar's expanders open (their content is drawn only then): the last request, the token
+    breakdown, the per-reply charts, the context view."""
+    for key in (LAST_REQUEST_OPEN, "token_breakdown", "usage_charts", "context_view"):
+        at.session_state[key] = True
     return at
 
 
@@ -72,6 +73,8 @@ def test_in_place_figures_match_what_the_next_page_run_draws(app_env):
         return (
             sidebar_text(at),
             [c.value for c in at.sidebar.caption],
+            [line.value for line in at.sidebar.text],  # the context view
+            [element.value for element in at.sidebar.get("html")],  # the token breakdown's bar
             at.title[0].value,
             last_request_json(at),
             buttons,

@@ -151,6 +151,26 @@ def test_json_round_trip_keeps_how_each_chat_is_organised(tmp_path):
     }
 
 
+REFUSE_TAGS = {
+    "sqlite": "CREATE TRIGGER refuse BEFORE INSERT ON conversation_tags BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+    "postgresql": """
+        CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
+        CREATE TRIGGER refuse BEFORE INSERT ON conversation_tags FOR EACH ROW EXECUTE FUNCTION refuse();
+    """,
+}
+
+
+def test_an_import_whose_tags_the_database_refuses_stores_no_chat(database_url, open_stores):
+    store = open_stores(database_url)
+    tagged, plain = json.loads(to_json([sample(), sample()]))["conversations"]
+    tagged |= {"pinned": True, "folder": "Work", "tags": ["maths"]}
+    with store.transaction() as db:
+        db.script(**REFUSE_TAGS)
+    with pytest.raises(sqlite3.Error, match="refused"):
+        import_into(store, app_export(plain, tagged))
+    assert store.recent(archived=None) == []
+
+
 def test_an_export_from_before_organising_and_a_chatgpt_one_import_unorganised(tmp_path):
     document = json.loads(to_json([sample()]))
     document["version"] = 2

@@ -9,7 +9,7 @@ import pytest
 
 import store as store_module
 from conversation_manager import Conversation
-from store import MAX_LABEL_CHARS, MIGRATIONS, Store
+from store import MAX_LABEL_CHARS, MIGRATIONS, Organised, Store
 
 STAMP = "2026-01-02T03:04:05+00:00"
 
@@ -152,3 +152,12 @@ def test_a_database_made_at_m010_gains_organising_and_keeps_its_chats(database_u
     upgraded.set_pinned("c1", True)
     upgraded.set_tags("c1", ["old"])
     assert upgraded.recent()[0].pinned and upgraded.tags() == ["old"]
+
+
+def test_added_chats_are_organised_in_the_same_transaction_with_names_cleaned_as_the_setters_clean_them(store):
+    organised, plain = Conversation(title="organised"), Conversation(title="plain")
+    how = Organised(pinned=True, archived=True, folder="  Work\n", tags=(" maths ", "maths", "", "中文\t"))
+    store.add([organised, plain], {organised.id: how})
+    listed = {s.title: (s.pinned, s.archived, s.folder, s.tags) for s in store.recent(archived=None)}
+    assert listed == {"organised": (True, True, "Work", ("maths", "中文")), "plain": (False, False, "", ())}
+    assert store.tags() == ["maths", "中文"] and store.folders() == ["Work"]

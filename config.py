@@ -845,18 +845,27 @@ def setting_values(environ: Mapping[str, str] | None = None, env_file: Path | No
     return merged
 
 
-def _env_file_values(path: Path) -> Mapping[str, str | None]:
-    """The `.env` file's values, parsed once per version of the file (a price lookup reads MODELS_FILE there); its
-    ${VAR}s filled from the environment as it was then (the app's does not change while it runs)."""
+def file_version(path: Path) -> tuple[int, int] | None:
+    """What tells one version of a file from the next (its modification time and size), the key of a cache that
+    reads the file once per version; None where it cannot be looked at (no file)."""
     try:
         found = path.stat()
     except OSError:
+        return None
+    return found.st_mtime_ns, found.st_size
+
+
+def _env_file_values(path: Path) -> Mapping[str, str | None]:
+    """The `.env` file's values, parsed once per version of the file (a price lookup reads MODELS_FILE there); its
+    ${VAR}s filled from the environment as it was then (the app's does not change while it runs)."""
+    version = file_version(path)
+    if version is None:
         return dotenv_values(path)  # no file: none (or dotenv's own error)
-    return _parsed_env_file(path, found.st_mtime_ns, found.st_size)
+    return _parsed_env_file(path, version)
 
 
 @functools.lru_cache(maxsize=8)
-def _parsed_env_file(path: Path, mtime_ns: int, size: int) -> Mapping[str, str | None]:
+def _parsed_env_file(path: Path, version: tuple[int, int]) -> Mapping[str, str | None]:
     return MappingProxyType(dotenv_values(path))
 
 

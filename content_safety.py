@@ -20,7 +20,7 @@ from typing import Any, Final, Literal
 
 import regex
 
-from config import ConfigError
+from config import ConfigError, file_version
 from conversation_manager import Conversation, SideCall
 from events import CallRecord
 from llm_client import LLMClient, Moderation, ModerationFailed
@@ -143,17 +143,12 @@ def parse_words(text: str, source: str = "SAFETY_WORDS_FILE") -> WordList:
 def load_words(path: Path) -> WordList:
     """The list SAFETY_WORDS_FILE names; no file is an empty list. ConfigError for a file that cannot be read. Read
     and compiled once per version of the file (every message and reply is checked against it)."""
-    try:
-        version = path.stat().st_mtime_ns
-    except FileNotFoundError:
-        return WordList()
-    except OSError as error:
-        raise ConfigError(f"SAFETY_WORDS_FILE {path}: cannot be read ({error})") from None
-    return _words_of(path, version)
+    return _words_of(path, file_version(path))
 
 
 @functools.lru_cache(maxsize=8)
-def _words_of(path: Path, version: int) -> WordList:
+def _words_of(path: Path, version: tuple[int, int] | None) -> WordList:
+    """No version (no file to look at): read anyway, which says why (none: an empty list; errors are not kept)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -15,7 +15,7 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from config import read_json_object, table_file
+from config import file_version, read_json_object, table_file
 
 
 @dataclass(frozen=True)
@@ -80,15 +80,14 @@ def _vision(value: object) -> bool | None:
 
 def _overrides_of(path: Path) -> dict[str, Row]:
     """The override file's rows, read once per version of the file (every price, window and token count looks)."""
-    try:
-        found = path.stat()
-    except OSError:
+    version = file_version(path)
+    if version is None:
         return {}  # no file: no overrides (read_json_object's rule)
-    return _overrides(str(path), found.st_mtime_ns, found.st_size)
+    return _overrides(str(path), version)
 
 
 @functools.lru_cache(maxsize=4)
-def _overrides(path: str, mtime_ns: int, size: int) -> dict[str, Row]:
+def _overrides(path: str, version: tuple[int, int]) -> dict[str, Row]:
     """MODELS_FILE (JSON): {"model": {"encoding", "context_window", "max_output", "input",
     "cached_input", "output", "currency", "vision"}}; missing fields keep the built-in (or default) value."""
     entries = read_json_object(path, CatalogError)

@@ -198,8 +198,8 @@ def export_controls(conversation: Conversation, store: Store, lang: str) -> None
         if upload is not None and s.imported != upload.file_id:
             s.imported = upload.file_id
             try:
-                # checked whole, stored under fresh ids in one transaction (every chat of the file, or none),
-                # then organised as the file says
+                # checked whole, stored under fresh ids and organised as the file says, in one transaction (every
+                # chat of the file, or none)
                 imported = exporters.import_into(store, upload.getvalue())
             except exporters.ImportFailed as error:  # its words may quote the file: shown literally
                 st.error(t("import_failed", lang, detail=literal_markdown(str(error))))

@@ -25,6 +25,7 @@ from ui_auth import language, owner
 from ui_chat import amount, literal_markdown, render_reply
 from ui_images import render_thumbnails
 from ui_session import default
+from ui_text import LazyExpander
 
 SEEN_EVERY = 300.0  # seconds: how often one browser session records its person as seen
 SPEND_DAYS = 30  # of the admins' chart
@@ -195,15 +196,15 @@ def admin_panel(store: Store, settings: Settings, lang: str) -> None:
     only while the expander is open."""
     if not is_admin(store, settings):
         return
+
+    def content() -> None:
+        _notices()
+        users = store.users()
+        spend_table(store, settings, users, lang)
+        budget_editor(store, settings, users, lang)
+
     with st.sidebar:
-        panel = st.expander(t("team_title", lang), key="team_admin", on_change="rerun")
-        if not panel.open:
-            return
-        with panel:
-            _notices()
-            users = store.users()
-            spend_table(store, settings, users, lang)
-            budget_editor(store, settings, users, lang)
+        LazyExpander(t("team_title", lang), "team_admin").draw(content)
 
 
 def _since(days: int) -> str:

@@ -810,7 +810,7 @@ class TurnRunner:
         is offered once the round has ended (it keeps only clean answers)."""
         base_url = self.target.client.base_url
         self.attempt = attempt = _Attempt.start(kind, base_url, body["model"], self.timer)
-        shown: list[StreamEvent] = []
+        shown: list[StreamEvent] | None = [] if self.cache is not None else None  # only a cache wants them kept
         reported: UsageReported | None = None
 
         def note(event: StreamEvent) -> None:
@@ -820,11 +820,12 @@ class TurnRunner:
             elif isinstance(event, SHOWN):
                 if attempt.first is None:
                     attempt.first = attempt.clock()
-                shown.append(event)
+                if shown is not None:
+                    shown.append(event)
 
         result = yield from _noted(round_call(body, self._guard, self._tape(body["stream"])), note)
         self.attempt = None
-        if self.cache is not None and reported is not None:
+        if self.cache is not None and shown is not None and reported is not None:
             self.cache.keep(base_url, body, RecordedRound(tuple(shown), result, reported))
         yield CallLogged(attempt.record(result.error.kind if result.error else "ok"))
         return result

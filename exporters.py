@@ -339,9 +339,10 @@ def _check_values(document: Any) -> None:
 
 
 def _refusal(error: ValidationError) -> ImportFailed:
-    """The first problem pydantic found, where it is and what it is; one line, without the value."""
+    """The first problem pydantic found, where it is and what it is; one line, without the value (a key from the file
+    that a line break or another unprintable character is part of is shown escaped)."""
     first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "the top level"
+    where = ".".join(str(part) if str(part).isprintable() else repr(part) for part in first["loc"]) or "the top level"
     more = error.error_count() - 1
     return ImportFailed(f"the export is damaged at {where}: {first['msg']}" + (f" (and {more} more)" if more else ""))
 

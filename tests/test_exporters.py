@@ -458,6 +458,7 @@ def deep(levels: int) -> bytes:
         (app_export(chat_of(user("a"), pinned=1)), "conversations.0.pinned"),
         (app_export(chat_of(user("a"), tags="work")), "conversations.0.tags"),
         (app_export(chat_of(user("a"), folder=["work"])), "conversations.0.folder"),
+        (app_export(chat_of(user("a", tool_call_extras={"\n": None}))), r"tool_call_extras\.'\\n': Input should be"),
         (app_export(), "no conversations"),
         (json.dumps({"format": EXPORT_FORMAT, "version": "2", "conversations": []}).encode(), "version"),
         (deep(5000), "nests deeper than"),

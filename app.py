@@ -68,7 +68,7 @@ from ui_session import (
     started,
     unsaved,
 )
-from ui_sidebar import Choices, sidebar, state_registry
+from ui_sidebar import Choices, chat_parts, sidebar, state_registry
 from ui_stream import LiveReply, refresh_after_reply
 from ui_team import admin_panel, hard_day_budget, open_store, share_page, team_settings
 from ui_titles import title_after_reply
@@ -269,7 +269,7 @@ def message_box(
     detail = image_controls(settings, lang)
     if connected is not None:
         voice_input(connected, "chat_input", lang, disabled=disabled)  # fills the message box below: drawn before it
-    prompt = st.chat_input(
+    prompt = st.bottom.chat_input(
         t("input_placeholder", lang),
         max_chars=MAX_INPUT_CHARS,
         max_upload_size=settings.image_max_mb,
@@ -277,6 +277,7 @@ def message_box(
         file_type=list(FILE_TYPES),
         disabled=connected is None or disabled,
         submit_mode="stop",
+        on_submit=answer_here,
         key="chat_input",
     )
     return take_uploads(prompt, detail, settings, lang)
@@ -342,12 +343,34 @@ def chat_page() -> None:
     share_page(store, settings)  # ?share=TOKEN (signed in): that snapshot, read-only, and nothing else
     current_conversation(store)
     writing_elsewhere = settle_or_follow(store, settings)
-    conversation, s = session().conversation, session()
-    lang_default = pick_language(settings.ui_language, st.context.locale)
-    choices = sidebar(settings, store, lang_default)
-    lang, chosen = choices.lang, choices.settings
-    admin_panel(store, settings, lang)
-    providers_panel(settings, lang)
+    choices = sidebar(settings, store, pick_language(settings.ui_language, st.context.locale))
+    admin_panel(store, settings, choices.lang)
+    providers_panel(settings, choices.lang)
+    s = session()  # held, not looked up: after Stop, Streamlit raises again at any session-state access
+    s.page_run = True
+    try:
+        chat_area(settings, store, choices, writing_elsewhere)
+    finally:
+        s.page_run = False
+
+
+def answer_here() -> None:
+    """The message box's callback: the run it starts is the chat fragment's alone, to answer the message."""
+    session().answering = True
+
+
+@st.fragment(key="chat")
+def chat_area(settings: Settings, store: Store, choices: Choices, writing_elsewhere: bool) -> None:
+    """The chat and the sidebar's parts that show it (its list, the usage panel, the last request). Sending a
+    message reruns only this: the sidebar's controls, which a reply does not change, are not sent again, which
+    spares every browser (and the app process) the whole page at each message. Any other interaction in it (a chat
+    picked, a reply's buttons, an example) draws the whole page again, as it would outside a fragment."""
+    s = session()
+    if not s.page_run and not s.answering:
+        st.rerun()
+    s.answering = False
+    conversation, lang, chosen = s.conversation, choices.lang, choices.settings
+    redraws = chat_parts(choices, store, conversation)
     title = st.empty()
     page_title(title, conversation, lang)
     if local_server_status(settings, chosen, lang):  # still looking for a model server on this machine
@@ -404,7 +427,7 @@ def chat_page() -> None:
         if retire_last is not None:  # the reply above is no longer the last: its regenerate and continue go
             retire_last()
         page_title(title, conversation, lang)
-        for draw in choices.redraw_after_reply:
+        for draw in redraws:
             draw()
         figures(*usage_now(conversation, store, settings, shown, spec))
     else:

@@ -252,6 +252,10 @@ def render_user(conversation: Conversation, message: Message, store: Store, lang
             version_switcher(conversation, message, store, lang)
 
 
+def show_all() -> None:
+    session().show_all = True
+
+
 def render_history(conversation: Conversation, store: Store, lang: str, base_url: str) -> Callable[[], None] | None:
     """The chat's turns (the latest ones, unless the user asked for all). Returns what takes the last reply's own
     buttons away again (regenerate, continue), for when a newer reply is drawn after it in the same run."""
@@ -264,9 +268,8 @@ def render_history(conversation: Conversation, store: Store, lang: str, base_url
             kept.insert(0, turn)
             shown += len(turn)
         hidden = sum(len(turn) for turn in turns) - shown
-        if hidden > 0 and st.button(t("show_earlier", lang, count=hidden), key="show_earlier"):
-            session().show_all = True
-            st.rerun()
+        if hidden > 0:
+            st.button(t("show_earlier", lang, count=hidden), key="show_earlier", on_click=show_all)
         turns = kept
     retire = None
     for position, turn in enumerate(turns):

@@ -215,12 +215,15 @@ def export_controls(conversation: Conversation, store: Store, lang: str) -> None
 
 @dataclass(frozen=True)
 class Choices:
-    """What the sidebar's controls say for this run, and where the usage panel goes."""
+    """What the sidebar's controls say for this run, and the places of its parts that show the chat (its list, the
+    usage panel, the last request): the chat fragment draws those (app.chat_area), so a message sent redraws them
+    and not the controls."""
 
     settings: Settings
     turn: TurnChoices
+    chats: DeltaGenerator
     panel: DeltaGenerator
-    redraw_after_reply: tuple[Callable[[], None], ...]  # each draws again, in place, what a reply in this run changed
+    request: DeltaGenerator
 
     @property
     def lang(self) -> str:
@@ -239,7 +242,7 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
             horizontal=True,
             key="ui_language",
         )
-        listed = chat_list(store, lang)
+        chats = st.container()
         with st.expander(t("connection", lang), expanded=settings.needs_setup or settings.is_local):
             chosen = connection_controls(settings, lang)
             safety_status(chosen, lang)
@@ -276,7 +279,7 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
             )
         panel = st.container()
         export_controls(s.conversation, store, lang)
-        sent = last_request_view(s.conversation, lang)
+        request = st.container()
     chosen = chosen.with_overrides(temperature=float(temperature), max_tokens=int(max_tokens))
     turn = TurnChoices(
         lang,
@@ -290,7 +293,17 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
         task=chosen_task(chosen),
         use_cache=use_cache,
     )
-    return Choices(chosen, turn, panel, (listed, sent))
+    return Choices(chosen, turn, chats, panel, request)
+
+
+def chat_parts(choices: Choices, store: Store, conversation: Conversation) -> tuple[Callable[[], None], ...]:
+    """The chat list and the last request, in their places in the sidebar. Returns what draws each again, in place,
+    after a reply in this run."""
+    with choices.chats:
+        listed = chat_list(store, choices.lang)
+    with choices.request:
+        sent = last_request_view(conversation, choices.lang)
+    return listed, sent
 
 
 LAST_REQUEST_OPEN = "last_request_open"  # the last request's expander: True in Session State opens it

@@ -5,9 +5,9 @@ ended; under the reply its sources, the notice of a retry or wait, the usage lin
 again only when what it shows changes. The growing text is the one part sent at nearly every update, and of it only
 the Markdown block still growing: finished blocks are frozen into elements of their own (``stream_pacing.settled``).
 When the turn is over the reply stays as drawn, with its controls under it (app.run_turn), and what it changed
-elsewhere is drawn in place (app.chat_page). Only a reply that leaves something to ask (a comparison's pick, tool
-calls to approve, a failure) or that is a new branch of the chat (regenerate, edit, continue, approve) has the whole
-page drawn again after it (``refresh_after_reply``), from the history.
+elsewhere is drawn in place (app.chat_area, the fragment a message sent reruns). Only a reply that leaves something
+to ask (a comparison's pick, tool calls to approve, a failure) or that is a new branch of the chat (regenerate, edit,
+continue, approve) has the whole page drawn again after it (``refresh_after_reply``), from the history.
 """
 
 from __future__ import annotations

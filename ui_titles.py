@@ -1,5 +1,5 @@
 """After a chat's first reply: its title written by the model (titling.py), saved, and shown in place by the same
-run (app.chat_page draws the page title and the chat list's new entry after it)."""
+run (app.chat_area draws the page title and the chat list's new entry after it)."""
 
 from __future__ import annotations
 

@@ -77,6 +77,7 @@ from ui_voice import voice_input
 from ui_welcome import welcome
 
 MAX_INPUT_CHARS = 32_000
+MESSAGE_BOX = "chat_input"  # its key: its value is there only in the run its message started
 FOLLOW_SECONDS = 2 * SAVE_INTERVAL  # a reply written elsewhere is read again this often
 
 
@@ -268,7 +269,7 @@ def message_box(
     and the checked images of what was sent."""
     detail = image_controls(settings, lang)
     if connected is not None:
-        voice_input(connected, "chat_input", lang, disabled=disabled)  # fills the message box below: drawn before it
+        voice_input(connected, MESSAGE_BOX, lang, disabled=disabled)  # fills the message box below: drawn before it
     prompt = st.bottom.chat_input(
         t("input_placeholder", lang),
         max_chars=MAX_INPUT_CHARS,
@@ -277,8 +278,7 @@ def message_box(
         file_type=list(FILE_TYPES),
         disabled=connected is None or disabled,
         submit_mode="stop",
-        on_submit=answer_here,
-        key="chat_input",
+        key=MESSAGE_BOX,
     )
     return take_uploads(prompt, detail, settings, lang)
 
@@ -336,7 +336,6 @@ def chat_page() -> None:
         model_catalog.table(settings.models_file)
         all_templates(settings.templates_file)
         store = open_store(settings.database).as_user(owner())  # this session's person's things only
-        settings = team_settings(settings, store)  # signed in: their own daily budget, if an admin set one
     except (ConfigError, model_catalog.CatalogError, TemplateFileError, sqlite3.Error, OSError) as error:
         st.error(t("config_error", pick_language("auto", st.context.locale), detail=redact(str(error))))
         st.stop()
@@ -354,23 +353,21 @@ def chat_page() -> None:
         s.page_run = False
 
 
-def answer_here() -> None:
-    """The message box's callback: the run it starts is the chat fragment's alone, to answer the message."""
-    session().answering = True
-
-
 @st.fragment(key="chat")
 def chat_area(settings: Settings, store: Store, choices: Choices, writing_elsewhere: bool) -> None:
-    """The chat and the sidebar's parts that show it (its list, the usage panel, the last request). Sending a
-    message reruns only this: the sidebar's controls, which a reply does not change, are not sent again, which
-    spares every browser (and the app process) the whole page at each message. Any other interaction in it (a chat
-    picked, a reply's buttons, an example) draws the whole page again, as it would outside a fragment."""
+    """The open chat and the sidebar's parts that show it (its entry and controls in the list, the usage panel,
+    exports, the last request). A message sent reruns only this: the sidebar's controls, which a reply does not
+    change, are not sent again, sparing every browser (and the app process) the whole page at each message. Any
+    other interaction in it (a reply's buttons, an example, the open chat's controls) draws the whole page again, as
+    outside a fragment; while a reply streams, such a click waits for the reply to end (Streamlit lets no fragment's
+    interaction cut a run short; Stop does, and so do the sidebar's controls and its other chats)."""
     s = session()
-    if not s.page_run and not s.answering:
+    if not s.page_run and st.session_state.get(MESSAGE_BOX) is None:
         st.rerun()
-    s.answering = False
-    conversation, lang, chosen = s.conversation, choices.lang, choices.settings
+    conversation, lang = s.conversation, choices.lang
+    chosen = team_settings(choices.settings, store)  # signed in: their own daily budget, as an admin set it now
     redraws = chat_parts(choices, store, conversation)
+    usage_place = choices.panel.container()  # its place taken first: a run that fails later still holds it
     title = st.empty()
     page_title(title, conversation, lang)
     if local_server_status(settings, chosen, lang):  # still looking for a model server on this machine
@@ -405,7 +402,7 @@ def chat_area(settings: Settings, store: Store, choices: Choices, writing_elsewh
     spec = request_spec(shown, choices.turn, schemas)
     plan, spent, all_time = usage_now(conversation, store, settings, shown, spec)
     limiter = limiter_for(shown)
-    with choices.panel:
+    with usage_place:
         figures = render_usage(conversation, store, lang, shown, plan, spent, all_time, spec, limiter)
     if blocked or effective is None:
         return

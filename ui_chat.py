@@ -253,6 +253,7 @@ def render_user(conversation: Conversation, message: Message, store: Store, lang
 
 
 def show_all() -> None:
+    """The button's callback: it runs before the page, which then draws every turn."""
     session().show_all = True
 
 

@@ -7,8 +7,10 @@ One query draws the list (Store.recent or Store.search); the filters' folders an
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from chat_groups import group
 from i18n import t
@@ -22,9 +24,21 @@ PIN_ICON = ":material/push_pin:"
 ARCHIVED_ICON = ":material/archive:"
 
 
-def chat_list(store: Store, lang: str) -> Callable[[], None]:
-    """New chat, search, filters, the chats in their groups, and what can be done with the open one. Returns what
-    draws, after a reply in this run, what that reply changed here: a new chat's entry and controls."""
+@dataclass(frozen=True)
+class ChatList:
+    """What the page run's list drew, and the places it left for the open chat (drawn by the chat fragment, which a
+    message sent reruns: open_chat_places)."""
+
+    entry: DeltaGenerator  # the open chat's entry, on top, while the list drawn does not hold it (a new chat)
+    current: DeltaGenerator  # the open chat's title, organising and deleting
+    listed: frozenset[str]
+    unfiltered: bool
+    folders: list[str]
+    tags: list[str]
+
+
+def chat_list(store: Store, lang: str) -> ChatList:
+    """New chat, search, filters, the chats in their groups, and the places of the open chat's own parts."""
     conversation = session().conversation
     st.subheader(t("chats", lang))
     st.button(t("new_chat", lang), key="new_chat", on_click=new_chat, use_container_width=True)
@@ -33,7 +47,7 @@ def chat_list(store: Store, lang: str) -> Callable[[], None]:
     folder = filter_picker("chat_folder_filter", folders, t("folder_filter", lang), t("all_folders", lang))
     tag = filter_picker("chat_tag_filter", tags, t("tag_filter", lang), t("all_tags", lang))
     archived = st.toggle(t("show_archived", lang), key="show_archived")
-    entry = st.empty()  # a chat stored by this run's reply: on top until the next run puts it in its group
+    entry = st.empty()
     if query.strip():  # archived chats too: search is how one finds them
         summaries = store.search(query, folder=folder, tag=tag)
         if not summaries:
@@ -49,25 +63,39 @@ def chat_list(store: Store, lang: str) -> Callable[[], None]:
             for summary in shown.items:
                 chat_button(store, summary, conversation.id, lang)
     current = st.empty()
-    drawn = bool(conversation.nodes)
-    listed = next((s for s in summaries if s.id == conversation.id), None)
-    if drawn:
-        with current.container():
-            current_chat(store, listed or store.summary(conversation.id), folders, tags, lang)
     share_popover(store, conversation, lang)  # signed in only
     unfiltered = not (query.strip() or folder or tag or archived)
+    return ChatList(entry, current, frozenset(s.id for s in summaries), unfiltered, folders, tags)
+
+
+def open_chat_places(places: ChatList, store: Store, lang: str) -> Callable[[], None]:
+    """The open chat's entry (where the list does not hold it) and controls, drawn in every run of the chat
+    fragment (a fragment's writes outside it are cleared at each of its runs). Returns what draws, after a reply in
+    this run, what that reply changed here: a new chat's entry and controls."""
+    conversation = session().conversation
+    drawn = bool(conversation.nodes)
+    summary = store.summary(conversation.id) if drawn else None
+
+    def draw(found: ConversationSummary | None, shown: bool) -> None:
+        if found is not None and places.unfiltered and found.id not in places.listed:
+            with places.entry.container():
+                chat_button(store, found, conversation.id, lang)
+        else:
+            places.entry.empty()
+        if shown:
+            with places.current.container():
+                current_chat(store, found, places.folders, places.tags, lang)
+        else:
+            places.current.empty()
+
+    draw(summary, drawn)
 
     def redraw() -> None:
-        """A new chat's first reply stored it: its entry (the open one) and what can be done with it. Each only
-        where this run drew none (a widget's key may be drawn once per run)."""
-        summary = None if drawn else store.summary(conversation.id)
-        if summary is None:
-            return
-        if unfiltered and listed is None:
-            with entry.container():
-                chat_button(store, summary, conversation.id, lang)
-        with current.container():
-            current_chat(store, summary, folders, tags, lang)
+        """A new chat's first reply stored it: its entry (the open one) and what can be done with it. Only where
+        this run drew none (a widget's key may be drawn once per run)."""
+        found = None if drawn else store.summary(conversation.id)
+        if found is not None:
+            draw(found, True)
 
     return redraw
 

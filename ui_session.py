@@ -54,7 +54,6 @@ class Session:
     looking: bool = False  # this run: the first look for such servers, which may choose the backend, is under way
     seeded: dict[str, object] = field(default_factory=dict)  # widget values as follow_default last set them
     page_run: bool = False  # this run draws the whole page, not the chat fragment alone (app.chat_area)
-    answering: bool = False  # the message box was just sent: the chat fragment runs alone to answer it
 
 
 def started() -> bool:

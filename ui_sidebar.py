@@ -30,7 +30,7 @@ from turn import TurnChoices
 from ui_approval import approval_controls
 from ui_cache import cache_controls
 from ui_chat import literal_markdown
-from ui_chat_list import chat_list
+from ui_chat_list import ChatList, chat_list, open_chat_places
 from ui_knowledge import collection_picker, knowledge_button, knowledge_index
 from ui_local_servers import adopt_local_server, provider_picked
 from ui_params import parameter_controls
@@ -215,14 +215,15 @@ def export_controls(conversation: Conversation, store: Store, lang: str) -> None
 
 @dataclass(frozen=True)
 class Choices:
-    """What the sidebar's controls say for this run, and the places of its parts that show the chat (its list, the
-    usage panel, the last request): the chat fragment draws those (app.chat_area), so a message sent redraws them
-    and not the controls."""
+    """What the sidebar's controls say for this run, and the places of its parts that show the open chat (its entry
+    and controls in the list, the usage panel, exports, the last request): the chat fragment draws those
+    (app.chat_area), so a message sent redraws them and not the controls."""
 
     settings: Settings
     turn: TurnChoices
-    chats: DeltaGenerator
+    chats: ChatList
     panel: DeltaGenerator
+    exports: DeltaGenerator
     request: DeltaGenerator
 
     @property
@@ -232,7 +233,6 @@ class Choices:
 
 def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
     """Draws the controls and returns what they say."""
-    s = session()
     with st.sidebar:
         default("ui_language", lang_default)
         lang = st.radio(
@@ -242,7 +242,7 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
             horizontal=True,
             key="ui_language",
         )
-        chats = st.container()
+        chats = chat_list(store, lang)
         with st.expander(t("connection", lang), expanded=settings.needs_setup or settings.is_local):
             chosen = connection_controls(settings, lang)
             safety_status(chosen, lang)
@@ -278,7 +278,7 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
                 t("custom_system", lang), help=t("custom_system_help", lang), key="system_prompt", height=120
             )
         panel = st.container()
-        export_controls(s.conversation, store, lang)
+        exports = st.container()
         request = st.container()
     chosen = chosen.with_overrides(temperature=float(temperature), max_tokens=int(max_tokens))
     turn = TurnChoices(
@@ -293,14 +293,15 @@ def sidebar(settings: Settings, store: Store, lang_default: str) -> Choices:
         task=chosen_task(chosen),
         use_cache=use_cache,
     )
-    return Choices(chosen, turn, chats, panel, request)
+    return Choices(chosen, turn, chats, panel, exports, request)
 
 
 def chat_parts(choices: Choices, store: Store, conversation: Conversation) -> tuple[Callable[[], None], ...]:
-    """The chat list and the last request, in their places in the sidebar. Returns what draws each again, in place,
-    after a reply in this run."""
-    with choices.chats:
-        listed = chat_list(store, choices.lang)
+    """The open chat's parts of the sidebar but the usage panel, in their places. Returns what draws each again, in
+    place, after a reply in this run."""
+    listed = open_chat_places(choices.chats, store, choices.lang)
+    with choices.exports:
+        export_controls(conversation, store, choices.lang)
     with choices.request:
         sent = last_request_view(conversation, choices.lang)
     return listed, sent

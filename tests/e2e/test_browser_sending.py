@@ -60,6 +60,17 @@ def idle(page) -> None:
     expect(page.locator("[data-test-script-state=notRunning]")).to_have_count(1, timeout=30_000)
 
 
+def runs_after(page, received: Received, start: int) -> list[ForwardMsg]:
+    """The messages since ``start`` once a run has finished among them (not one cut short for another) and the page
+    is idle again."""
+    for _ in range(300):
+        if {PAGE_DONE, FRAGMENT_DONE} & set(finished(received.since(start))):
+            break
+        page.wait_for_timeout(100)
+    idle(page)
+    return received.since(start)
+
+
 def send(page, text: str) -> None:
     box = page.get_by_test_id("stChatInputTextArea")
     expect(box).to_be_enabled(timeout=30_000)
@@ -82,13 +93,13 @@ def test_a_message_sent_redraws_the_chat_and_not_the_sidebar_controls(server, la
     start = len(received.messages)
     send(page, "first question")
     expect(page.get_by_test_id("stChatMessage").last).to_contain_text("First answer, streamed.", timeout=30_000)
-    idle(page)
-    sent = received.since(start)
+    sent = runs_after(page, received, start)
     assert "First answer, streamed." in texts(sent)
     assert finished(sent) == [FRAGMENT_DONE]  # the chat alone ran: no page run before or after it
     keys = widget_keys(sent)
-    assert {"chat_input", "new_chat"} <= keys  # the message box and the chat list are the chat's
-    assert not keys & {"template", "temperature", "provider", "ui_language"}  # the controls were not sent again
+    assert "chat_input" in keys  # the message box is the chat's, and so are the new chat's entry and controls
+    assert any(key.startswith("open_") for key in keys) and any(key.startswith("title_") for key in keys)
+    assert not keys & {"template", "temperature", "provider", "ui_language", "new_chat", "chat_search"}
     sidebar = page.get_by_test_id("stSidebar")
     expect(sidebar.get_by_test_id("stButton").filter(has_text="first question")).to_have_count(1)  # listed
     expect(sidebar).to_contain_text("Prompt 20")  # the usage panel counted the reply
@@ -96,13 +107,14 @@ def test_a_message_sent_redraws_the_chat_and_not_the_sidebar_controls(server, la
     start = len(received.messages)
     send(page, "second question")
     expect(page.get_by_test_id("stChatMessage").last).to_contain_text("Second answer, streamed too.", timeout=30_000)
-    idle(page)
-    assert finished(received.since(start)) == [FRAGMENT_DONE]
+    assert finished(runs_after(page, received, start)) == [FRAGMENT_DONE]
     messages = page.get_by_test_id("stChatMessage")
     expect(messages).to_have_count(4)  # the first turn, drawn by the run before, is still there
     expect(messages.nth(1)).to_contain_text("First answer, streamed.")
     expect(sidebar.get_by_test_id("stButton").filter(has_text="first question")).to_have_count(1)
     expect(sidebar).to_contain_text("Prompt 60")
+    sidebar.get_by_text("Export and import").click()  # drawn by the chat too: the request to copy is there now
+    expect(sidebar.get_by_text("Download Python script (last request)")).to_be_visible()
 
 
 def test_anything_else_clicked_in_the_chat_draws_the_whole_page(server, launch_app, page):
@@ -115,17 +127,21 @@ def test_anything_else_clicked_in_the_chat_draws_the_whole_page(server, launch_a
     send(page, "a question")
     expect(page.get_by_test_id("stChatMessage").last).to_contain_text("An answer to keep.", timeout=30_000)
     idle(page)
+    sidebar = page.get_by_test_id("stSidebar")
+    entry = sidebar.get_by_test_id("stButton").filter(has_text="a question")
+    expect(entry).to_have_count(1)  # drawn by the chat fragment, on top of the list
 
     start = len(received.messages)
-    page.get_by_test_id("stSidebar").get_by_role("button", name="New chat").click()  # drawn by the chat fragment
-    expect(page.get_by_test_id("stChatMessage")).to_have_count(0, timeout=30_000)
-    idle(page)
-    clicked = received.since(start)
+    entry.click()
+    clicked = runs_after(page, received, start)
     assert finished(clicked)[-1] == PAGE_DONE  # the fragment's own run gave way to the page's
-    assert {"template", "temperature"} <= widget_keys(clicked)
+    assert {"template", "temperature", "new_chat"} <= widget_keys(clicked)
+    expect(entry).to_have_count(1)  # now in its group of the list, and only there
+    expect(page.get_by_test_id("stChatMessage").last).to_contain_text("An answer to keep.")
 
+    sidebar.get_by_role("button", name="New chat").click()
+    expect(page.get_by_test_id("stChatMessage")).to_have_count(0, timeout=30_000)
     send(page, "another question")
     expect(page.get_by_test_id("stChatMessage").last).to_contain_text("The answer in the new chat.", timeout=30_000)
-    sidebar = page.get_by_test_id("stSidebar")
-    expect(sidebar.get_by_test_id("stButton").filter(has_text="a question")).to_have_count(1)
+    expect(entry).to_have_count(1)
     expect(sidebar.get_by_test_id("stButton").filter(has_text="another question")).to_have_count(1)

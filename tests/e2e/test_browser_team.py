@@ -7,6 +7,7 @@ from __future__ import annotations
 from playwright.sync_api import BrowserContext, Page, expect
 
 from scripted_server import Reply
+from store import Store
 
 from .conftest import ARTIFACTS, provider_env
 from .test_browser_auth import oidc_provider, secrets_file, sign_in
@@ -94,4 +95,27 @@ def test_two_people_see_only_their_own_chats_and_a_share_link_works_until_revoke
     expect(bob.get_by_test_id("stChatMessage")).to_have_count(0)
     expect(bob.get_by_text("Ann's private answer.")).to_have_count(0)
     ann_context.close()
+    bob_context.close()
+
+
+def test_a_daily_budget_an_admin_sets_holds_the_next_message_of_someone_already_chatting(
+    server, launch_app, browser, oidc_provider, tmp_path
+):
+    """A message sent reruns only the chat (app.chat_area): the budget is read there, at each message, so an admin's
+    change holds Bob's next message in the tab he already has open."""
+    data = tmp_path / "data"
+    app = launch_app(
+        **provider_env(server, AUTH="oidc", AUTH_ALLOWED="@example.com", SHARED_KEY_FOR_USERS="on", DATA_DIR=str(data)),
+        STREAMLIT_SECRETS_FILES=str(secrets_file(tmp_path, oidc_provider)),
+    )
+    bob_context, bob = person(browser, app.url, "bob@example.com")
+    server.expect(Reply(text="A first answer.", usage=(2000, 1000)))
+    ask(bob, "a first question", "A first answer.")
+
+    Store.open(str(data / "chats.db")).as_user("admin@example.com").set_budget("bob@example.com", 0.0001)
+    bob.get_by_test_id("stChatInputTextArea").fill("a second question")
+    bob.get_by_test_id("stChatInputTextArea").press("Enter")
+    expect(bob.get_by_text("An admin set it and only an admin can raise it")).to_be_visible(timeout=WAIT)
+    expect(bob.get_by_test_id("stCode").filter(has_text="a second question")).to_be_visible()  # kept, not sent
+    assert len([r for r in server.requests if r["method"] == "POST"]) == 1
     bob_context.close()

@@ -5,6 +5,7 @@ Run with: bash scripts/run-app.sh (or streamlit run app.py)
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -433,8 +434,17 @@ def chat_area(settings: Settings, store: Store, choices: Choices, writing_elsewh
         compare_panel(conversation, lang, effective.endpoint)
 
 
+@st.cache_resource(show_spinner=False)
+def freeze_startup_objects() -> None:
+    """Once per process, after the imports: what exists by then (Streamlit, the SDKs, our tables) is moved out of
+    the garbage collector's reach (``gc.freeze``). Otherwise a full collection walked it all about once a minute
+    under load, 90-130 ms holding the GIL while every session's stream stood still (bench/NOTES.md)."""
+    gc.freeze()
+
+
 def main() -> None:
     """The pages, in the sidebar's navigation: the chat, and the usage log (ui_usage.py, at /usage)."""
+    freeze_startup_objects()
     lang = page_language()
     chat = st.Page(chat_page, title=t("page_chat", lang), icon="💬", default=True)
     usage = st.Page("ui_usage.py", title=t("page_usage", lang), icon="📊", url_path="usage")

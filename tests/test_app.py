@@ -328,3 +328,13 @@ def test_the_finished_reply_has_its_controls_before_the_page_is_drawn_again(app_
     refreshed(at)
     assert chat_texts(at) == [("user", ["Draw it in place"]), ("assistant", ["In place."])]
     assert {f"edit_{question.id}", f"regenerate_{reply.id}"} <= {str(button.key) for button in at.button}
+
+
+def test_what_the_app_process_holds_after_its_imports_is_out_of_the_collectors_reach(monkeypatch):
+    """app.freeze_startup_objects: full collections under load then walk only what sessions made since."""
+    import gc
+
+    monkeypatch.setenv("UI_LANGUAGE", "en")
+    at = start()
+    assert not at.exception
+    assert gc.get_freeze_count() > 10_000  # Streamlit, the SDKs and our tables, by the first page run

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from config import read_json_object, table_file
+from config import file_version, read_json_object, table_file
 from function_tools import ToolCall
 
 QUESTION = "{question}"  # the one placeholder of a user_wrapper: where the newest message goes
@@ -147,8 +147,9 @@ def _both(value: Any, field_name: str, key: str) -> dict[str, str]:
 
 
 @functools.lru_cache(maxsize=4)
-def _file_templates(path: str) -> dict[str, PromptTemplate]:
-    """TEMPLATES_FILE (JSON): {"key": {"name", "system", "user_wrapper"?, "few_shot"?, "react"?}}."""
+def _file_templates(path: str, version: tuple[int, int]) -> dict[str, PromptTemplate]:
+    """TEMPLATES_FILE (JSON): {"key": {"name", "system", "user_wrapper"?, "few_shot"?, "react"?}}; read once per
+    ``version`` of the file (config.file_version), so an edit shows at the next page run."""
     entries = read_json_object(path, TemplateFileError)
     found = {}
     for key, entry in entries.items():
@@ -171,7 +172,9 @@ def _file_templates(path: str) -> dict[str, PromptTemplate]:
 def all_templates(path: Path | None = None) -> dict[str, PromptTemplate]:
     """The six built-in templates, then those of the templates file: ``path`` (``settings.templates_file``),
     else the TEMPLATES_FILE setting as config reads it from `.env` or the environment."""
-    return {**TEMPLATES, **_file_templates(str(path or table_file("TEMPLATES_FILE")))}
+    file = path or table_file("TEMPLATES_FILE")
+    version = file_version(file)
+    return {**TEMPLATES, **(_file_templates(str(file), version) if version is not None else {})}
 
 
 def get_template(key: str) -> PromptTemplate:

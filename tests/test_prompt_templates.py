@@ -137,3 +137,13 @@ def test_an_explicit_templates_file_wins_over_the_setting(tmp_path, monkeypatch)
     assert "explicit" in prompt_templates.all_templates(explicit)
     assert "from_setting" not in prompt_templates.all_templates(explicit)
     assert "from_setting" in prompt_templates.all_templates()
+
+
+def test_an_edited_templates_file_is_read_again(tmp_path, monkeypatch):
+    import prompt_templates
+
+    write_templates(tmp_path, monkeypatch, {"first": {"system": "s"}})
+    assert "first" in prompt_templates.all_templates()
+    write_templates(tmp_path, monkeypatch, {"first": {"system": "s"}, "added_later": {"system": "later"}})
+    assert "added_later" in prompt_templates.all_templates()  # the file's new version, without a restart
+    assert prompt_templates.all_templates()["added_later"].system == {"zh": "later", "en": "later"}

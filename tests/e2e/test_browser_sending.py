@@ -145,3 +145,23 @@ def test_anything_else_clicked_in_the_chat_draws_the_whole_page(server, launch_a
     expect(page.get_by_test_id("stChatMessage").last).to_contain_text("The answer in the new chat.", timeout=30_000)
     expect(entry).to_have_count(1)
     expect(sidebar.get_by_test_id("stButton").filter(has_text="another question")).to_have_count(1)
+
+
+def test_after_stop_the_next_message_is_answered_below_the_partial_reply(server, launch_app, page):
+    """Stop ends the chat fragment's run; the page needs no reload to go on."""
+    app = launch_app(**provider_env(server))
+    server.expect(Reply(text=" ".join(f"w{i}" for i in range(200)), chunk_delay=0.05))
+    page.goto(app.url)
+    send(page, "count for me")
+    messages = page.get_by_test_id("stChatMessage")
+    expect(messages.nth(1)).to_contain_text("w20", timeout=30_000)
+    page.get_by_test_id("stChatInputStopButton").click()
+    idle(page)
+    assert "w199" not in messages.nth(1).inner_text()
+
+    server.expect(Reply(text="Going on after the stop."))
+    send(page, "next one")
+    expect(messages.last).to_contain_text("Going on after the stop.", timeout=30_000)
+    expect(messages).to_have_count(4)
+    expect(messages.nth(1)).to_contain_text("w20")
+    expect(page.get_by_text("Stopped; what arrived is kept")).to_be_visible()

@@ -327,6 +327,16 @@ def usage_now(
     return build_request(conversation, spec), spent, all_time
 
 
+TABLE_ERRORS = (model_catalog.CatalogError, TemplateFileError)
+
+
+def read_tables(settings: Settings) -> None:
+    """MODELS_FILE and TEMPLATES_FILE as they are now: each is read again once it changes, so one saved broken
+    while the app runs raises one of TABLE_ERRORS at the next run."""
+    model_catalog.table(settings.models_file)
+    all_templates(settings.templates_file)
+
+
 def chat_page() -> None:
     """The chat page (the default, at the app's own address: ?chat=, ?share=)."""
     st.set_page_config(page_title="AI Chat", page_icon="💬")
@@ -334,10 +344,9 @@ def chat_page() -> None:
         settings = load_settings()
         app_logging.configure(settings.log_level, *settings.log_secrets)
         settings = gate(settings)  # AUTH=oidc/header: only the sign-in page or a refusal gets drawn before this
-        model_catalog.table(settings.models_file)
-        all_templates(settings.templates_file)
+        read_tables(settings)
         store = open_store(settings.database).as_user(owner())  # this session's person's things only
-    except (ConfigError, model_catalog.CatalogError, TemplateFileError, sqlite3.Error, OSError) as error:
+    except (ConfigError, *TABLE_ERRORS, sqlite3.Error, OSError) as error:
         st.error(t("config_error", pick_language("auto", st.context.locale), detail=redact(str(error))))
         st.stop()
     share_page(store, settings)  # ?share=TOKEN (signed in): that snapshot, read-only, and nothing else
@@ -366,6 +375,14 @@ def chat_area(settings: Settings, store: Store, choices: Choices, writing_elsewh
     if not s.page_run and st.session_state.get(MESSAGE_BOX) is None:
         st.rerun()
     conversation, lang = s.conversation, choices.lang
+    try:
+        read_tables(settings)
+    except TABLE_ERRORS as error:  # saved broken since the page run, which would have said so
+        st.error(t("config_error_sent", lang, detail=redact(str(error))))
+        sent = st.session_state.get(MESSAGE_BOX)
+        if sent is not None:
+            st.code(sent.text, language=None)
+        return
     chosen = team_settings(choices.settings, store)  # signed in: their own daily budget, as an admin set it now
     redraws = chat_parts(choices, store, conversation)
     usage_place = choices.panel.container()  # its place taken first: a run that fails later still holds it
@@ -436,9 +453,10 @@ def chat_area(settings: Settings, store: Store, choices: Choices, writing_elsewh
 
 @st.cache_resource(show_spinner=False)
 def freeze_startup_objects() -> None:
-    """Once per process, after the imports: what exists by then (Streamlit, the SDKs, our tables) is moved out of
-    the garbage collector's reach (``gc.freeze``). Otherwise a full collection walked it all about once a minute
-    under load, 90-130 ms holding the GIL while every session's stream stood still (bench/NOTES.md)."""
+    """Once per process, at its first page run: what exists by then (Streamlit, the SDKs, our tables, and that first
+    run's own few objects, kept for good) is moved out of the garbage collector's reach (``gc.freeze``). Otherwise
+    a full collection walked it all about once a minute under load, 90-130 ms holding the GIL while every session's
+    stream stood still (bench/NOTES.md)."""
     gc.freeze()
 
 

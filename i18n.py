@@ -486,6 +486,11 @@ STRINGS: dict[str, tuple[str, str]] = {
         "demo model.",
     ),
     "config_error": ("配置有误：{detail}", "Configuration problem: {detail}"),
+    "config_error_sent": (
+        "配置有误：{detail}。消息没有发送，原文在下面可以复制；改好文件后请刷新页面。",
+        "Configuration problem: {detail}. The message was not sent; its text is below to copy. Fix the file, then "
+        "reload the page.",
+    ),
     "interrupted_by": ("中断原因", "Interrupted"),
     # error kind -> what happened / what to do
     "err_auth": (

@@ -29,7 +29,8 @@ class ChatList:
     """What the page run's list drew, and the places it left for the open chat (drawn by the chat fragment, which a
     message sent reruns: open_chat_places)."""
 
-    entry: DeltaGenerator  # the open chat's entry, on top, while the list drawn does not hold it (a new chat)
+    entry: DeltaGenerator  # the open chat's entry, on top, while the list drawn does not hold it (a new chat, one
+    # stored since the page run, or one beyond the chats listed)
     current: DeltaGenerator  # the open chat's title, organising and deleting
     listed: frozenset[str]
     unfiltered: bool

@@ -165,3 +165,18 @@ def test_after_stop_the_next_message_is_answered_below_the_partial_reply(server,
     expect(messages).to_have_count(4)
     expect(messages.nth(1)).to_contain_text("w20")
     expect(page.get_by_text("Stopped; what arrived is kept")).to_be_visible()
+
+
+def test_a_templates_file_saved_broken_while_chatting_is_said_and_the_message_kept(server, launch_app, page, tmp_path):
+    templates = tmp_path / "templates.json"
+    templates.write_text('{"terse": {"name": "Terse", "system": "Answer in one line."}}')
+    app = launch_app(**provider_env(server, TEMPLATES_FILE=str(templates)))
+    page.goto(app.url)
+    expect(page.get_by_test_id("stChatInputTextArea")).to_be_visible(timeout=30_000)
+    idle(page)
+
+    templates.write_text('{"terse": {"name": "Terse", "system": ')  # an editor's half-written save
+    send(page, "a message worth keeping")
+    expect(page.get_by_text("The message was not sent; its text is below to copy")).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("stCode").filter(has_text="a message worth keeping")).to_be_visible()
+    assert not [r for r in server.requests if r["method"] == "POST"]

@@ -140,7 +140,7 @@ class Summary:
         return asdict(self)
 
 
-SideCallKind = Literal["title", "moderation"]
+SideCallKind = Literal["title", "moderation", "transcription"]
 
 
 @dataclass

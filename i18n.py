@@ -10,9 +10,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "page_usage": ("用量", "Usage"),
     "usage_title": ("API 调用记录", "API calls"),
     "usage_caption": (
-        "本应用发出的每一次 API 调用：回复（重试、工具轮次、备用模型各占一行）、摘要、标题、内容审核。时间为浏览器所在时区。",
+        "本应用发出的每一次 API 调用：回复（重试、工具轮次、备用模型各占一行）、摘要、标题、内容审核、语音转写。"
+        "时间为浏览器所在时区。",
         "Every API call this app made: replies (each retry, tool round and fallback a row of its own), summaries, "
-        "titles, moderation. Times are in your browser's time zone.",
+        "titles, moderation, transcription. Times are in your browser's time zone.",
     ),
     "usage_month": ("本月花费", "Spent this month"),
     "usage_projection": ("按目前日均推算月底", "At this rate by the month's end"),

@@ -350,28 +350,40 @@ class LLMClient:
         ids = [item.get("id") or item.get("name") for item in listing if isinstance(item, dict)]
         return sorted(str(model_id) for model_id in ids if model_id)
 
-    def transcribe(self, audio: bytes, filename: str, model: str) -> str:
+    def transcribe(self, audio: bytes, filename: str, model: str, log: list[CallRecord] | None = None) -> str:
         """The words spoken in a recording, through POST /audio/transcriptions (whisper-1 and the like).
 
         Raises TranscriptionFailed with the error's kind and detail (key scrubbed), so the UI can explain it; a
-        recording over MAX_AUDIO_BYTES is refused before anything is sent."""
+        recording over MAX_AUDIO_BYTES is refused before anything is sent. ``log`` gets the call's usage log row
+        (unpriced) once a request went, whatever came of it."""
         if len(audio) > MAX_AUDIO_BYTES:
             detail = f"the recording has {len(audio)} bytes; POST /audio/transcriptions takes {MAX_AUDIO_BYTES}"
             raise TranscriptionFailed(ErrorInfo("audio_too_large", detail))
+        attempt = _Attempt.start("transcription", self.base_url, model)
+        outcome = "ok"
         try:
-            response = self._client.audio.transcriptions.with_raw_response.create(model=model, file=(filename, audio))
-        except openai.APIError as error:
-            raise TranscriptionFailed(self.classify(error)) from None
-        text = response.http_response.text
-        try:
-            answer = json.loads(text)
-        except ValueError:
-            answer = None
-        spoken = answer.get("text") if isinstance(answer, dict) else None
-        if not isinstance(spoken, str):
-            detail = f"POST /audio/transcriptions did not answer a transcript: {text.strip()[:120]!r}"
-            raise TranscriptionFailed(ErrorInfo("bad_response", redact(detail, self._api_key)))
-        return spoken.strip()
+            try:
+                create = self._client.audio.transcriptions.with_raw_response.create
+                response = create(model=model, file=(filename, audio))
+            except openai.APIError as error:
+                raise TranscriptionFailed(self.classify(error)) from None
+            text = response.http_response.text
+            try:
+                answer = json.loads(text)
+            except ValueError:
+                answer = None
+            spoken = answer.get("text") if isinstance(answer, dict) else None
+            if not isinstance(spoken, str):
+                detail = f"POST /audio/transcriptions did not answer a transcript: {text.strip()[:120]!r}"
+                raise TranscriptionFailed(ErrorInfo("bad_response", redact(detail, self._api_key)))
+            attempt.usage = transcription_usage(answer.get("usage"))
+            return spoken.strip()
+        except TranscriptionFailed as failure:
+            outcome = failure.error.kind
+            raise
+        finally:
+            if log is not None:
+                log.append(attempt.record(outcome))
 
     def moderate(self, text: str, model: str, log: list[CallRecord] | None = None) -> Moderation:
         """The provider's moderation model's verdict on ``text`` (POST /moderations), read leniently, within
@@ -1040,6 +1052,17 @@ class _Attempt:
         first_ms = None if self.first is None else round((self.first - self.started) * 1000)
         total_ms = round((self.clock() - self.started) * 1000)
         return CallRecord(self.at, self.kind, self.provider, self.model, self.usage, first_ms, total_ms, outcome)
+
+
+def transcription_usage(reported: object) -> Usage | None:
+    """A transcript's usage as the gpt-4o transcribe models report it (tokens: the recording's audio in, the text
+    out). whisper-1 reports the recording's seconds instead, which no token price covers: None, as for none."""
+    if not isinstance(reported, dict) or reported.get("type") != "tokens":
+        return None
+    heard, written = reported.get("input_tokens"), reported.get("output_tokens")
+    if not (isinstance(heard, int) and isinstance(written, int) and heard >= 0 and written >= 0):
+        return None
+    return Usage(prompt_tokens=heard, completion_tokens=written)
 
 
 def _carried_out(approvals: Sequence[Approval], executor: ToolExecutor | None) -> list[ToolOutcome]:

@@ -45,6 +45,9 @@ Row = tuple[str, int, int, float, float, float, str, bool | None]
 MODEL_TABLE: dict[str, Row] = {
     "gpt-4o": (_O200K, 128_000, 16_384, 2.50, 1.25, 10.00, "USD", True),
     "gpt-4o-mini": (_O200K, 128_000, 16_384, 0.15, 0.075, 0.60, "USD", True),
+    # speech to text (ui_voice): input is the recording's audio tokens, priced as such; not the gpt-4o family's rows
+    "gpt-4o-transcribe": (_O200K, 16_000, 2_000, 6.00, 6.00, 10.00, "USD", False),
+    "gpt-4o-mini-transcribe": (_O200K, 16_000, 2_000, 3.00, 3.00, 5.00, "USD", False),
     "gpt-4.1": (_O200K, 1_047_576, 32_768, 2.00, 0.50, 8.00, "USD", True),
     "gpt-4.1-mini": (_O200K, 1_047_576, 32_768, 0.40, 0.10, 1.60, "USD", True),
     "gpt-4.1-nano": (_O200K, 1_047_576, 32_768, 0.10, 0.025, 0.40, "USD", True),

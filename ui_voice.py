@@ -15,10 +15,11 @@ import streamlit as st
 
 from config import Settings, redact
 from errors import ErrorInfo
+from events import CallRecord
 from i18n import t
 from llm_client import LLMClient, TranscriptionFailed, speech_model
 from ui_chat import error_text
-from ui_session import session
+from ui_session import price_book, session
 
 DONE = "voice_transcribed"  # the recording transcribed last, and how it went
 
@@ -53,11 +54,15 @@ def voice_input(settings: Settings, message_key: str, lang: str, disabled: bool 
 
 
 def _transcribe(settings: Settings, model: str, audio: bytes, filename: str, file_id: str) -> _Transcribed:
+    """The call is booked to the open chat (usage log, cost): saved with it when its next message is."""
     client = LLMClient(settings.key_for_client(), settings.base_url, settings.request_timeout, settings.connect_timeout)
+    log: list[CallRecord] = []
     try:
-        return _Transcribed(file_id, client.transcribe(audio, filename, model))
+        return _Transcribed(file_id, client.transcribe(audio, filename, model, log))
     except TranscriptionFailed as failure:
         return _Transcribed(file_id, error=failure.error)
+    finally:
+        session().conversation.log_calls(log, price_book(settings), side="transcription")
 
 
 def _fill(message_key: str, text: str, lang: str) -> None:

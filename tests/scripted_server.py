@@ -9,8 +9,9 @@ is recorded.
 Other HTTP services a tool calls (geocoding, weather) are ``route``s: GET on a path answers the JSON its
 function returns for the query string.
 
-POST /v1/audio/transcriptions (multipart) takes the next queued reply too and answers {"text": reply.text} (or its
-error, or its raw body); its recorded body is the form: each field's text, a file as {"filename", "bytes"}.
+POST /v1/audio/transcriptions (multipart) takes the next queued reply too and answers {"text": reply.text}, with
+the gpt-4o transcribe models' token usage when the reply has usage (or its error, or its raw body); its recorded body
+is the form: each field's text, a file as {"filename", "bytes"}.
 
 POST /v1/moderations takes the next queued ``Moderated`` (``server.moderate(...)``): the categories it flags with their
 scores, or a status (404: a provider without the endpoint). With none queued it answers 500 and counts as unexpected.
@@ -301,11 +302,21 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(reply.status, reply.error or {"error": {"message": "error"}}, reply.headers)
             return
         if TRANSCRIPTIONS in self.path:
-            self._json(200, {"text": reply.text})
+            self._json(200, {"text": reply.text} | self._heard(reply))
         elif body.get("stream"):
             self._stream(body, reply)
         else:
             self._complete(body, reply)
+
+    @staticmethod
+    def _heard(reply: Reply) -> dict[str, Any]:
+        """A transcript's usage as the gpt-4o transcribe models send it, when the reply has one."""
+        if reply.usage is None:
+            return {}
+        heard, written = reply.usage
+        details = {"text_tokens": 0, "audio_tokens": heard}
+        usage = {"input_tokens": heard, "input_token_details": details, "output_tokens": written}
+        return {"usage": {"type": "tokens", **usage, "total_tokens": heard + written}}
 
     def _usage(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         prompt, completion = reply.usage or (

@@ -5,7 +5,10 @@ offers it, its transcript put into the message box, a failure explained with the
 from __future__ import annotations
 
 import io
+import json
+import os
 import wave
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -14,6 +17,9 @@ from app_driver import send, start
 from conftest import TEST_KEY
 from llm_client import MAX_AUDIO_BYTES, LLMClient, TranscriptionFailed, speech_model
 from scripted_server import Reply, ScriptedServer
+from store import Store
+from token_tracker import PriceBook
+from ui_session import SESSION_KEY
 
 
 def recording(seconds: float = 0.2) -> bytes:
@@ -39,6 +45,33 @@ def test_a_recording_is_sent_as_a_form_and_its_words_come_back(server):
     assert form["model"] == "whisper-1"
     assert form["file"] == {"filename": "speech.wav", "bytes": audio}
     assert server.chat_requests() == []
+
+
+def test_each_transcription_is_a_usage_log_row_priced_where_tokens_are_reported(server):
+    """gpt-4o-mini-transcribe reports tokens (audio in, text out); whisper-1 reports seconds, no token price: no
+    usage; a failed call is a row with its error kind."""
+    client = LLMClient(TEST_KEY, server.base_url)
+    seconds = json.dumps({"text": "Hello.", "usage": {"type": "duration", "seconds": 3}}).encode()
+    server.expect(
+        Reply(text="What time is it?", usage=(120, 9)),
+        Reply(raw=seconds, content_type="application/json"),
+        Reply.fail(429, "Rate limit reached", "rate_limit_exceeded"),
+    )
+    log: list = []
+    assert client.transcribe(recording(), "speech.wav", "gpt-4o-mini-transcribe", log) == "What time is it?"
+    assert client.transcribe(recording(), "speech.wav", "whisper-1", log) == "Hello."
+    with pytest.raises(TranscriptionFailed):
+        client.transcribe(recording(), "speech.wav", "whisper-1", log)
+    assert [(r.kind, r.model, r.outcome) for r in log] == [
+        ("transcription", "gpt-4o-mini-transcribe", "ok"),
+        ("transcription", "whisper-1", "ok"),
+        ("transcription", "whisper-1", "rate_limit"),
+    ]
+    assert (log[0].usage.prompt_tokens, log[0].usage.completion_tokens) == (120, 9)
+    assert log[1].usage is None and log[2].usage is None
+    assert all(r.total_ms is not None for r in log)
+    book = PriceBook(usd_cny_rate=7.2)
+    assert book.cost("gpt-4o-mini-transcribe", log[0].usage).usd == pytest.approx((120 * 3.00 + 9 * 5.00) / 1e6)
 
 
 def test_a_recording_over_the_endpoints_limit_is_refused_before_it_is_sent(server):
@@ -134,3 +167,19 @@ def test_a_failed_transcription_is_explained_and_the_recording_kept_to_try_again
     assert not at.error
     forms = offers_speech.transcription_requests()
     assert len(forms) == 2 and forms[0]["file"] == forms[1]["file"]  # the same recording, kept
+
+
+def test_a_transcription_is_booked_to_the_chat_and_in_the_usage_log_with_its_cost(app_env, monkeypatch):
+    monkeypatch.setattr(app_env, "models", ["gpt-4o-mini", "gpt-4o-mini-transcribe"])
+    at = start()
+    app_env.expect(Reply(text="What is 2+3?", usage=(200, 6)))
+    record(at, recording())
+    app_env.expect(Reply(text="5.", usage=(30, 2)))
+    send(at, "What is 2+3?")
+    assert app_env.transcription_requests()[0]["model"] == "gpt-4o-mini-transcribe"
+    chat = at.session_state[SESSION_KEY].conversation
+    assert [(side.kind, side.model) for side in chat.side_calls] == [("transcription", "gpt-4o-mini-transcribe")]
+    saved = Store.open(str(Path(os.environ["DATA_DIR"]) / "chats.db")).api_calls()
+    (row,) = [logged.call for logged in saved if logged.call.kind == "transcription"]
+    assert row.outcome == "ok" and row.cost is not None
+    assert row.cost.usd == pytest.approx((200 * 3.00 + 6 * 5.00) / 1e6)

@@ -24,7 +24,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Generator, Iterator, Sequence
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
@@ -232,20 +232,21 @@ class ModelListError(RuntimeError):
     """GET /models answered with something that is not a model list (an HTML page, a bare error)."""
 
 
-class TranscriptionFailed(RuntimeError):
-    """POST /audio/transcriptions failed; ``error`` says how, in a kind the UI has words for."""
+class SideCallFailed(RuntimeError):
+    """A call beside the chat's replies failed; ``error`` says how, in a kind the UI has words for (and the usage
+    log's row its outcome: _Attempt.logged)."""
 
     def __init__(self, error: ErrorInfo) -> None:
         super().__init__(error.detail)
         self.error = error
 
 
-class ModerationFailed(RuntimeError):
+class TranscriptionFailed(SideCallFailed):
+    """POST /audio/transcriptions failed."""
+
+
+class ModerationFailed(SideCallFailed):
     """POST /moderations was offered but failed (a timeout, a refused key, an unreadable answer)."""
-
-    def __init__(self, error: ErrorInfo) -> None:
-        super().__init__(error.detail)
-        self.error = error
 
 
 NOT_OFFERED_STATUSES = frozenset({404, 405, 501})  # a provider without POST /moderations answers one of these
@@ -360,11 +361,11 @@ class LLMClient:
             detail = f"the recording has {len(audio)} bytes; POST /audio/transcriptions takes {MAX_AUDIO_BYTES}"
             raise TranscriptionFailed(ErrorInfo("audio_too_large", detail))
         attempt = _Attempt.start("transcription", self.base_url, model)
-        outcome = "ok"
-        try:
+        with attempt.logged(log):
             try:
-                create = self._client.audio.transcriptions.with_raw_response.create
-                response = create(model=model, file=(filename, audio))
+                response = self._client.audio.transcriptions.with_raw_response.create(
+                    model=model, file=(filename, audio)
+                )
             except openai.APIError as error:
                 raise TranscriptionFailed(self.classify(error)) from None
             text = response.http_response.text
@@ -378,12 +379,6 @@ class LLMClient:
                 raise TranscriptionFailed(ErrorInfo("bad_response", redact(detail, self._api_key)))
             attempt.usage = transcription_usage(answer.get("usage"))
             return spoken.strip()
-        except TranscriptionFailed as failure:
-            outcome = failure.error.kind
-            raise
-        finally:
-            if log is not None:
-                log.append(attempt.record(outcome))
 
     def moderate(self, text: str, model: str, log: list[CallRecord] | None = None) -> Moderation:
         """The provider's moderation model's verdict on ``text`` (POST /moderations), read leniently, within
@@ -391,25 +386,19 @@ class LLMClient:
         ModerationFailed for any other failure. ``log`` gets the call's usage log row (unpriced), whatever came
         of it."""
         attempt = _Attempt.start("moderation", self.base_url, model)
-        outcome = "ok"
-        try:
-            quick = self.with_timeout(MODERATION_TIMEOUT)._client
-            response = quick.moderations.with_raw_response.create(model=model, input=text)
-            answer = _moderation(response.http_response.text, model, self._api_key)
-            attempt.usage = usage_from_api(answer.usage) if answer.usage is not None else None
-            return answer
-        except openai.APIError as error:
-            info = self.classify(error)
-            outcome = info.kind
-            if isinstance(error, openai.APIStatusError) and error.status_code in NOT_OFFERED_STATUSES:
-                return Moderation(offered=False)
-            raise ModerationFailed(info) from None
-        except ModerationFailed as failure:
-            outcome = failure.error.kind
-            raise
-        finally:
-            if log is not None:
-                log.append(attempt.record(outcome))
+        with attempt.logged(log):
+            try:
+                quick = self.with_timeout(MODERATION_TIMEOUT)._client
+                response = quick.moderations.with_raw_response.create(model=model, input=text)
+                answer = _moderation(response.http_response.text, model, self._api_key)
+                attempt.usage = usage_from_api(answer.usage) if answer.usage is not None else None
+                return answer
+            except openai.APIError as error:
+                info = self.classify(error)
+                if isinstance(error, openai.APIStatusError) and error.status_code in NOT_OFFERED_STATUSES:
+                    attempt.outcome = info.kind
+                    return Moderation(offered=False)
+                raise ModerationFailed(info) from None
 
     def stream_round(
         self, body: dict[str, Any], guard: LineGuard | None = None, tape: TraceTape | None = None
@@ -1041,11 +1030,25 @@ class _Attempt:
     started: float
     first: float | None = None
     usage: Usage | None = None
+    outcome: str = "ok"  # how a side call ended, for ``logged``
 
     @classmethod
     def start(cls, kind: str, base_url: str, model: str, clock: Callable[[], float] = time.monotonic) -> _Attempt:
         """An attempt starting now at ``base_url`` (logged as display_url shows it)."""
         return cls(kind, display_url(base_url), model, utc_iso(), clock, clock())
+
+    @contextmanager
+    def logged(self, log: list[CallRecord] | None) -> Iterator[None]:
+        """A side call's usage log row into ``log`` however the call ends: ``outcome``, or the kind of the
+        SideCallFailed it raised."""
+        try:
+            yield
+        except SideCallFailed as failure:
+            self.outcome = failure.error.kind
+            raise
+        finally:
+            if log is not None:
+                log.append(self.record(self.outcome))
 
     def record(self, outcome: str) -> CallRecord:
         """Its usage log row, ending now."""

@@ -75,28 +75,27 @@ def open_chat_places(places: ChatList, store: Store, lang: str) -> Callable[[], 
     this run, what that reply changed here: a new chat's entry and controls."""
     conversation = session().conversation
     drawn = bool(conversation.nodes)
-    summary = store.summary(conversation.id) if drawn else None
 
-    def draw(found: ConversationSummary | None, shown: bool) -> None:
+    def draw(found: ConversationSummary | None) -> None:
         if found is not None and places.unfiltered and found.id not in places.listed:
             with places.entry.container():
                 chat_button(store, found, conversation.id, lang)
         else:
             places.entry.empty()
-        if shown:
+        if conversation.nodes:
             with places.current.container():
                 current_chat(store, found, places.folders, places.tags, lang)
         else:
             places.current.empty()
 
-    draw(summary, drawn)
+    draw(store.summary(conversation.id) if drawn else None)
 
     def redraw() -> None:
         """A new chat's first reply stored it: its entry (the open one) and what can be done with it. Only where
         this run drew none (a widget's key may be drawn once per run)."""
         found = None if drawn else store.summary(conversation.id)
         if found is not None:
-            draw(found, True)
+            draw(found)
 
     return redraw
 

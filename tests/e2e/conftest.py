@@ -36,6 +36,16 @@ def provider_env(server, **overrides: str) -> dict[str, str]:
     } | overrides
 
 
+def send(page, text: str) -> None:
+    """Types a message into the box once it takes input, and sends it."""
+    from playwright.sync_api import expect
+
+    box = page.get_by_test_id("stChatInputTextArea")
+    expect(box).to_be_enabled(timeout=30_000)
+    box.fill(text)
+    box.press("Enter")
+
+
 @pytest.fixture
 def launch_app(tmp_path: Path) -> Iterator:
     apps: list[RunningApp] = []

@@ -10,7 +10,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from scripted_server import Reply
 
-from .conftest import provider_env
+from .conftest import provider_env, send
 
 pytestmark = pytest.mark.e2e
 
@@ -69,13 +69,6 @@ def runs_after(page, received: Received, start: int) -> list[ForwardMsg]:
         page.wait_for_timeout(100)
     idle(page)
     return received.since(start)
-
-
-def send(page, text: str) -> None:
-    box = page.get_by_test_id("stChatInputTextArea")
-    expect(box).to_be_enabled(timeout=30_000)
-    box.fill(text)
-    box.press("Enter")
 
 
 def test_a_message_sent_redraws_the_chat_and_not_the_sidebar_controls(server, launch_app, page):

@@ -6,20 +6,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from scripted_server import Reply
 
-from .conftest import provider_env
+from .conftest import provider_env, send
 
 pytestmark = pytest.mark.e2e
-
-
-def send(page: Page, text: str) -> None:
-    box = page.get_by_test_id("stChatInputTextArea")
-    expect(box).to_be_enabled(timeout=30_000)
-    box.fill(text)
-    box.press("Enter")
 
 
 def two_apps(server, postgres, launch_app, **settings: str):
